@@ -1,0 +1,55 @@
+# openqq: `make run` runs everything in one process; `make test` runs every test.
+SHELL   := /bin/bash
+MODULES := pkg/events pkg/infra services/session services/gateway cmd/openqq
+PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
+BINS    := bin/openqq bin/openqq-session bin/openqq-gateway
+GO      ?= go
+# Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
+FUZZTIME ?= 20s
+
+.PHONY: all build run test vet fmt staticcheck lint fuzz tidy clean
+
+all: build
+
+build: $(BINS)
+
+bin/openqq: FORCE
+	$(GO) build -o $@ ./cmd/openqq
+bin/openqq-session: FORCE
+	$(GO) build -o $@ ./services/session/cmd/openqq-session
+bin/openqq-gateway: FORCE
+	$(GO) build -o $@ ./services/gateway/cmd/openqq-gateway
+FORCE:
+
+## run: the whole system in one process (embedded NATS on :4222, the API on :5000)
+run: bin/openqq
+	./bin/openqq
+
+## test: every module's tests, with the race detector, plus vet and formatting
+test: vet staticcheck
+	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $(MODULES)
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+lint: vet staticcheck
+
+## fuzz: run each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeParams -fuzztime=$(FUZZTIME) ./pkg/events/
+	$(GO) test -run='^$$' -fuzz=FuzzFind -fuzztime=$(FUZZTIME) ./services/session/roster/
+	$(GO) test -run='^$$' -fuzz=FuzzReadParams -fuzztime=$(FUZZTIME) ./services/gateway/
+
+tidy:
+	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
+	$(GO) work sync
+
+clean:
+	rm -rf bin

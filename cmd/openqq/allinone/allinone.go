@@ -1,0 +1,121 @@
+// Package allinone runs the whole of openqq in one process around an embedded NATS server:
+// the default for a first run (`make run`). Each service gets its own in-process connection,
+// as it would get its own process in a distributed deployment.
+package allinone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/infra/embednats"
+	"github.com/openqq/openqq/pkg/infra/natsconn"
+	"github.com/openqq/openqq/services/gateway"
+	"github.com/openqq/openqq/services/session"
+)
+
+// Config is everything the all-in-one run reads from the environment.
+type Config struct {
+	NATS    embednats.Config
+	Session session.Config
+	Gateway gateway.Config
+}
+
+// Specs are the configuration structs for envconfig.
+func (c *Config) Specs() []any { return []any{&c.NATS, &c.Session, &c.Gateway} }
+
+// Run starts the NATS server, the session and the gateway, and runs until ctx ends or the
+// client is stopped (stop_client). The gateway stops first, so calls in flight still reach the
+// session; the NATS server stops last.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	return run(ctx, cfg, log, nil)
+}
+
+// Ready is told the gateway's address once everything is up (tests listen on port 0).
+type Ready func(addr net.Addr)
+
+func run(ctx context.Context, cfg Config, log *slog.Logger, ready Ready) (err error) {
+	srv, err := embednats.Start(cfg.NATS, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	if !cfg.NATS.DontListen {
+		log.Info("nats listening", "url", srv.ClientURL(), "store", cfg.NATS.StoreDir)
+	}
+
+	conns := map[string]*nats.Conn{}
+	defer func() {
+		for name, nc := range conns {
+			if cerr := natsconn.Close(nc, 5*time.Second); cerr != nil {
+				log.Warn("close nats connection", "conn", name, "err", cerr)
+			}
+		}
+	}()
+	connect := func(name string) (*nats.Conn, error) {
+		nc, err := srv.Connect(name)
+		if err != nil {
+			return nil, fmt.Errorf("connect %s: %w", name, err)
+		}
+		conns[name] = nc
+		return nc, nil
+	}
+	ncS, err := connect("openqq-session")
+	if err != nil {
+		return err
+	}
+	ncG, err := connect("openqq-gateway")
+	if err != nil {
+		return err
+	}
+	sess, err := session.New(ncS, cfg.Session, log)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(ncG, cfg.Gateway, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Gateway.Addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+
+	sessCtx, stopSession := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSession()
+	gwCtx, stopGateway := context.WithCancel(ctx)
+	defer stopGateway()
+
+	sessDone := make(chan error, 1)
+	go func() { sessDone <- sess.Run(sessCtx) }()
+	gwDone := make(chan error, 1)
+	go func() { gwDone <- gw.Serve(gwCtx, ln) }()
+	if ready != nil {
+		ready(ln.Addr())
+	}
+
+	var sessErr, gwErr error
+	sessionEnded := false
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case sessErr = <-sessDone:
+		sessionEnded = true
+		log.Info("client stopped, shutting down")
+	case gwErr = <-gwDone:
+		stopSession()
+		return errors.Join(gwErr, <-sessDone)
+	}
+	stopGateway()
+	gwErr = <-gwDone
+	if !sessionEnded {
+		stopSession()
+		sessErr = <-sessDone
+	}
+	return errors.Join(sessErr, gwErr)
+}

@@ -1,0 +1,18 @@
+// Command openqq runs the whole of openqq in one process: an embedded NATS server with
+// JetStream, the session with the simulated account, and the HTTP gateway on :5000.
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/openqq/openqq/cmd/openqq/allinone"
+	"github.com/openqq/openqq/pkg/infra/cli"
+)
+
+func main() {
+	var cfg allinone.Config
+	cli.Main("openqq", cfg.Specs(), func(ctx context.Context, log *slog.Logger) error {
+		return allinone.Run(ctx, cfg, log)
+	})
+}

@@ -1,0 +1,3 @@
+module github.com/openqq/openqq/pkg/events
+
+go 1.26

@@ -1,0 +1,53 @@
+package events
+
+// The /openqq/<route> routes; each is served on the subject qq.api.<route>.
+const (
+	RouteGetUserInfo        = "get_user_info"
+	RouteGetFriendInfo      = "get_friend_info"
+	RouteGetGroupInfo       = "get_group_info"
+	RouteGetGroupBasicInfo  = "get_group_basic_info"
+	RouteGetDiscussInfo     = "get_discuss_info"
+	RouteSearchFriend       = "search_friend"
+	RouteSearchGroup        = "search_group"
+	RouteSendFriendMessage  = "send_friend_message"
+	RouteSendGroupMessage   = "send_group_message"
+	RouteSendDiscussMessage = "send_discuss_message"
+	RouteSendSessMessage    = "send_sess_message"
+	RouteShutupGroupMember  = "shutup_group_member"
+	RouteKickGroupMember    = "kick_group_member"
+	RouteGetClientInfo      = "get_client_info"
+	RouteStopClient         = "stop_client"
+	RouteRelogin            = "relogin"
+)
+
+// Routes lists every route of the API, in the order of the seeds' table.
+var Routes = []string{
+	RouteGetUserInfo, RouteGetFriendInfo, RouteGetGroupInfo, RouteGetGroupBasicInfo,
+	RouteGetDiscussInfo, RouteSearchFriend, RouteSearchGroup, RouteShutupGroupMember,
+	RouteKickGroupMember, RouteSendFriendMessage, RouteSendGroupMessage,
+	RouteSendDiscussMessage, RouteSendSessMessage, RouteGetClientInfo, RouteStopClient,
+	RouteRelogin,
+}
+
+var routeSet = func() map[string]bool {
+	m := make(map[string]bool, len(Routes))
+	for _, r := range Routes {
+		m[r] = true
+	}
+	return m
+}()
+
+// IsRoute reports whether name is a route of the API.
+func IsRoute(name string) bool { return routeSet[name] }
+
+// AnswersBeforeRunning reports whether a route answers in every client state; the others
+// refuse with CodeNotReady until the client is running.
+func AnswersBeforeRunning(route string) bool {
+	return route == RouteGetClientInfo || route == RouteStopClient
+}
+
+// ReservedParams are parameters that belong to the transport (JSONP, auth, the Controller's
+// client name, jQuery's cache buster), never to a route: search_* does not read them as filters.
+var ReservedParams = map[string]bool{
+	"client": true, "datatype": true, "callback": true, "access_token": true, "_": true,
+}

@@ -1,0 +1,69 @@
+package events
+
+import "strings"
+
+// DefaultPrefix is the first token of every subject. Several accounts can share one NATS
+// cluster by giving each its own prefix.
+const DefaultPrefix = "qq"
+
+// StreamName is the JetStream stream that stores every message report and event.
+const StreamName = "QQ_EVENTS"
+
+// ServiceName is the NATS micro service that answers the API: `nats micro info openqq`.
+const ServiceName = "openqq"
+
+// HeaderMsgID is the header carrying an item's id, so that JetStream stores a retried publish once.
+const HeaderMsgID = "Nats-Msg-Id"
+
+// Subjects builds the subject names for one prefix. The zero value uses DefaultPrefix.
+type Subjects struct {
+	Prefix string
+}
+
+func (s Subjects) prefix() string {
+	if s.Prefix == "" {
+		return DefaultPrefix
+	}
+	return s.Prefix
+}
+
+// Event is the subject an item named name is published on: qq.events.<name>.
+func (s Subjects) Event(name string) string { return s.prefix() + ".events." + name }
+
+// Events matches every item: qq.events.>.
+func (s Subjects) Events() string { return s.prefix() + ".events.>" }
+
+// APIGroup is the subject prefix the micro service's endpoints live under: qq.api.
+func (s Subjects) APIGroup() string { return s.prefix() + ".api" }
+
+// API is the request-reply subject of one route: qq.api.<route>.
+func (s Subjects) API(route string) string { return s.APIGroup() + "." + route }
+
+// SimInject is where the simulated account takes messages and roster changes to "receive".
+func (s Subjects) SimInject() string { return s.prefix() + ".sim.inject" }
+
+// EventName is the last token of an item's subject: the name of an event, or the type of a
+// message.
+func EventName(subject string) string {
+	return subject[strings.LastIndexByte(subject, '.')+1:]
+}
+
+// ValidPrefix reports whether p can prefix subjects: one or more tokens of letters, digits,
+// '-' and '_' separated by dots. Wildcards and spaces would change what a subscription matches.
+func ValidPrefix(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, tok := range strings.Split(p, ".") {
+		if tok == "" {
+			return false
+		}
+		for _, r := range tok {
+			ok := r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+			if !ok {
+				return false
+			}
+		}
+	}
+	return true
+}

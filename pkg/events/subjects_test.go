@@ -1,0 +1,143 @@
+package events
+
+import "testing"
+
+func TestSubjects(t *testing.T) {
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"zero value event", Subjects{}.Event("login"), "qq.events.login"},
+		{"zero value events", Subjects{}.Events(), "qq.events.>"},
+		{"zero value api group", Subjects{}.APIGroup(), "qq.api"},
+		{"zero value api", Subjects{}.API(RouteSendFriendMessage), "qq.api.send_friend_message"},
+		{"zero value sim inject", Subjects{}.SimInject(), "qq.sim.inject"},
+		{"default prefix spelled out", Subjects{Prefix: DefaultPrefix}.Event(GroupMessage), "qq.events.group_message"},
+		{"custom event", Subjects{Prefix: "acct-1.qq"}.Event(EventStop), "acct-1.qq.events.stop"},
+		{"custom events", Subjects{Prefix: "acct-1.qq"}.Events(), "acct-1.qq.events.>"},
+		{"custom api group", Subjects{Prefix: "acct-1.qq"}.APIGroup(), "acct-1.qq.api"},
+		{"custom api", Subjects{Prefix: "acct-1.qq"}.API(RouteGetClientInfo), "acct-1.qq.api.get_client_info"},
+		{"custom sim inject", Subjects{Prefix: "bot_2"}.SimInject(), "bot_2.sim.inject"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+	if DefaultPrefix != "qq" {
+		t.Errorf("DefaultPrefix = %q, want qq", DefaultPrefix)
+	}
+}
+
+func TestEventName(t *testing.T) {
+	tests := []struct {
+		subject string
+		want    string
+	}{
+		{"qq.events.login", "login"},
+		{"acct-1.qq.events.group_message", "group_message"},
+		{Subjects{}.Event(EventLoseGroupMember), EventLoseGroupMember},
+		{"nodots", "nodots"},
+		{"trailing.", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.subject, func(t *testing.T) {
+			if got := EventName(tc.subject); got != tc.want {
+				t.Errorf("EventName(%q) = %q, want %q", tc.subject, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidPrefix(t *testing.T) {
+	tests := []struct {
+		prefix string
+		want   bool
+	}{
+		{"qq", true},
+		{"acct-1.qq", true},
+		{"A_b-9", true},
+		{"a.b.c", true},
+		{"", false},
+		{"a..b", false},
+		{".a", false},
+		{"a.", false},
+		{".", false},
+		{"a.*", false},
+		{"*", false},
+		{"a.>", false},
+		{">", false},
+		{"a b", false},
+		{"a\tb", false},
+		{"a/b", false},
+		{"小灰", false},
+		{"a$b", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.prefix, func(t *testing.T) {
+			if got := ValidPrefix(tc.prefix); got != tc.want {
+				t.Errorf("ValidPrefix(%q) = %v, want %v", tc.prefix, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	if len(Routes) != 16 {
+		t.Errorf("len(Routes) = %d, want 16", len(Routes))
+	}
+	seen := map[string]bool{}
+	for _, r := range Routes {
+		t.Run(r, func(t *testing.T) {
+			if seen[r] {
+				t.Errorf("route %q listed twice", r)
+			}
+			seen[r] = true
+			if !IsRoute(r) {
+				t.Errorf("IsRoute(%q) = false", r)
+			}
+			want := r == RouteGetClientInfo || r == RouteStopClient
+			if got := AnswersBeforeRunning(r); got != want {
+				t.Errorf("AnswersBeforeRunning(%q) = %v, want %v", r, got, want)
+			}
+			if ReservedParams[r] {
+				t.Errorf("route %q is a reserved param", r)
+			}
+		})
+	}
+	for _, name := range []string{"", "check_event", "Get_User_Info", "get_user_info/", "post_api"} {
+		t.Run("not a route "+name, func(t *testing.T) {
+			if IsRoute(name) {
+				t.Errorf("IsRoute(%q) = true", name)
+			}
+		})
+	}
+}
+
+func TestReservedParams(t *testing.T) {
+	tests := []struct {
+		param string
+		want  bool
+	}{
+		{"client", true},
+		{"datatype", true},
+		{"callback", true},
+		{"access_token", true},
+		{"_", true},
+		{"id", false},
+		{"member", false},
+		{"content", false},
+		{"async", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.param, func(t *testing.T) {
+			if got := ReservedParams[tc.param]; got != tc.want {
+				t.Errorf("ReservedParams[%q] = %v, want %v", tc.param, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,57 @@
+// Package cli is the frame of every openqq binary: configuration from the environment, the
+// logger, a context that ends on SIGINT or SIGTERM, and an exit status.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/openqq/openqq/pkg/infra/logging"
+)
+
+// Main reads specs (pointers to envconfig structs) and the logging configuration from the
+// environment and calls run. With -h or --help it prints every variable with its default
+// instead. It exits 1 if anything fails, 0 otherwise.
+func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logger) error) {
+	var logCfg logging.Config
+	all := append([]any{&logCfg}, specs...)
+	if len(os.Args) > 1 && (os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help") {
+		usage(name, all)
+		return
+	}
+	for _, s := range all {
+		if err := envconfig.Process("", s); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", name, err)
+			os.Exit(1)
+		}
+	}
+	log, err := logging.New(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log); err != nil {
+		log.Error(name+" failed", "err", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func usage(name string, specs []any) {
+	fmt.Printf("%s is configured by these environment variables:\n\n", name)
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "VARIABLE\tTYPE\tDEFAULT")
+	for _, s := range specs {
+		_ = envconfig.Usagef("", s, w, "{{range .}}{{usage_key .}}\t{{usage_type .}}\t{{usage_default .}}\n{{end}}")
+	}
+	_ = w.Flush()
+}

@@ -1,0 +1,85 @@
+// Package embednats runs a NATS server with JetStream inside the process: the all-in-one
+// binary's broker, and every test's.
+package embednats
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/infra/natsconn"
+)
+
+// Config is read from the environment by the all-in-one binary.
+type Config struct {
+	// Host and Port are where standard NATS clients (the nats CLI) connect. Port -1 picks a
+	// free port; DontListen opens none (in-process connections only).
+	Host       string `envconfig:"NATS_HOST" default:"127.0.0.1"`
+	Port       int    `envconfig:"NATS_PORT" default:"4222"`
+	DontListen bool   `envconfig:"NATS_DONT_LISTEN" default:"false"`
+	// StoreDir holds the JetStream file store. It must be given: the server's fallback is a
+	// directory shared by every process on the machine.
+	StoreDir string `envconfig:"NATS_STORE_DIR" default:"./data/nats"`
+}
+
+// Server is a running embedded server.
+type Server struct {
+	*server.Server
+	log *slog.Logger
+}
+
+// Start starts a server and waits until it takes connections.
+func Start(cfg Config, log *slog.Logger) (*Server, error) {
+	if cfg.StoreDir == "" {
+		return nil, errors.New("embednats: StoreDir is required")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s, err := server.NewServer(&server.Options{
+		ServerName: "openqq",
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		DontListen: cfg.DontListen,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embednats: %w", err)
+	}
+	s.SetLoggerV2(&slogAdapter{log.With("svc", "nats")}, false, false, false)
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embednats: not ready after 10s (is %s:%d free?)", cfg.Host, cfg.Port)
+	}
+	return &Server{Server: s, log: log}, nil
+}
+
+// Connect opens an in-process connection named name.
+func (s *Server) Connect(name string) (*nats.Conn, error) {
+	opts := append(natsconn.Options(name, s.log), nats.InProcessServer(s.Server))
+	return nats.Connect("", opts...)
+}
+
+// Stop shuts the server down and waits for it.
+func (s *Server) Stop() {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+// slogAdapter is the server's Logger on slog.
+type slogAdapter struct{ log *slog.Logger }
+
+// Notices (the start-up banner) go to debug: the binary logs where it listens itself.
+func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// contentType is the API's reply type, as the seeds show it.
+const contentType = "application/json;charset=UTF-8"
+
+// api forwards one call to qq.api.<route> and writes the reply.
+func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	route := mux.Vars(r)["route"]
+	if !events.IsRoute(route) {
+		writeStatus(w, events.ErrAPINotFound)
+		return
+	}
+	p, err := g.readParams(w, r)
+	if err != nil {
+		st := events.ErrBadRequest("%v", err)
+		if errors.Is(err, errTooLarge) {
+			st = events.ErrTooLarge
+		}
+		g.log.Info("api", "route", route, "status", HTTPStatusOf(st), "err", err)
+		writeStatus(w, st)
+		return
+	}
+	jsonp, err := callback(p)
+	if err != nil {
+		writeStatus(w, events.ErrBadRequest("%v", err))
+		return
+	}
+	delete(p, "access_token") // a secret: never forwarded, never logged
+
+	status, body := g.request(r.Context(), route, p)
+	if jsonp != "" {
+		body = append(append([]byte(jsonp+"("), body...), ')')
+	}
+	write(w, status, body)
+	g.log.Info("api", "route", route, "status", status, "took", time.Since(start).Round(time.Microsecond))
+}
+
+// request asks the session and returns the HTTP status and body to answer with.
+func (g *Gateway) request(ctx context.Context, route string, p events.Params) (int, []byte) {
+	data, err := events.Marshal(p)
+	if err != nil {
+		return statusBody(events.ErrInternal)
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.APITimeout)
+	defer cancel()
+	msg := nats.NewMsg(g.subj.API(route))
+	msg.Data = data
+	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
+	switch {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+		g.log.Warn("session timeout", "route", route, "after", g.cfg.APITimeout)
+		return statusBody(events.ErrTimeout)
+	case errors.Is(err, context.Canceled):
+		// The caller hung up; nobody reads this answer.
+		return statusBody(events.ErrTimeout)
+	default: // no responders, or NATS itself is away
+		g.log.Warn("session unavailable", "route", route, "err", err)
+		return statusBody(events.ErrUnavailable)
+	}
+	code := reply.Header.Get(micro.ErrorCodeHeader)
+	if code == "" {
+		return http.StatusOK, reply.Data
+	}
+	status, err := strconv.Atoi(code)
+	if err != nil || status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	if len(reply.Data) == 0 {
+		// An error without a body: not our session's, but still a JSON answer.
+		return status, events.MustMarshal(events.NewStatus(events.CodeInternal, "%s", reply.Header.Get(micro.ErrorHeader)))
+	}
+	return status, reply.Data
+}
+
+// jsIdentifier is what a JSONP callback may be: a dotted JavaScript name, nothing that could
+// run script of the caller's choosing.
+var jsIdentifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
+
+// callback returns the JSONP function to wrap the reply in, or "" when datatype is not jsonp.
+func callback(p events.Params) (string, error) {
+	if p["datatype"] != "jsonp" {
+		return "", nil
+	}
+	cb, ok := p["callback"]
+	if !ok || cb == "" {
+		return "jsoncallback" + strconv.FormatInt(time.Now().Unix(), 10), nil
+	}
+	if len(cb) > 128 || !jsIdentifier.MatchString(cb) {
+		return "", errors.New("callback must be a JavaScript identifier")
+	}
+	return cb, nil
+}
+
+// HTTPStatusOf is the HTTP status a Status reply goes out with.
+func HTTPStatusOf(st *events.Status) int { return events.HTTPStatus(st.Code) }
+
+func statusBody(st *events.Status) (int, []byte) {
+	return HTTPStatusOf(st), events.MustMarshal(st)
+}
+
+func writeStatus(w http.ResponseWriter, st *events.Status) {
+	status, body := statusBody(st)
+	write(w, status, body)
+}
+
+func write(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

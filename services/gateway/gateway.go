@@ -1,0 +1,117 @@
+// Package gateway is openqq's HTTP front: it turns each /openqq/<route> call (GET or POST;
+// query, form, multipart or JSON parameters) into a NATS request on qq.api.<route> and writes
+// the session's reply back unchanged, with Mojo-Webqq's CORS, JSONP and error behaviour.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// Config is the gateway's configuration, read from the environment.
+type Config struct {
+	// Addr is where the HTTP API listens (Mojo's default: 0.0.0.0:5000).
+	Addr string `envconfig:"HTTP_ADDR" default:"0.0.0.0:5000"`
+	// SubjectPrefix is the first token of the API subjects (qq.api.<route>).
+	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// AccessToken, when set, is required on every call: "Authorization: Bearer <token>" or
+	// the access_token parameter.
+	AccessToken string `envconfig:"ACCESS_TOKEN"`
+	// APITimeout bounds the wait for the session's reply (504 after it).
+	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
+	// MaxBodyBytes bounds a request body (413 over it).
+	MaxBodyBytes int64 `envconfig:"MAX_BODY_BYTES" default:"1048576"`
+}
+
+// Gateway serves the HTTP API.
+type Gateway struct {
+	nc      *nats.Conn
+	cfg     Config
+	subj    events.Subjects
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// New builds a gateway that sends its requests over nc.
+func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
+	if !events.ValidPrefix(cfg.SubjectPrefix) {
+		return nil, fmt.Errorf("gateway: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	if cfg.APITimeout <= 0 {
+		return nil, fmt.Errorf("gateway: API_TIMEOUT must be positive, got %s", cfg.APITimeout)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		return nil, fmt.Errorf("gateway: MAX_BODY_BYTES must be positive, got %d", cfg.MaxBodyBytes)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway")}
+	g.handler = g.routes()
+	return g, nil
+}
+
+// routes: CORS preflight for any path, the API routes on GET, HEAD and POST, and Mojo's
+// catch-all 403 "api not found" (as JSON) for everything else.
+func (g *Gateway) routes() http.Handler {
+	r := mux.NewRouter()
+	r.Methods(http.MethodOptions).PathPrefix("/").HandlerFunc(preflight)
+	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path("/openqq/{route}").HandlerFunc(g.api)
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, events.ErrAPINotFound)
+	})
+	r.NotFoundHandler = notFound
+	r.MethodNotAllowedHandler = notFound
+	return g.recoverer(cors(g.auth(r)))
+}
+
+// Handler is the HTTP API, for tests and for embedding.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// Run listens on cfg.Addr and serves until ctx ends.
+func (g *Gateway) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", g.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	return g.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: calls in flight get their
+// answer.
+func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	g.log.Info("gateway listening", "addr", "http://"+ln.Addr().String()+"/openqq/")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gateway: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.APITimeout+time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("gateway: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	g.log.Info("gateway stopped")
+	return nil
+}

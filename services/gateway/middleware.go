@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// Mojo-Webqq's CORS answers, kept as they were.
+const (
+	allowMethods = "OPTIONS, HEAD, GET, POST"
+	allowHeaders = "X-Requested-With, X-Auth-Token, Content-Type, Content-Length, Authorization"
+)
+
+// cors lets any origin read every reply, as Mojo did.
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Access-Control-Allow-Methods", allowMethods)
+	w.Header().Set("Access-Control-Allow-Headers", allowHeaders)
+	w.WriteHeader(http.StatusOK)
+}
+
+// auth requires the access token when one is configured. Preflights pass: a browser sends
+// them without credentials, and they reach nothing.
+func (g *Gateway) auth(next http.Handler) http.Handler {
+	if g.cfg.AccessToken == "" {
+		return next
+	}
+	want := []byte(g.cfg.AccessToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got := bearer(r.Header.Get("Authorization"))
+		if got == "" {
+			// The parameter may be in the query or in a form body; reading the form here
+			// leaves the body for the handler (ParseForm keeps what it read).
+			got = r.URL.Query().Get("access_token")
+		}
+		if got == "" && isForm(r) {
+			r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
+			if err := r.ParseForm(); err == nil {
+				got = r.PostForm.Get("access_token")
+			}
+		}
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			g.log.Info("auth failure", "path", r.URL.Path, "remote", r.RemoteAddr)
+			writeStatus(w, events.ErrAuthFailure)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearer reads "Bearer <token>" (or OneBot's "Token <token>").
+func bearer(h string) string {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Token")) {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// recoverer turns a panic into a JSON 500 instead of a dropped connection.
+func (g *Gateway) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				g.log.Error("handler panicked", "path", r.URL.Path, "panic", v)
+				writeStatus(w, events.ErrInternal)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isForm(r *http.Request) bool {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	return r.Method == http.MethodPost && strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded")
+}

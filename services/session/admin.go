@@ -1,0 +1,160 @@
+package session
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/session/roster"
+)
+
+// maxMute is the longest mute QQ allows (30 days).
+const maxMute = 30 * 24 * time.Hour
+
+// shutupGroupMember mutes members for `time` minutes (the newest seed's unit).
+func (s *Session) shutupGroupMember(ctx context.Context, p events.Params) (any, error) {
+	s.mu.RLock()
+	g, members, err := s.targets(p, func() error {
+		t, ok := p["time"]
+		if !ok || !isDigits(t) {
+			return events.ErrShutupTime
+		}
+		return nil
+	})
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	minutes, err := strconv.ParseInt(p["time"], 10, 64)
+	d := time.Duration(minutes) * time.Minute
+	// QQ's own limits: at least a minute, at most 30 days; time=0 fails as it did in Mojo.
+	if err != nil || d < time.Minute || d > maxMute {
+		s.log.Info("shutup refused: time out of range", "minutes", p["time"])
+		return nil, events.ErrFailure
+	}
+	if err := s.allowed(g, members); err != nil {
+		return nil, err
+	}
+	ids := memberIDs(members)
+	if err := s.drv.Mute(ctx, g.ID, ids, d); err != nil {
+		s.log.Warn("shutup failed", "group", g.ID, "members", ids, "err", err)
+		return nil, events.ErrFailure
+	}
+	s.log.Info("shutup", "group", g.ID, "members", ids, "for", d)
+	return events.StatusSuccess, nil
+}
+
+// kickGroupMember removes members and publishes lose_group_member [member, group] for each.
+func (s *Session) kickGroupMember(ctx context.Context, p events.Params) (any, error) {
+	s.mu.RLock()
+	g, members, err := s.targets(p, nil)
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allowed(g, members); err != nil {
+		return nil, err
+	}
+	ids := memberIDs(members)
+	if err := s.drv.Kick(ctx, g.ID, ids); err != nil {
+		s.log.Warn("kick failed", "group", g.ID, "members", ids, "err", err)
+		return nil, events.ErrFailure
+	}
+	s.log.Info("kick", "group", g.ID, "members", ids)
+	for _, m := range members {
+		s.mu.Lock()
+		removed, after, ok := s.ro.RemoveGroupMember(g.ID, m.ID)
+		var ev *events.Event
+		if ok {
+			ev, err = events.NewEvent(events.EventLoseGroupMember, removed, *after)
+		}
+		s.mu.Unlock()
+		if !ok {
+			continue
+		}
+		if err != nil {
+			s.log.Error("lose_group_member", "err", err)
+			continue
+		}
+		_ = s.pub.publish(ctx, ev, "ev-"+nextEventID())
+	}
+	return events.StatusSuccess, nil
+}
+
+// targets reads the group and the members of shutup and kick, in Mojo's order of checks: the
+// group, then check (shutup's time), then the member list. It copies what it returns, since the
+// caller lets go of the lock. The caller holds the read lock.
+func (s *Session) targets(p events.Params, check func() error) (events.Group, []events.GroupMember, error) {
+	if s.ro == nil {
+		return events.Group{}, nil, events.ErrNotReady(s.state)
+	}
+	g := s.ro.FindGroupRef(p)
+	if g == nil {
+		return events.Group{}, nil, events.ErrObjNotFound
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return events.Group{}, nil, err
+		}
+	}
+	key, list := "uid", p["member_uid"]
+	if v, ok := p["member_id"]; ok {
+		key, list = "id", v
+	}
+	var members []events.GroupMember
+	for _, x := range strings.Split(list, ",") {
+		x = strings.TrimSpace(x)
+		if x == "" {
+			continue
+		}
+		m := roster.FindGroupMember(g, events.Params{key: x})
+		if m == nil {
+			return events.Group{}, nil, events.ErrMemberNotFound(x)
+		}
+		members = append(members, *m)
+	}
+	if len(members) == 0 {
+		return events.Group{}, nil, events.ErrMemberEmpty
+	}
+	group := *g
+	group.Member = nil
+	return group, members, nil
+}
+
+// allowed applies QQ's rule: only the group's owner or an admin may act, and never on an owner
+// or admin.
+func (s *Session) allowed(g events.Group, members []events.GroupMember) error {
+	if g.Role != events.GroupRoleCreate && g.Role != events.GroupRoleManage {
+		s.log.Info("refused: not an admin of the group", "group", g.ID, "role", g.Role)
+		return events.ErrFailure
+	}
+	for _, m := range members {
+		if m.Role == events.MemberRoleOwner || m.Role == events.MemberRoleAdmin {
+			s.log.Info("refused: member is an owner or admin", "group", g.ID, "member", m.ID, "role", m.Role)
+			return events.ErrFailure
+		}
+	}
+	return nil
+}
+
+func memberIDs(ms []events.GroupMember) []int64 {
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

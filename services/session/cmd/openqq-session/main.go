@@ -1,0 +1,31 @@
+// Command openqq-session runs the session service alone, against any NATS server (NATS_URL).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/openqq/openqq/pkg/infra/cli"
+	"github.com/openqq/openqq/pkg/infra/natsconn"
+	"github.com/openqq/openqq/services/session"
+)
+
+func main() {
+	var (
+		nats natsconn.Config
+		cfg  session.Config
+	)
+	cli.Main("openqq-session", []any{&nats, &cfg}, func(ctx context.Context, log *slog.Logger) error {
+		nc, err := natsconn.Connect(nats, "openqq-session", log)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = natsconn.Close(nc, 5*time.Second) }()
+		s, err := session.New(nc, cfg, log)
+		if err != nil {
+			return err
+		}
+		return s.Run(ctx)
+	})
+}

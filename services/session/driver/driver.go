@@ -1,0 +1,85 @@
+// Package driver is the contract between the session and a QQ connection. The session owns the
+// roster, the client state and every report; a driver only logs in, tells the session what the
+// account receives, and carries out sends, mutes and kicks.
+package driver
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/session/roster"
+)
+
+// Driver is a connection to QQ.
+type Driver interface {
+	// Run logs in, reporting its progress to sink, and then delivers what the account receives
+	// until ctx ends (it returns nil then) or the connection fails. The session calls Run again
+	// to log in again.
+	Run(ctx context.Context, sink Sink) error
+	// Send sends a message and says how it went. An error is a failure to send.
+	Send(ctx context.Context, m Outgoing) error
+	// Mute silences members of a group for d.
+	Mute(ctx context.Context, groupID int64, memberIDs []int64, d time.Duration) error
+	// Kick removes members from a group.
+	Kick(ctx context.Context, groupID int64, memberIDs []int64) error
+}
+
+// Sink is how a driver reports to the session. Its methods are safe for concurrent use.
+type Sink interface {
+	// State reports a login state the driver reached (scaning, confirming, updating).
+	State(s events.State)
+	// QRCode reports a login QR code: where the image was saved and its PNG bytes.
+	QRCode(path string, png []byte)
+	// LoggedIn hands over the roster once login is complete; scanned tells whether a QR code
+	// was scanned (ids may have changed). The session is running when it returns.
+	LoggedIn(r *roster.Roster, scanned bool)
+	// Receive reports a message the account received and returns the id it was published with.
+	Receive(ctx context.Context, in Incoming) (int64, error)
+	// Change reports a change of the roster. ErrNoChange means the session already knew.
+	Change(ctx context.Context, c Change) error
+}
+
+// Incoming is a message the account received, named by ids the roster knows.
+type Incoming struct {
+	Type      string // events.FriendMessage, GroupMessage, DiscussMessage or SessMessage
+	SenderID  int64
+	GroupID   int64 // group messages, and sess messages met in a group
+	DiscussID int64 // discuss messages, and sess messages met in a discuss
+	Content   string
+	Time      time.Time
+}
+
+// Outgoing is a message to send, its target resolved by the session.
+type Outgoing struct {
+	Type      string
+	TargetID  int64 // friend, group, discuss, or (sess) the member
+	GroupID   int64 // sess met in a group
+	DiscussID int64 // sess met in a discuss
+	Content   string
+}
+
+// Change is a change of the roster. Kind is the event it is published as.
+type Change struct {
+	Kind    string // events.EventNewFriend, EventLoseFriend, EventNewGroup, ...
+	Friend  events.Friend
+	Group   events.Group
+	GroupID int64
+	Member  events.GroupMember
+}
+
+// Errors a Sink answers with.
+var (
+	ErrNoChange = errors.New("roster already up to date")
+	ErrUnknown  = errors.New("not in the roster")
+	ErrNotReady = errors.New("client not running")
+)
+
+// SendError is a send that failed, with Mojo's code (-1..-5) and info text.
+type SendError struct {
+	Code int
+	Info string
+}
+
+func (e *SendError) Error() string { return "send failed: " + e.Info }

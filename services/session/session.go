@@ -1,0 +1,238 @@
+// Package session owns the QQ connection (a driver), the roster and the client state. It
+// serves every /openqq/* route as the NATS micro service "openqq" on qq.api.<route>, and
+// publishes every message and event on qq.events.<name>.
+package session
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/roster"
+	"github.com/openqq/openqq/services/session/sim"
+)
+
+// Version is openqq's version, reported by get_client_info and the micro service.
+const Version = "0.1.0"
+
+// Config is the session's configuration, read from the environment.
+type Config struct {
+	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*).
+	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// Account names the client in get_client_info and the QR code file, as Mojo's account.
+	Account string `envconfig:"ACCOUNT" default:"default"`
+	// Driver is the QQ connection: "sim" (the simulated account).
+	Driver string `envconfig:"DRIVER" default:"sim"`
+	// Sim configures the simulated account (SIM_ROSTER, SIM_LOGIN_DELAY, SIM_QRCODE_DIR).
+	Sim sim.Config `envconfig:"SIM"`
+	// DriverTimeout bounds one send, mute or kick; it stays below the gateway's API_TIMEOUT so
+	// that a bot gets a send failure rather than a time-out.
+	DriverTimeout time.Duration `envconfig:"DRIVER_TIMEOUT" default:"8s"`
+	// ControlDelay is how long stop_client and relogin wait before they act (Mojo: 3 s).
+	ControlDelay time.Duration `envconfig:"CONTROL_DELAY" default:"3s"`
+	// LogLevel is reported by get_client_info.
+	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+}
+
+// Session is one QQ account's session.
+type Session struct {
+	nc    *nats.Conn
+	cfg   Config
+	subj  events.Subjects
+	log   *slog.Logger
+	drv   driver.Driver
+	pub   *publisher
+	ids   idGen
+	start time.Time
+
+	mu    sync.RWMutex
+	state events.State
+	ro    *roster.Roster
+
+	control chan controlOp // stop_client and relogin, for Run
+	async   sync.WaitGroup // async sends still going
+}
+
+type controlOp int
+
+const (
+	opStop controlOp = iota
+	opRelogin
+)
+
+// New builds a session and its driver.
+func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
+	if !events.ValidPrefix(cfg.SubjectPrefix) {
+		return nil, fmt.Errorf("session: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("svc", "session")
+	subj := events.Subjects{Prefix: cfg.SubjectPrefix}
+	s := &Session{
+		nc: nc, cfg: cfg, subj: subj, log: log, start: time.Now(),
+		state:   events.StateInit,
+		pub:     &publisher{nc: nc, subj: subj, log: log},
+		control: make(chan controlOp, 1),
+	}
+	switch cfg.Driver {
+	case "sim":
+		d, err := sim.New(nc, subj, cfg.Account, cfg.Sim, log)
+		if err != nil {
+			return nil, err
+		}
+		s.drv = d
+	default:
+		return nil, fmt.Errorf("session: unknown DRIVER %q (want sim)", cfg.Driver)
+	}
+	return s, nil
+}
+
+// Driver returns the session's driver (tests read the sim's state through it).
+func (s *Session) Driver() driver.Driver { return s.drv }
+
+// Run serves the API and keeps the driver logged in until ctx ends or stop_client is called;
+// either way it reports the stop and returns nil.
+func (s *Session) Run(ctx context.Context) error {
+	svc, err := s.serve(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := svc.Stop(); err != nil {
+			s.log.Warn("stop micro service", "err", err)
+		}
+	}()
+	s.log.Info("session started", "account", s.cfg.Account, "driver", s.cfg.Driver,
+		"api", s.subj.API("*"), "events", s.subj.Events())
+
+	backoff := time.Second
+	for {
+		s.setState(events.StateLoading)
+		dctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.drv.Run(dctx, s) }()
+
+		var op controlOp = -1
+		select {
+		case <-ctx.Done():
+		case op = <-s.control:
+		case err := <-done:
+			done <- err // read again below
+		}
+		cancel()
+		err := <-done
+		s.mu.Lock()
+		s.ro = nil
+		s.mu.Unlock()
+
+		switch {
+		case ctx.Err() != nil || op == opStop:
+			s.finish()
+			return nil
+		case op == opRelogin:
+			s.log.Info("relogin")
+			backoff = time.Second
+			continue
+		case err != nil:
+			s.log.Error("driver failed, logging in again", "err", err, "in", backoff)
+		default:
+			s.log.Warn("driver stopped, logging in again", "in", backoff)
+		}
+		if sleep(ctx, backoff) != nil {
+			s.finish()
+			return nil
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// finish waits for async sends, then reports the stop.
+func (s *Session) finish() {
+	waited := make(chan struct{})
+	go func() { s.async.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(s.cfg.DriverTimeout):
+		s.log.Warn("stopping with async sends still going")
+	}
+	s.setState(events.StateStop)
+	s.publishEvent(context.Background(), events.EventStop)
+	s.log.Info("session stopped")
+}
+
+// after asks Run for op once ControlDelay has passed.
+func (s *Session) after(op controlOp) {
+	time.AfterFunc(s.cfg.ControlDelay, func() {
+		select {
+		case s.control <- op:
+		default: // one is pending already
+		}
+	})
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// ClientState returns the client state.
+func (s *Session) ClientState() events.State {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.state
+}
+
+// setState moves to st and publishes state_change [old,new] if that is a change.
+func (s *Session) setState(st events.State) {
+	s.mu.Lock()
+	old := s.state
+	s.state = st
+	s.mu.Unlock()
+	if old == st {
+		return
+	}
+	s.log.Info("state", "from", old, "to", st)
+	s.publishEvent(context.Background(), events.EventStateChange, old, st)
+}
+
+// serve registers one micro endpoint per route.
+func (s *Session) serve(ctx context.Context) (micro.Service, error) {
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        events.ServiceName,
+		Version:     Version,
+		Description: "Mojo-Webqq Openqq API for account " + s.cfg.Account,
+		Metadata:    map[string]string{"account": s.cfg.Account, "prefix": s.subj.Prefix, "driver": s.cfg.Driver},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: add micro service: %w", err)
+	}
+	g := svc.AddGroup(s.subj.APIGroup())
+	handlers := s.handlers()
+	for _, route := range events.Routes {
+		h, ok := handlers[route]
+		if !ok {
+			_ = svc.Stop()
+			return nil, fmt.Errorf("session: no handler for route %s", route)
+		}
+		if err := g.AddEndpoint(route, s.endpoint(ctx, route, h)); err != nil {
+			_ = svc.Stop()
+			return nil, fmt.Errorf("session: add endpoint %s: %w", route, err)
+		}
+	}
+	return svc, nil
+}

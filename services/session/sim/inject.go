@@ -1,0 +1,202 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/roster"
+)
+
+// Injection is the body of a request on qq.sim.inject: either a message the account receives
+// (Type set) or a roster change (Event set).
+//
+//	{"type":"group_message","group_id":2617047292,"sender_id":2372835507,"content":"你好"}
+//	{"type":"friend_message","sender_id":2372835507,"content":"在吗"}
+//	{"type":"discuss_message","discuss_id":4118239384,"sender_id":2372835507,"content":"吃啥"}
+//	{"type":"sess_message","group_id":2617047292,"sender_id":2373906...,"content":"你好"}
+//	{"event":"new_friend","friend":{"id":1,"uid":2,"name":"新朋友"}}
+//	{"event":"lose_friend","friend_id":2372835507}
+//	{"event":"new_group","group":{"id":1,"uid":2,"name":"新群","role":"attend"}}
+//	{"event":"lose_group","group_id":2617063130}
+//	{"event":"new_group_member","group_id":2617047292,"member":{"id":1,"uid":2,"name":"新人"}}
+//	{"event":"lose_group_member","group_id":2617047292,"member_id":2372835507}
+//
+// The reply is {"code":0,"status":"success"} (with "id", the message id, for a message) or a
+// {"code":N,"status":"..."} error.
+type Injection struct {
+	Type      string `json:"type,omitempty"`
+	SenderID  int64  `json:"sender_id,omitempty"`
+	GroupID   int64  `json:"group_id,omitempty"`
+	DiscussID int64  `json:"discuss_id,omitempty"`
+	Content   string `json:"content,omitempty"`
+	// Time is the message's time in Unix seconds; zero means now.
+	Time int64 `json:"time,omitempty"`
+
+	Event    string              `json:"event,omitempty"`
+	Friend   *events.Friend      `json:"friend,omitempty"`
+	FriendID int64               `json:"friend_id,omitempty"`
+	Group    *events.Group       `json:"group,omitempty"`
+	Member   *events.GroupMember `json:"member,omitempty"`
+	MemberID int64               `json:"member_id,omitempty"`
+}
+
+// InjectReply is the answer to an injection.
+type InjectReply struct {
+	Code   int    `json:"code"`
+	ID     int64  `json:"id,omitempty"`
+	Status string `json:"status"`
+}
+
+func (s *Sim) inject(ctx context.Context, m *nats.Msg) {
+	id, err := s.apply(ctx, m.Data)
+	reply := InjectReply{Code: events.CodeOK, ID: id, Status: "success"}
+	if err != nil {
+		var st *events.Status
+		if !errors.As(err, &st) {
+			st = events.NewStatus(events.CodeFailure, "%v", err)
+		}
+		reply = InjectReply{Code: st.Code, Status: st.Status}
+		s.log.Info("sim: injection refused", "code", st.Code, "status", st.Status)
+	}
+	if m.Reply != "" {
+		_ = m.Respond(events.MustMarshal(reply))
+	}
+}
+
+func (s *Sim) apply(ctx context.Context, data []byte) (int64, error) {
+	var in Injection
+	if err := json.Unmarshal(data, &in); err != nil {
+		return 0, events.ErrBadRequest("injection: %v", err)
+	}
+	s.mu.Lock()
+	ro, sink := s.ro, s.sink
+	s.mu.Unlock()
+	if ro == nil {
+		return 0, events.NewStatus(events.CodeNotReady, "client not ready: the simulated account is not logged in")
+	}
+	switch {
+	case in.Type != "" && in.Event != "":
+		return 0, events.ErrBadRequest("injection: give type (a message) or event (a roster change), not both")
+	case in.Type != "":
+		return s.receive(ctx, sink, in)
+	case in.Event != "":
+		return 0, s.change(ctx, sink, in)
+	default:
+		return 0, events.ErrBadRequest("injection: give type (a message) or event (a roster change)")
+	}
+}
+
+func (s *Sim) receive(ctx context.Context, sink driver.Sink, in Injection) (int64, error) {
+	if err := s.checkSender(in); err != nil {
+		return 0, err
+	}
+	t := time.Now()
+	if in.Time > 0 {
+		t = time.Unix(in.Time, 0)
+	}
+	return sink.Receive(ctx, driver.Incoming{
+		Type: in.Type, SenderID: in.SenderID, GroupID: in.GroupID, DiscussID: in.DiscussID,
+		Content: in.Content, Time: t,
+	})
+}
+
+// checkSender refuses what QQ would not deliver: strangers, and members who are muted.
+func (s *Sim) checkSender(in Injection) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	notFound := func(format string, a ...any) error { return events.NewStatus(events.CodeNotFound, format, a...) }
+	switch in.Type {
+	case events.FriendMessage:
+		if s.ro.Friend(in.SenderID) == nil {
+			return notFound("friend %d not found", in.SenderID)
+		}
+	case events.GroupMessage, events.SessMessage:
+		if in.Type == events.SessMessage && in.GroupID == 0 {
+			d := s.ro.Discuss(in.DiscussID)
+			if d == nil {
+				return notFound("discuss %d not found", in.DiscussID)
+			}
+			if roster.DiscussMember(d, in.SenderID) == nil {
+				return notFound("discuss member %d not found", in.SenderID)
+			}
+			return nil
+		}
+		g := s.ro.Group(in.GroupID)
+		if g == nil {
+			return notFound("group %d not found", in.GroupID)
+		}
+		if roster.GroupMember(g, in.SenderID) == nil {
+			return notFound("group member %d not found", in.SenderID)
+		}
+		if until, ok := s.muted[[2]int64{in.GroupID, in.SenderID}]; ok && in.Type == events.GroupMessage && time.Now().Before(until) {
+			return events.NewStatus(events.CodeFailure, "member %d is muted until %s", in.SenderID, until.Format(time.RFC3339))
+		}
+	case events.DiscussMessage:
+		d := s.ro.Discuss(in.DiscussID)
+		if d == nil {
+			return notFound("discuss %d not found", in.DiscussID)
+		}
+		if roster.DiscussMember(d, in.SenderID) == nil {
+			return notFound("discuss member %d not found", in.SenderID)
+		}
+	default:
+		return events.ErrBadRequest("injection: unknown message type %q", in.Type)
+	}
+	return nil
+}
+
+func (s *Sim) change(ctx context.Context, sink driver.Sink, in Injection) error {
+	c := driver.Change{Kind: in.Event, GroupID: in.GroupID}
+	s.mu.Lock()
+	var changed bool
+	switch in.Event {
+	case events.EventNewFriend:
+		if in.Friend == nil {
+			s.mu.Unlock()
+			return events.ErrBadRequest("new_friend needs friend")
+		}
+		c.Friend = *in.Friend
+		changed = s.ro.AddFriend(c.Friend)
+	case events.EventLoseFriend:
+		c.Friend.ID = in.FriendID
+		_, changed = s.ro.RemoveFriend(in.FriendID)
+	case events.EventNewGroup:
+		if in.Group == nil {
+			s.mu.Unlock()
+			return events.ErrBadRequest("new_group needs group")
+		}
+		c.Group = *in.Group
+		changed = s.ro.AddGroup(c.Group)
+	case events.EventLoseGroup:
+		c.Group.ID = in.GroupID
+		_, changed = s.ro.RemoveGroup(in.GroupID)
+	case events.EventNewGroupMember:
+		if in.Member == nil {
+			s.mu.Unlock()
+			return events.ErrBadRequest("new_group_member needs member")
+		}
+		c.Member = *in.Member
+		_, changed = s.ro.AddGroupMember(in.GroupID, c.Member)
+	case events.EventLoseGroupMember:
+		c.Member.ID = in.MemberID
+		_, _, changed = s.ro.RemoveGroupMember(in.GroupID, in.MemberID)
+	default:
+		s.mu.Unlock()
+		return events.ErrBadRequest("injection: unknown event %q", in.Event)
+	}
+	s.mu.Unlock()
+	if !changed {
+		return events.NewStatus(events.CodeFailure, "%s: nothing to change", in.Event)
+	}
+	if err := sink.Change(ctx, c); err != nil {
+		return fmt.Errorf("%s: %w", in.Event, err)
+	}
+	return nil
+}

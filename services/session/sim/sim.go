@@ -1,0 +1,204 @@
+// Package sim is the simulated QQ account: a driver whose roster loads from a JSON file (a
+// default ships, embedded), whose login walks every state of the seeds and shows a real QR
+// code, and which "receives" the messages and roster changes that are requested on
+// qq.sim.inject. Tests, demos and benchmarks drive the whole system through it.
+package sim
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/skip2/go-qrcode"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/roster"
+)
+
+//go:embed default_roster.json
+var defaultRoster []byte
+
+// Config configures the simulated account.
+type Config struct {
+	// Roster is a roster file (the format of default_roster.json); empty means the built-in one.
+	Roster string `envconfig:"ROSTER"`
+	// LoginDelay is how long the login stays in each of scaning, confirming and updating.
+	LoginDelay time.Duration `envconfig:"LOGIN_DELAY" default:"0s"`
+	// QRCodeDir is where the login QR code image is written.
+	QRCodeDir string `envconfig:"QRCODE_DIR"`
+}
+
+// Sim is the simulated account. It keeps its own copy of the roster, the QQ server's view,
+// which the session's copy follows through login and changes.
+type Sim struct {
+	nc      *nats.Conn
+	subject string
+	cfg     Config
+	account string
+	log     *slog.Logger
+	initial *roster.Roster
+
+	mu     sync.Mutex
+	ro     *roster.Roster // nil until logged in
+	sink   driver.Sink
+	muted  map[[2]int64]time.Time // (group, member) → muted until
+	logins int
+}
+
+// New loads the roster and returns a Sim that takes injections on subj.SimInject().
+func New(nc *nats.Conn, subj events.Subjects, account string, cfg Config, log *slog.Logger) (*Sim, error) {
+	data := defaultRoster
+	if cfg.Roster != "" {
+		b, err := os.ReadFile(cfg.Roster)
+		if err != nil {
+			return nil, fmt.Errorf("sim roster: %w", err)
+		}
+		data = b
+	}
+	ro, err := roster.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("sim roster %q: %w", cfg.Roster, err)
+	}
+	if cfg.QRCodeDir == "" {
+		cfg.QRCodeDir = os.TempDir()
+	}
+	return &Sim{
+		nc: nc, subject: subj.SimInject(), cfg: cfg, account: account, log: log,
+		initial: ro, muted: map[[2]int64]time.Time{},
+	}, nil
+}
+
+// Run logs in, then takes injections until ctx ends.
+func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
+	sub, err := s.nc.Subscribe(s.subject, func(m *nats.Msg) { s.inject(ctx, m) })
+	if err != nil {
+		return fmt.Errorf("sim: subscribe %s: %w", s.subject, err)
+	}
+	defer func() {
+		_ = sub.Unsubscribe()
+		s.mu.Lock()
+		s.ro, s.sink = nil, nil
+		s.mu.Unlock()
+	}()
+
+	s.mu.Lock()
+	s.logins++
+	attempt := s.logins
+	s.mu.Unlock()
+
+	path, png, err := s.qrcode(attempt)
+	if err != nil {
+		return err
+	}
+	sink.QRCode(path, png)
+	for _, st := range []events.State{events.StateScaning, events.StateConfirming, events.StateUpdating} {
+		sink.State(st)
+		if err := sleep(ctx, s.cfg.LoginDelay); err != nil {
+			return nil
+		}
+	}
+	ro := s.initial.Clone()
+	s.mu.Lock()
+	s.ro, s.sink = ro, sink
+	s.mu.Unlock()
+	sink.LoggedIn(ro.Clone(), true)
+	<-ctx.Done()
+	return nil
+}
+
+// qrcode makes the login QR code and saves it where Mojo-Webqq saved its own.
+func (s *Sim) qrcode(attempt int) (string, []byte, error) {
+	text := fmt.Sprintf("openqq-sim://login?account=%s&attempt=%d&t=%d", s.account, attempt, time.Now().Unix())
+	png, err := qrcode.Encode(text, qrcode.Medium, 256)
+	if err != nil {
+		return "", nil, fmt.Errorf("sim: qrcode: %w", err)
+	}
+	path := filepath.Join(s.cfg.QRCodeDir, "openqq_qrcode_"+s.account+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		// The event still carries the image; a read-only temp dir must not stop the login.
+		s.log.Warn("sim: could not save the QR code", "path", path, "err", err)
+	}
+	return path, png, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Send delivers a message to a target that exists on the simulated server.
+func (s *Sim) Send(_ context.Context, m driver.Outgoing) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ro == nil {
+		return &driver.SendError{Code: -3, Info: events.SendErrInfo}
+	}
+	var ok bool
+	switch m.Type {
+	case events.FriendMessage:
+		ok = s.ro.Friend(m.TargetID) != nil
+	case events.GroupMessage:
+		ok = s.ro.Group(m.TargetID) != nil
+	case events.DiscussMessage:
+		ok = s.ro.Discuss(m.TargetID) != nil
+	case events.SessMessage:
+		if g := s.ro.Group(m.GroupID); g != nil {
+			ok = roster.GroupMember(g, m.TargetID) != nil
+		} else if d := s.ro.Discuss(m.DiscussID); d != nil {
+			ok = roster.DiscussMember(d, m.TargetID) != nil
+		}
+	}
+	if !ok {
+		return &driver.SendError{Code: -3, Info: events.SendErrInfo}
+	}
+	return nil
+}
+
+// Mute records the members as muted for d.
+func (s *Sim) Mute(_ context.Context, groupID int64, memberIDs []int64, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until := time.Now().Add(d)
+	for _, id := range memberIDs {
+		s.muted[[2]int64{groupID, id}] = until
+	}
+	return nil
+}
+
+// MutedUntil reports until when a member is muted, and whether it is muted now.
+func (s *Sim) MutedUntil(groupID, memberID int64) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.muted[[2]int64{groupID, memberID}]
+	return until, ok && time.Now().Before(until)
+}
+
+// Kick removes the members from the simulated server's group.
+func (s *Sim) Kick(_ context.Context, groupID int64, memberIDs []int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ro == nil {
+		return driver.ErrNotReady
+	}
+	for _, id := range memberIDs {
+		s.ro.RemoveGroupMember(groupID, id)
+	}
+	return nil
+}
