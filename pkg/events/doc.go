@@ -4,6 +4,7 @@
 // import it without pulling in a transport.
 //
 // Field names and JSON types follow shared/COMPAT.md: every id, uid and time is a JSON integer,
-// names are always strings, and object keys come out in sorted order as Mojo's JSON encoder
-// wrote them.
+// names are always strings, and the keys of roster objects and API replies come out in sorted
+// order as Mojo's JSON encoder wrote them (a message report puts its own keys before those of
+// its sender, receiver, group and send result).
 package events

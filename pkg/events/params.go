@@ -53,7 +53,8 @@ func DecodeParams(data []byte) (Params, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("%w: want a JSON object, got null", ErrParams)
 	}
-	if dec.More() {
+	// More() would miss a stray '}' or ']'; whatever follows the object must be blank.
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
 		return nil, fmt.Errorf("%w: data after the JSON object", ErrParams)
 	}
 	p := make(Params, len(raw))

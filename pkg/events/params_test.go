@@ -67,32 +67,31 @@ var decodeOK = []struct {
 var decodeBad = []struct {
 	name string
 	in   string
-	bug  string
 }{
-	{"object value", `{"a":{}}`, ""},
-	{"object value with keys", `{"a":{"b":"c"}}`, ""},
-	{"nested array", `{"a":[[1]]}`, ""},
-	{"object in array", `{"a":[{"b":1}]}`, ""},
-	{"invalid utf-8 in value", "{\"a\":\"\xff\"}", ""},
-	{"invalid utf-8 in key", "{\"\xc3\":\"x\"}", ""},
-	{"truncated utf-8", "{\"a\":\"\xe5\xb0\"}", ""},
-	{"top-level array", `[]`, ""},
-	{"top-level array of objects", `[{"a":"1"}]`, ""},
-	{"top-level string", `"x"`, ""},
-	{"top-level number", `1`, ""},
-	{"top-level true", `true`, ""},
-	{"top-level null", `null`, ""},
-	{"trailing object", `{} {}`, ""},
-	{"trailing garbage", `{"a":"1"}x`, ""},
-	{"trailing number", `{"a":"1"} 1`, ""},
-	{"trailing closing brace", `{"a":"1"}}`, "DecodeParams accepts a stray '}' after the object: json.Decoder.More is false before '}' and ']'"},
-	{"trailing closing bracket", `{"a":"1"}]`, "DecodeParams accepts a stray ']' after the object: json.Decoder.More is false before '}' and ']'"},
-	{"unterminated object", `{`, ""},
-	{"missing value", `{"a":}`, ""},
-	{"unquoted key", `{a:"1"}`, ""},
-	{"single quotes", `{'a':'1'}`, ""},
-	{"trailing comma", `{"a":"1",}`, ""},
-	{"form encoding", `a=1&b=2`, ""},
+	{"object value", `{"a":{}}`},
+	{"object value with keys", `{"a":{"b":"c"}}`},
+	{"nested array", `{"a":[[1]]}`},
+	{"object in array", `{"a":[{"b":1}]}`},
+	{"invalid utf-8 in value", "{\"a\":\"\xff\"}"},
+	{"invalid utf-8 in key", "{\"\xc3\":\"x\"}"},
+	{"truncated utf-8", "{\"a\":\"\xe5\xb0\"}"},
+	{"top-level array", `[]`},
+	{"top-level array of objects", `[{"a":"1"}]`},
+	{"top-level string", `"x"`},
+	{"top-level number", `1`},
+	{"top-level true", `true`},
+	{"top-level null", `null`},
+	{"trailing object", `{} {}`},
+	{"trailing garbage", `{"a":"1"}x`},
+	{"trailing number", `{"a":"1"} 1`},
+	{"trailing closing brace", `{"a":"1"}}`},
+	{"trailing closing bracket", `{"a":"1"}]`},
+	{"unterminated object", `{`},
+	{"missing value", `{"a":}`},
+	{"unquoted key", `{a:"1"}`},
+	{"single quotes", `{'a':'1'}`},
+	{"trailing comma", `{"a":"1",}`},
+	{"form encoding", `a=1&b=2`},
 }
 
 func TestDecodeParams(t *testing.T) {
@@ -115,9 +114,6 @@ func TestDecodeParams(t *testing.T) {
 func TestDecodeParamsRefused(t *testing.T) {
 	for _, tc := range decodeBad {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.bug != "" {
-				t.Skip("BUG: " + tc.bug)
-			}
 			got, err := DecodeParams([]byte(tc.in))
 			if err == nil {
 				t.Fatalf("DecodeParams(%q) = %q, want an error", tc.in, got)

@@ -3,11 +3,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -50,8 +52,17 @@ func usage(name string, specs []any) {
 	fmt.Printf("%s is configured by these environment variables:\n\n", name)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "VARIABLE\tTYPE\tDEFAULT")
+	seen := map[string]bool{} // services of one binary share some variables
 	for _, s := range specs {
-		_ = envconfig.Usagef("", s, w, "{{range .}}{{usage_key .}}\t{{usage_type .}}\t{{usage_default .}}\n{{end}}")
+		var buf bytes.Buffer
+		_ = envconfig.Usagef("", s, &buf, "{{range .}}{{usage_key .}}\t{{usage_type .}}\t{{usage_default .}}\n{{end}}")
+		for _, line := range strings.SplitAfter(buf.String(), "\n") {
+			key, _, _ := strings.Cut(line, "\t")
+			if line != "" && !seen[key] {
+				seen[key] = true
+				fmt.Fprint(w, line)
+			}
+		}
 	}
 	_ = w.Flush()
 }

@@ -167,7 +167,9 @@ func (r *Roster) SearchGroups(p events.Params) []events.Group {
 }
 
 func search[T any](list []T, p events.Params, display func(*T) string) []T {
-	filters := make(map[string]string, len(p))
+	// Each parameter is a filter of its own, an alias too: qq=1&uid=2 matches nothing.
+	type filter struct{ attr, want string }
+	var filters []filter
 	for k, v := range p {
 		if events.ReservedParams[k] {
 			continue
@@ -175,7 +177,7 @@ func search[T any](list []T, p events.Params, display func(*T) string) []T {
 		if a, ok := aliases[k]; ok {
 			k = a
 		}
-		filters[k] = v
+		filters = append(filters, filter{k, v})
 	}
 	if len(filters) == 0 {
 		return nil
@@ -185,8 +187,8 @@ func search[T any](list []T, p events.Params, display func(*T) string) []T {
 		attrs := attributes(&list[i])
 		attrs["displayname"] = display(&list[i])
 		match := true
-		for k, want := range filters {
-			if got, ok := attrs[k]; !ok || got != want {
+		for _, f := range filters {
+			if got, ok := attrs[f.attr]; !ok || got != f.want {
 				match = false
 				break
 			}

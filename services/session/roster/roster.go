@@ -46,18 +46,22 @@ func Decode(r io.Reader) (*Roster, error) {
 // Validate checks what the lookups rely on: ids and uids positive, below 2^53 and unique in
 // their list.
 func (r *Roster) Validate() error {
-	check := func(what string, id int64) error {
+	check := func(what string, id, uid int64) error {
 		if id <= 0 || id > maxID {
 			return fmt.Errorf("%w: %s: id %d out of range 1..2^53-1", ErrInvalid, what, id)
 		}
+		// A uid may be unknown (0), as QQ numbers often were to WebQQ.
+		if uid < 0 || uid > maxID {
+			return fmt.Errorf("%w: %s %d: uid %d out of range 0..2^53-1", ErrInvalid, what, id, uid)
+		}
 		return nil
 	}
-	if err := check("user", r.User.ID); err != nil {
+	if err := check("user", r.User.ID, r.User.UID); err != nil {
 		return err
 	}
 	seen := map[int64]bool{}
-	unique := func(what string, id int64) error {
-		if err := check(what, id); err != nil {
+	unique := func(what string, id, uid int64) error {
+		if err := check(what, id, uid); err != nil {
 			return err
 		}
 		if seen[id] {
@@ -67,34 +71,34 @@ func (r *Roster) Validate() error {
 		return nil
 	}
 	for _, f := range r.Friends {
-		if err := unique("friend", f.ID); err != nil {
+		if err := unique("friend", f.ID, f.UID); err != nil {
 			return err
 		}
 	}
 	clear(seen)
 	for _, g := range r.Groups {
-		if err := unique("group", g.ID); err != nil {
+		if err := unique("group", g.ID, g.UID); err != nil {
 			return err
 		}
 	}
 	for _, g := range r.Groups {
 		clear(seen)
 		for _, m := range g.Member {
-			if err := unique(fmt.Sprintf("group %d member", g.ID), m.ID); err != nil {
+			if err := unique(fmt.Sprintf("group %d member", g.ID), m.ID, m.UID); err != nil {
 				return err
 			}
 		}
 	}
 	clear(seen)
 	for _, d := range r.Discusses {
-		if err := unique("discuss", d.ID); err != nil {
+		if err := unique("discuss", d.ID, 0); err != nil {
 			return err
 		}
 	}
 	for _, d := range r.Discusses {
 		clear(seen)
 		for _, m := range d.Member {
-			if err := unique(fmt.Sprintf("discuss %d member", d.ID), m.ID); err != nil {
+			if err := unique(fmt.Sprintf("discuss %d member", d.ID), m.ID, m.UID); err != nil {
 				return err
 			}
 		}
