@@ -7,7 +7,7 @@ GO      ?= go
 # Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
 FUZZTIME ?= 20s
 
-.PHONY: all build run test vet fmt staticcheck lint fuzz tidy clean
+.PHONY: all build run test vet fmt staticcheck lint fuzz tidy clean tools
 
 all: build
 
@@ -53,3 +53,8 @@ tidy:
 
 clean:
 	rm -rf bin
+
+## tools: the nats CLI in ./bin (nats sub, nats req, nats micro)
+tools: bin/nats
+bin/nats:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/nats-io/natscli/nats@v0.5.0
