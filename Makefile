@@ -1,8 +1,8 @@
 # openqq: `make run` runs everything in one process; `make test` runs every test.
 SHELL   := /bin/bash
-MODULES := pkg/events pkg/infra services/session services/gateway cmd/openqq
+MODULES := pkg/events pkg/infra services/session services/gateway services/reporter cmd/openqq
 PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
-BINS    := bin/openqq bin/openqq-session bin/openqq-gateway
+BINS    := bin/openqq bin/openqq-session bin/openqq-gateway bin/openqq-reporter
 GO      ?= go
 # Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
 FUZZTIME ?= 20s
@@ -17,6 +17,8 @@ bin/openqq: FORCE
 	$(GO) build -o $@ ./cmd/openqq
 bin/openqq-session: FORCE
 	$(GO) build -o $@ ./services/session/cmd/openqq-session
+bin/openqq-reporter: FORCE
+	$(GO) build -o $@ ./services/reporter/cmd/openqq-reporter
 bin/openqq-gateway: FORCE
 	$(GO) build -o $@ ./services/gateway/cmd/openqq-gateway
 FORCE:

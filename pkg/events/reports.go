@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Message types; a message's subject is qq.events.<type>.
@@ -48,10 +49,50 @@ const (
 	EventUserPropertyChange        = "user_property_change"
 )
 
+// MessageTypes are the four message types, each a subject of its own.
+var MessageTypes = []string{FriendMessage, GroupMessage, DiscussMessage, SessMessage}
+
+// IsMessageType reports whether name is a message type rather than an event name.
+func IsMessageType(name string) bool {
+	return name == FriendMessage || name == GroupMessage || name == DiscussMessage || name == SessMessage
+}
+
 // DefaultPostEventList is the seeds' default post_event_list.
 var DefaultPostEventList = []string{
 	EventLogin, EventStop, EventStateChange, EventInputQRCode, EventNewGroup, EventNewFriend,
 	EventNewGroupMember, EventLoseGroup, EventLoseFriend, EventLoseGroupMember,
+}
+
+// ReportedNames are the names of the items post_api gets: every message type, and the events
+// of list unless postEvent is false (the seeds' post_event and post_event_list).
+func ReportedNames(postEvent bool, list []string) []string {
+	names := append([]string(nil), MessageTypes...)
+	if !postEvent {
+		return names
+	}
+	seen := map[string]bool{}
+	for _, e := range list {
+		e = strings.TrimSpace(e)
+		if e != "" && !seen[e] && !IsMessageType(e) {
+			seen[e] = true
+			names = append(names, e)
+		}
+	}
+	return names
+}
+
+// CheckEventNames are the names of the items check_event hands out: those of ReportedNames
+// but the client's own events, which Mojo never put in the check_event buffer.
+func CheckEventNames(postEvent bool, list []string) []string {
+	var names []string
+	for _, n := range ReportedNames(postEvent, list) {
+		switch n {
+		case EventLogin, EventStop, EventStateChange, EventInputQRCode:
+		default:
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // Message is a message report: the message as Mojo-Webqq's to_json_hash renders it, plus

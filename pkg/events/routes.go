@@ -18,6 +18,7 @@ const (
 	RouteGetClientInfo      = "get_client_info"
 	RouteStopClient         = "stop_client"
 	RouteRelogin            = "relogin"
+	RouteCheckEvent         = "check_event"
 )
 
 // Routes lists every route of the API, in the order of the seeds' table.
@@ -25,8 +26,8 @@ var Routes = []string{
 	RouteGetUserInfo, RouteGetFriendInfo, RouteGetGroupInfo, RouteGetGroupBasicInfo,
 	RouteGetDiscussInfo, RouteSearchFriend, RouteSearchGroup, RouteShutupGroupMember,
 	RouteKickGroupMember, RouteSendFriendMessage, RouteSendGroupMessage,
-	RouteSendDiscussMessage, RouteSendSessMessage, RouteGetClientInfo, RouteStopClient,
-	RouteRelogin,
+	RouteSendDiscussMessage, RouteSendSessMessage, RouteCheckEvent, RouteGetClientInfo,
+	RouteStopClient, RouteRelogin,
 }
 
 var routeSet = func() map[string]bool {
@@ -43,7 +44,22 @@ func IsRoute(name string) bool { return routeSet[name] }
 // AnswersBeforeRunning reports whether a route answers in every client state; the others
 // refuse with CodeNotReady until the client is running.
 func AnswersBeforeRunning(route string) bool {
-	return route == RouteGetClientInfo || route == RouteStopClient
+	return route == RouteGetClientInfo || route == RouteStopClient || route == RouteCheckEvent
+}
+
+// check_event's long poll, between the gateway and the session: the gateway names each call
+// with a ticket and says how long it will wait; once it has written the items to its caller
+// (or found the caller gone) it releases the ticket on CheckEventRelease, so that items handed
+// to a caller who hung up go back to the buffer.
+const (
+	HeaderTicket = "Openqq-Ticket"
+	HeaderHold   = "Openqq-Hold"
+)
+
+// CheckEventRelease is the body of a release on Subjects.CheckEventRelease.
+type CheckEventRelease struct {
+	Ticket    string `json:"ticket"`
+	Delivered bool   `json:"delivered"`
 }
 
 // ReservedParams are parameters that belong to the transport (JSONP, auth, the Controller's

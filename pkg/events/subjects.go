@@ -6,14 +6,25 @@ import "strings"
 // cluster by giving each its own prefix.
 const DefaultPrefix = "qq"
 
-// StreamName is the JetStream stream that stores every message report and event.
+// StreamName is the JetStream stream that stores every message report and event (for the
+// default prefix; see Subjects.Stream).
 const StreamName = "QQ_EVENTS"
+
+// DeadLetterStreamName keeps the items post_api kept refusing (for the default prefix).
+const DeadLetterStreamName = "QQ_DEADLETTER"
 
 // ServiceName is the NATS micro service that answers the API: `nats micro info openqq`.
 const ServiceName = "openqq"
 
 // HeaderMsgID is the header carrying an item's id, so that JetStream stores a retried publish once.
 const HeaderMsgID = "Nats-Msg-Id"
+
+// HeaderFrom on an API request says who asks for a send; its value "reply" marks a post_api
+// answer, whose own send_message report is then not answered again.
+const HeaderFrom = "Openqq-From"
+
+// FromReply is HeaderFrom's value (and a Message's From) for a post_api answer.
+const FromReply = "reply"
 
 // Subjects builds the subject names for one prefix. The zero value uses DefaultPrefix.
 type Subjects struct {
@@ -38,6 +49,31 @@ func (s Subjects) APIGroup() string { return s.prefix() + ".api" }
 
 // API is the request-reply subject of one route: qq.api.<route>.
 func (s Subjects) API(route string) string { return s.APIGroup() + "." + route }
+
+// CheckEventRelease is where the gateway releases a check_event ticket.
+func (s Subjects) CheckEventRelease() string { return s.API(RouteCheckEvent) + ".release" }
+
+// Stream is the JetStream stream of this prefix: QQ_EVENTS for "qq", QQ_EVENTS_<PREFIX>
+// otherwise, so that several accounts share one server.
+func (s Subjects) Stream() string { return streamName(StreamName, s.prefix()) }
+
+// DeadLetterStream is the dead-letter stream of this prefix.
+func (s Subjects) DeadLetterStream() string { return streamName(DeadLetterStreamName, s.prefix()) }
+
+// DeadLetter is where the reporter parks an item that one target kept refusing:
+// qq.deadletter.<consumer>.
+func (s Subjects) DeadLetter(consumer string) string { return s.prefix() + ".deadletter." + consumer }
+
+// DeadLetters matches every parked item.
+func (s Subjects) DeadLetters() string { return s.prefix() + ".deadletter.>" }
+
+func streamName(base, prefix string) string {
+	if prefix == DefaultPrefix {
+		return base
+	}
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return base + "_" + strings.ToUpper(r.Replace(prefix))
+}
 
 // SimInject is where the simulated account takes messages and roster changes to "receive".
 func (s Subjects) SimInject() string { return s.prefix() + ".sim.inject" }

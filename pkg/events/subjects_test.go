@@ -87,8 +87,8 @@ func TestValidPrefix(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	if len(Routes) != 16 {
-		t.Errorf("len(Routes) = %d, want 16", len(Routes))
+	if len(Routes) != 17 {
+		t.Errorf("len(Routes) = %d, want 17", len(Routes))
 	}
 	seen := map[string]bool{}
 	for _, r := range Routes {
@@ -100,7 +100,7 @@ func TestRoutes(t *testing.T) {
 			if !IsRoute(r) {
 				t.Errorf("IsRoute(%q) = false", r)
 			}
-			want := r == RouteGetClientInfo || r == RouteStopClient
+			want := r == RouteGetClientInfo || r == RouteStopClient || r == RouteCheckEvent
 			if got := AnswersBeforeRunning(r); got != want {
 				t.Errorf("AnswersBeforeRunning(%q) = %v, want %v", r, got, want)
 			}
@@ -109,7 +109,7 @@ func TestRoutes(t *testing.T) {
 			}
 		})
 	}
-	for _, name := range []string{"", "check_event", "Get_User_Info", "get_user_info/", "post_api"} {
+	for _, name := range []string{"", "Get_User_Info", "get_user_info/", "post_api"} {
 		t.Run("not a route "+name, func(t *testing.T) {
 			if IsRoute(name) {
 				t.Errorf("IsRoute(%q) = true", name)

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
 )
@@ -43,29 +44,55 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(p, "access_token") // a secret: never forwarded, never logged
 
-	status, body := g.request(r.Context(), route, p)
+	msg := nats.NewMsg(g.subj.API(route))
+	timeout := g.cfg.APITimeout
+	var ticket string
+	if route == events.RouteCheckEvent {
+		// The long poll: the session holds the call, and hands out items under a ticket that
+		// stays open until they reached the caller.
+		ticket = nuid.Next()
+		msg.Header.Set(events.HeaderTicket, ticket)
+		msg.Header.Set(events.HeaderHold, g.cfg.CheckEventHold.String())
+		timeout += g.cfg.CheckEventHold
+	}
+	status, body := g.request(r.Context(), msg, p, timeout)
 	if jsonp != "" {
 		body = append(append([]byte(jsonp+"("), body...), ')')
 	}
-	write(w, status, body)
-	g.log.Info("api", "route", route, "status", status, "took", time.Since(start).Round(time.Microsecond))
+	gone := r.Context().Err() != nil
+	if !gone {
+		write(w, status, body)
+	}
+	if ticket != "" {
+		g.release(ticket, !gone && status == http.StatusOK)
+	}
+	g.log.Info("api", "route", route, "status", status, "took", time.Since(start).Round(time.Microsecond), "caller_gone", gone)
+}
+
+// release tells the session whether the items of a check_event ticket reached the caller;
+// those that did not go back to its buffer.
+func (g *Gateway) release(ticket string, delivered bool) {
+	data := events.MustMarshal(events.CheckEventRelease{Ticket: ticket, Delivered: delivered})
+	if err := g.nc.Publish(g.subj.CheckEventRelease(), data); err != nil {
+		g.log.Warn("check_event release", "ticket", ticket, "err", err)
+	}
 }
 
 // request asks the session and returns the HTTP status and body to answer with.
-func (g *Gateway) request(ctx context.Context, route string, p events.Params) (int, []byte) {
+func (g *Gateway) request(ctx context.Context, msg *nats.Msg, p events.Params, timeout time.Duration) (int, []byte) {
+	route := events.EventName(msg.Subject)
 	data, err := events.Marshal(p)
 	if err != nil {
 		return statusBody(events.ErrInternal)
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.APITimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	msg := nats.NewMsg(g.subj.API(route))
 	msg.Data = data
 	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
 	switch {
 	case err == nil:
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		g.log.Warn("session timeout", "route", route, "after", g.cfg.APITimeout)
+		g.log.Warn("session timeout", "route", route, "after", timeout)
 		return statusBody(events.ErrTimeout)
 	case errors.Is(err, context.Canceled):
 		// The caller hung up; nobody reads this answer.

@@ -31,6 +31,8 @@ type Config struct {
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
 	// MaxBodyBytes bounds a request body (413 over it).
 	MaxBodyBytes int64 `envconfig:"MAX_BODY_BYTES" default:"1048576"`
+	// CheckEventHold is how long check_event waits for a first new item (Mojo: 30 s).
+	CheckEventHold time.Duration `envconfig:"CHECK_EVENT_HOLD" default:"30s"`
 }
 
 // Gateway serves the HTTP API.
@@ -52,6 +54,9 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		return nil, fmt.Errorf("gateway: MAX_BODY_BYTES must be positive, got %d", cfg.MaxBodyBytes)
+	}
+	if cfg.CheckEventHold < 0 {
+		return nil, fmt.Errorf("gateway: CHECK_EVENT_HOLD must not be negative, got %s", cfg.CheckEventHold)
 	}
 	if log == nil {
 		log = slog.Default()
@@ -104,10 +109,12 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("gateway: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.APITimeout+time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.APITimeout+g.cfg.CheckEventHold+time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("gateway: shutdown: %w", err)
+		// Connections that never sent a request count as busy for 5s; do not wait on them.
+		g.log.Warn("gateway: closing connections still open", "err", err)
+		_ = srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("gateway: %w", err)

@@ -13,12 +13,18 @@ import (
 // maxMute is the longest mute QQ allows (30 days).
 const maxMute = 30 * 24 * time.Hour
 
-// shutupGroupMember mutes members for `time` minutes (the newest seed's unit).
+// shutupGroupMember mutes members for `time` minutes (the newest seed's unit). openqq also
+// takes `seconds` instead, the unit of post_api's shutup_time.
 func (s *Session) shutupGroupMember(ctx context.Context, p events.Params) (any, error) {
+	key, unit := "time", time.Minute
+	if _, ok := p["time"]; !ok {
+		if _, ok := p["seconds"]; ok {
+			key, unit = "seconds", time.Second
+		}
+	}
 	s.mu.RLock()
 	g, members, err := s.targets(p, func() error {
-		t, ok := p["time"]
-		if !ok || !isDigits(t) {
+		if t, ok := p[key]; !ok || !isDigits(t) {
 			return events.ErrShutupTime
 		}
 		return nil
@@ -27,11 +33,14 @@ func (s *Session) shutupGroupMember(ctx context.Context, p events.Params) (any, 
 	if err != nil {
 		return nil, err
 	}
-	minutes, err := strconv.ParseInt(p["time"], 10, 64)
-	d := time.Duration(minutes) * time.Minute
+	n, err := strconv.ParseInt(p[key], 10, 64)
+	d := time.Duration(n) * unit
+	if n > int64(maxMute/unit) {
+		err = strconv.ErrRange
+	}
 	// QQ's own limits: at least a minute, at most 30 days; time=0 fails as it did in Mojo.
 	if err != nil || d < time.Minute || d > maxMute {
-		s.log.Info("shutup refused: time out of range", "minutes", p["time"])
+		s.log.Info("shutup refused: time out of range", key, p[key])
 		return nil, events.ErrFailure
 	}
 	if err := s.allowed(g, members); err != nil {
@@ -78,7 +87,7 @@ func (s *Session) kickGroupMember(ctx context.Context, p events.Params) (any, er
 			s.log.Error("lose_group_member", "err", err)
 			continue
 		}
-		_ = s.pub.publish(ctx, ev, "ev-"+nextEventID())
+		_ = s.pub.publish(ev, nextEventID())
 	}
 	return events.StatusSuccess, nil
 }

@@ -45,6 +45,7 @@ func (s *Session) handlers() map[string]handler {
 // micro's stats count it and the gateway copies it.
 func (s *Session) endpoint(ctx context.Context, route string, h handler) micro.Handler {
 	return micro.HandlerFunc(func(req micro.Request) {
+		ctx := withFrom(ctx, req.Headers().Get(events.HeaderFrom))
 		body, status := s.call(ctx, route, h, req.Data())
 		var err error
 		if status == events.CodeOK || events.HTTPStatus(status) == 200 {
@@ -198,4 +199,22 @@ func (s *Session) relogin(context.Context, events.Params) (any, error) {
 // controlStatus words the reply as Mojo does: "success, client(<pid>) will stop in 3 seconds".
 func (s *Session) controlStatus(what string) string {
 	return fmt.Sprintf("success, client(%d) will %s in %d seconds", os.Getpid(), what, int(s.cfg.ControlDelay.Seconds()))
+}
+
+type fromKey struct{}
+
+// withFrom carries who asked for a call (the Openqq-From header) to the send it makes.
+func withFrom(ctx context.Context, from string) context.Context {
+	if from == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, fromKey{}, from)
+}
+
+// fromOf is "api" unless the call said otherwise ("reply" for a post_api answer).
+func fromOf(ctx context.Context) string {
+	if from, ok := ctx.Value(fromKey{}).(string); ok && from == events.FromReply {
+		return from
+	}
+	return "api"
 }

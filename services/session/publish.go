@@ -3,26 +3,101 @@ package session
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
 )
 
-// publisher puts reports on qq.events.<name>, each with its id in Nats-Msg-Id.
-type publisher struct {
-	nc   *nats.Conn
-	subj events.Subjects
-	log  *slog.Logger
+// StreamConfig sets the limits of the QQ_EVENTS stream.
+type StreamConfig struct {
+	MaxAge   time.Duration `envconfig:"MAX_AGE" default:"168h"`
+	MaxBytes int64         `envconfig:"MAX_BYTES" default:"1073741824"`
+	MaxMsgs  int64         `envconfig:"MAX_MSGS" default:"-1"`
+	Replicas int           `envconfig:"REPLICAS" default:"1"`
+	// Duplicates is how long a Nats-Msg-Id is remembered to store a retried publish once.
+	Duplicates time.Duration `envconfig:"DUPLICATE_WINDOW" default:"2m"`
 }
 
-func (p *publisher) publish(_ context.Context, it events.Item, id string) error {
+// ErrOutboxFull is a report refused because NATS has been away for long enough to fill the
+// outbox.
+var ErrOutboxFull = errors.New("outbox full: NATS has been unreachable too long")
+
+// batchSize is how many reports are in flight to JetStream at once.
+const batchSize = 256
+
+// publisher stores reports on the stream, in order, each under its id (Nats-Msg-Id) so that a
+// retried publish is stored once. Reports wait in a bounded outbox while NATS is away, and go
+// out in order when it is back. Core subscribers (nats sub 'qq.events.*') see every report
+// live, since a JetStream publish is a plain publish the stream also keeps.
+type publisher struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	subj   events.Subjects
+	stream jetstream.StreamConfig
+	log    *slog.Logger
+	max    int
+
+	mu     sync.Mutex
+	queue  []entry
+	wake   chan struct{}
+	idle   *sync.Cond // signalled when the queue empties
+	closed bool
+
+	streamOK  atomic.Bool   // the stream was there at the last look
+	ready     chan struct{} // closed once the stream first exists
+	readyOnce sync.Once
+	away      atomic.Bool // the last flush failed: callers do not wait for acks
+}
+
+type entry struct {
+	msg    *nats.Msg
+	stored chan struct{} // closed once the stream has it
+}
+
+// ackWait is how long a caller waits for its report to be stored while NATS is up.
+const ackWait = 5 * time.Second
+
+func newPublisher(nc *nats.Conn, subj events.Subjects, sc StreamConfig, outbox int, log *slog.Logger) (*publisher, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*batchSize))
+	if err != nil {
+		return nil, err
+	}
+	p := &publisher{
+		nc: nc, js: js, subj: subj, log: log, max: outbox,
+		wake: make(chan struct{}, 1), ready: make(chan struct{}),
+		stream: jetstream.StreamConfig{
+			Name:        subj.Stream(),
+			Description: "openqq: every message report and event, as post_api gets them",
+			Subjects:    []string{subj.Events()},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			MaxAge:      sc.MaxAge,
+			MaxBytes:    sc.MaxBytes,
+			MaxMsgs:     sc.MaxMsgs,
+			Replicas:    sc.Replicas,
+			Duplicates:  sc.Duplicates,
+		},
+	}
+	p.idle = sync.NewCond(&p.mu)
+	return p, nil
+}
+
+// publish queues a report for the stream and waits until it is stored, so that nobody hears
+// of a message before the stream has it. While NATS is away it does not wait: the report
+// stays in the outbox until NATS is back. It fails only when the outbox is full.
+func (p *publisher) publish(it events.Item, id string) error {
 	body, err := events.Marshal(it)
 	if err != nil {
 		return err
@@ -30,28 +105,193 @@ func (p *publisher) publish(_ context.Context, it events.Item, id string) error 
 	m := nats.NewMsg(p.subj.Event(it.Name()))
 	m.Header.Set(events.HeaderMsgID, id)
 	m.Data = body
-	if err := p.nc.PublishMsg(m); err != nil {
-		p.log.Error("publish", "subject", m.Subject, "id", id, "err", err)
-		return err
+	p.mu.Lock()
+	if len(p.queue) >= p.max {
+		p.mu.Unlock()
+		p.log.Error("report dropped", "subject", m.Subject, "id", id, "err", ErrOutboxFull)
+		return ErrOutboxFull
+	}
+	e := entry{msg: m, stored: make(chan struct{})}
+	p.queue = append(p.queue, e)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	if p.away.Load() {
+		return nil
+	}
+	select {
+	case <-e.stored:
+	case <-time.After(ackWait):
+		p.log.Warn("report not stored yet, kept in the outbox", "subject", m.Subject, "id", id)
 	}
 	return nil
 }
 
+// streamReady is closed once the stream exists.
+func (p *publisher) streamReady() <-chan struct{} { return p.ready }
+
+// run stores what is queued until ctx ends, then what is left within drain.
+func (p *publisher) run(ctx context.Context) {
+	backoff := 50 * time.Millisecond
+	away := 0 // reports waiting since NATS went away, for the log
+	for {
+		if p.pending() == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.wake:
+				continue
+			}
+		}
+		err := p.flush(ctx)
+		p.away.Store(err != nil)
+		if err == nil {
+			if away > 0 {
+				p.log.Info("NATS is back: buffered reports stored, in order", "reports", away)
+				away = 0
+			}
+			backoff = 50 * time.Millisecond
+			continue
+		}
+		if away == 0 {
+			away = p.pending()
+			p.log.Warn("cannot store reports, keeping them until NATS is back", "buffered", away, "err", err)
+		} else {
+			away = max(away, p.pending())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (p *publisher) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue)
+}
+
+// flush publishes the head of the queue and drops from it what was stored, in order: after a
+// failure, the rest is tried again (and de-duplicated by id if it was stored after all).
+func (p *publisher) flush(ctx context.Context) error {
+	if err := p.ensureStream(ctx); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	batch := append([]entry(nil), p.queue[:min(len(p.queue), batchSize)]...)
+	p.mu.Unlock()
+	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	var err error
+	for _, e := range batch {
+		f, perr := p.js.PublishMsgAsync(e.msg)
+		if perr != nil {
+			err = perr
+			break
+		}
+		futures = append(futures, f)
+	}
+	stored := 0
+	timeout := time.After(5 * time.Second)
+wait:
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+			if err == nil {
+				stored++
+			}
+		case ferr := <-f.Err():
+			if err == nil {
+				err = ferr
+			}
+		case <-timeout:
+			if err == nil {
+				err = errors.New("no publish ack within 5s")
+			}
+			break wait
+		}
+	}
+	for _, e := range batch[:stored] {
+		close(e.stored)
+	}
+	p.mu.Lock()
+	p.queue = p.queue[stored:]
+	if len(p.queue) == 0 {
+		p.queue = nil // let the backing array go
+		p.idle.Broadcast()
+	}
+	p.mu.Unlock()
+	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		p.forgetStream() // it may have been deleted: create it again
+	}
+	return err
+}
+
+func (p *publisher) ensureStream(ctx context.Context) error {
+	if p.streamOK.Load() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := p.js.CreateOrUpdateStream(ctx, p.stream); err != nil {
+		return fmt.Errorf("stream %s: %w", p.stream.Name, err)
+	}
+	p.streamOK.Store(true)
+	p.readyOnce.Do(func() {
+		p.log.Info("stream ready", "stream", p.stream.Name, "subjects", p.stream.Subjects, "max_age", p.stream.MaxAge)
+		close(p.ready)
+	})
+	return nil
+}
+
+// forgetStream makes the next flush check the stream again.
+func (p *publisher) forgetStream() { p.streamOK.Store(false) }
+
+// drain waits until the outbox is empty or timeout passes, and says what it could not store.
+func (p *publisher) drain(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		p.mu.Lock()
+		for len(p.queue) > 0 && !p.closed {
+			p.idle.Wait()
+		}
+		p.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		p.mu.Lock()
+		p.closed = true
+		left := len(p.queue)
+		p.idle.Broadcast()
+		p.mu.Unlock()
+		p.log.Error("stopping with reports not stored", "reports", left)
+	}
+}
+
 // publishEvent publishes an event report; a failure is logged, as an event is never a reason
 // to fail the call that caused it.
-func (s *Session) publishEvent(ctx context.Context, name string, params ...any) {
+func (s *Session) publishEvent(name string, params ...any) {
 	ev, err := events.NewEvent(name, params...)
 	if err != nil {
 		s.log.Error("event", "event", name, "err", err)
 		return
 	}
-	_ = s.pub.publish(ctx, ev, "ev-"+nextEventID())
+	_ = s.pub.publish(ev, nextEventID())
 }
 
 // publishMessage publishes a message report under its message id.
-func (s *Session) publishMessage(ctx context.Context, m *events.Message) error {
-	return s.pub.publish(ctx, m, strconv.FormatInt(m.ID, 10))
+func (s *Session) publishMessage(m *events.Message) error {
+	return s.pub.publish(m, strconv.FormatInt(m.ID, 10))
 }
+
+// nextEventID names an event for Nats-Msg-Id; events have no id of their own in Mojo's format.
+func nextEventID() string { return "ev-" + nuid.Next() }
 
 // mimeBase64 encodes as Perl's MIME::Base64 does: a line break every 76 characters and one at
 // the end, as input_qrcode's second parameter has it.
@@ -83,6 +323,3 @@ func (g *idGen) next() int64 {
 	g.last = id
 	return id
 }
-
-// nextEventID names an event for Nats-Msg-Id; events have no id of their own in Mojo's format.
-func nextEventID() string { return nuid.Next() }

@@ -106,7 +106,7 @@ func (s *Session) send(ctx context.Context, p events.Params, asyncAllowed bool,
 	me := s.ro.User
 	m := &events.Message{
 		Class: events.ClassSend, Content: content, PostType: events.PostSendMessage,
-		Sender: &events.Sender{Name: me.DisplayName(), ID: me.ID, UID: me.UID}, From: "api",
+		Sender: &events.Sender{Name: me.DisplayName(), ID: me.ID, UID: me.UID}, From: fromOf(ctx),
 	}
 	out, err := resolve(s.ro, m)
 	s.mu.RUnlock()
@@ -148,7 +148,7 @@ func (s *Session) deliver(ctx context.Context, out driver.Outgoing, m *events.Me
 		s.log.Warn("send failed", "type", out.Type, "target", out.TargetID, "id", m.ID, "err", err)
 	}
 	m.SendResult = res
-	if err := s.publishMessage(ctx, m); err != nil {
+	if err := s.publishMessage(m); err != nil {
 		s.log.Error("send_message report not published", "id", m.ID, "err", err)
 	}
 }

@@ -39,18 +39,45 @@ type Config struct {
 	ControlDelay time.Duration `envconfig:"CONTROL_DELAY" default:"3s"`
 	// LogLevel is reported by get_client_info.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
+	// Stream sets the limits of the event stream (STREAM_MAX_AGE, STREAM_MAX_BYTES, ...).
+	Stream StreamConfig `envconfig:"STREAM"`
+	// OutboxSize bounds the reports kept while NATS is away.
+	OutboxSize int `envconfig:"OUTBOX_SIZE" default:"100000"`
+	CheckEventConfig
+}
+
+// fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
+// code needs only what it changes.
+func (c *Config) fill() {
+	orDefault(&c.Account, "default")
+	orDefault(&c.DriverTimeout, 8*time.Second)
+	orDefault(&c.OutboxSize, 100_000)
+	orDefault(&c.ListMaxSize, 20)
+	orDefault(&c.Hold, 30*time.Second)
+	orDefault(&c.Stream.Duplicates, 2*time.Minute)
+	if c.PostEventList == nil {
+		c.PostEventList = events.DefaultPostEventList
+	}
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Session is one QQ account's session.
 type Session struct {
-	nc    *nats.Conn
-	cfg   Config
-	subj  events.Subjects
-	log   *slog.Logger
-	drv   driver.Driver
-	pub   *publisher
-	ids   idGen
-	start time.Time
+	nc     *nats.Conn
+	cfg    Config
+	subj   events.Subjects
+	log    *slog.Logger
+	drv    driver.Driver
+	pub    *publisher
+	checks *checkEvents
+	ids    idGen
+	start  time.Time
 
 	mu    sync.RWMutex
 	state events.State
@@ -76,11 +103,17 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 		log = slog.Default()
 	}
 	log = log.With("svc", "session")
+	cfg.fill()
 	subj := events.Subjects{Prefix: cfg.SubjectPrefix}
+	pub, err := newPublisher(nc, subj, cfg.Stream, cfg.OutboxSize, log)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
 	s := &Session{
 		nc: nc, cfg: cfg, subj: subj, log: log, start: time.Now(),
 		state:   events.StateInit,
-		pub:     &publisher{nc: nc, subj: subj, log: log},
+		pub:     pub,
+		checks:  newCheckEvents(cfg.CheckEventConfig, log),
 		control: make(chan controlOp, 1),
 	}
 	switch cfg.Driver {
@@ -102,6 +135,13 @@ func (s *Session) Driver() driver.Driver { return s.drv }
 // Run serves the API and keeps the driver logged in until ctx ends or stop_client is called;
 // either way it reports the stop and returns nil.
 func (s *Session) Run(ctx context.Context) error {
+	// The publisher outlives ctx: the stop events still have to be stored.
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	pubDone := make(chan struct{})
+	go func() { s.pub.run(pubCtx); close(pubDone) }()
+	defer func() { stopPub(); <-pubDone }()
+	go s.feedCheckEvents(ctx)
+
 	svc, err := s.serve(ctx)
 	if err != nil {
 		return err
@@ -165,7 +205,8 @@ func (s *Session) finish() {
 		s.log.Warn("stopping with async sends still going")
 	}
 	s.setState(events.StateStop)
-	s.publishEvent(context.Background(), events.EventStop)
+	s.publishEvent(events.EventStop)
+	s.pub.drain(5 * time.Second)
 	s.log.Info("session stopped")
 }
 
@@ -207,7 +248,7 @@ func (s *Session) setState(st events.State) {
 		return
 	}
 	s.log.Info("state", "from", old, "to", st)
-	s.publishEvent(context.Background(), events.EventStateChange, old, st)
+	s.publishEvent(events.EventStateChange, old, st)
 }
 
 // serve registers one micro endpoint per route.
@@ -222,8 +263,20 @@ func (s *Session) serve(ctx context.Context) (micro.Service, error) {
 		return nil, fmt.Errorf("session: add micro service: %w", err)
 	}
 	g := svc.AddGroup(s.subj.APIGroup())
+	if err := g.AddEndpoint(events.RouteCheckEvent, micro.HandlerFunc(s.checkEvent)); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("session: add endpoint check_event: %w", err)
+	}
+	if err := g.AddEndpoint("check_event_release", micro.HandlerFunc(s.checkEventRelease),
+		micro.WithEndpointSubject(events.RouteCheckEvent+".release")); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("session: add endpoint check_event_release: %w", err)
+	}
 	handlers := s.handlers()
 	for _, route := range events.Routes {
+		if route == events.RouteCheckEvent {
+			continue
+		}
 		h, ok := handlers[route]
 		if !ok {
 			_ = svc.Stop()

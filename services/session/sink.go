@@ -18,7 +18,7 @@ func (s *Session) State(st events.State) { s.setState(st) }
 // QRCode publishes input_qrcode [path, base64 of the PNG].
 func (s *Session) QRCode(path string, png []byte) {
 	s.log.Info("login QR code", "path", path, "bytes", len(png))
-	s.publishEvent(context.Background(), events.EventInputQRCode, path, mimeBase64(png))
+	s.publishEvent(events.EventInputQRCode, path, mimeBase64(png))
 }
 
 // LoggedIn installs the roster, publishes login and moves to running.
@@ -32,7 +32,7 @@ func (s *Session) LoggedIn(r *roster.Roster, scanned bool) {
 	}
 	s.log.Info("logged in", "user", r.User.Name, "uid", r.User.UID, "friends", len(r.Friends),
 		"groups", len(r.Groups), "discusses", len(r.Discusses))
-	s.publishEvent(context.Background(), events.EventLogin, flag)
+	s.publishEvent(events.EventLogin, flag)
 	s.setState(events.StateRunning)
 }
 
@@ -43,7 +43,7 @@ func (s *Session) Receive(ctx context.Context, in driver.Incoming) (int64, error
 		return 0, err
 	}
 	m.ID = s.ids.next()
-	if err := s.publishMessage(ctx, m); err != nil {
+	if err := s.publishMessage(m); err != nil {
 		return 0, fmt.Errorf("publish message %d: %w", m.ID, err)
 	}
 	return m.ID, nil
@@ -161,5 +161,5 @@ func (s *Session) Change(ctx context.Context, c driver.Change) error {
 		return err
 	}
 	s.log.Info("roster change", "event", c.Kind)
-	return s.pub.publish(ctx, ev, "ev-"+nextEventID())
+	return s.pub.publish(ev, nextEventID())
 }

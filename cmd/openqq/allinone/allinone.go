@@ -16,22 +16,25 @@ import (
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/gateway"
+	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
 )
 
 // Config is everything the all-in-one run reads from the environment.
 type Config struct {
-	NATS    embednats.Config
-	Session session.Config
-	Gateway gateway.Config
+	NATS     embednats.Config
+	Session  session.Config
+	Gateway  gateway.Config
+	Reporter reporter.Config
 }
 
 // Specs are the configuration structs for envconfig.
-func (c *Config) Specs() []any { return []any{&c.NATS, &c.Session, &c.Gateway} }
+func (c *Config) Specs() []any { return []any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter} }
 
-// Run starts the NATS server, the session and the gateway, and runs until ctx ends or the
-// client is stopped (stop_client). The gateway stops first, so calls in flight still reach the
-// session; the NATS server stops last.
+// Run starts the NATS server, the session, the gateway and (with POST_API or POST_STDOUT) the
+// reporter, and runs until ctx ends or the client is stopped (stop_client). The gateway and
+// the reporter stop first, so calls and answers in flight still reach the session; the NATS
+// server stops last.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return run(ctx, cfg, log, nil)
 }
@@ -73,6 +76,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready Ready) (err er
 	if err != nil {
 		return err
 	}
+	var rep *reporter.Reporter
+	if cfg.Reporter.Enabled() {
+		ncR, err := connect("openqq-reporter")
+		if err != nil {
+			return err
+		}
+		if rep, err = reporter.New(ncR, cfg.Reporter, log); err != nil {
+			return err
+		}
+	}
 	sess, err := session.New(ncS, cfg.Session, log)
 	if err != nil {
 		return err
@@ -95,6 +108,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready Ready) (err er
 	go func() { sessDone <- sess.Run(sessCtx) }()
 	gwDone := make(chan error, 1)
 	go func() { gwDone <- gw.Serve(gwCtx, ln) }()
+	repDone := make(chan error, 1)
+	if rep != nil {
+		go func() { repDone <- rep.Run(gwCtx) }()
+	} else {
+		repDone <- nil
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -108,14 +127,16 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready Ready) (err er
 		sessionEnded = true
 		log.Info("client stopped, shutting down")
 	case gwErr = <-gwDone:
+		stopGateway()
 		stopSession()
-		return errors.Join(gwErr, <-sessDone)
+		return errors.Join(gwErr, <-repDone, <-sessDone)
 	}
 	stopGateway()
 	gwErr = <-gwDone
+	repErr := <-repDone
 	if !sessionEnded {
 		stopSession()
 		sessErr = <-sessDone
 	}
-	return errors.Join(sessErr, gwErr)
+	return errors.Join(sessErr, gwErr, repErr)
 }

@@ -63,7 +63,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 
 // Connect opens an in-process connection named name.
 func (s *Server) Connect(name string) (*nats.Conn, error) {
-	opts := append(natsconn.Options(name, s.log), nats.InProcessServer(s.Server))
+	opts := append(natsconn.Options(name, s.log), nats.InProcessServer(s.Server),
+		nats.ConnectHandler(func(*nats.Conn) { s.log.Debug("nats connected", "conn", name, "url", "in-process") }))
 	return nats.Connect("", opts...)
 }
 

@@ -1,0 +1,203 @@
+package reporter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// answersTTL is how long an applied answer is remembered: far longer than any redelivery.
+const answersTTL = 24 * time.Hour
+
+// apply carries out a receiver's answer to a message report, once per item and target even
+// when the item is delivered twice. A refusal by the API (friend gone, not an admin) is final
+// and only logged; an API that cannot be reached is an error, so the item is tried again.
+func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte, a Answer) error {
+	it, err := events.DecodeItem(item)
+	if err != nil {
+		return nil // not a report we can answer; delivered all the same
+	}
+	m, ok := it.(*events.Message)
+	if !ok {
+		return nil // Mojo answers messages only
+	}
+	calls := r.actions(m, a)
+	if len(calls) == 0 {
+		return nil
+	}
+	kv, err := r.answersKV(ctx)
+	if err != nil {
+		return err
+	}
+	key := t.consumer() + "." + strconv.FormatUint(seq, 10)
+	if _, err := kv.Create(ctx, key, []byte(strconv.FormatInt(m.ID, 10))); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			r.log.Info("answer already applied", "seq", seq, "id", m.ID)
+			return nil
+		}
+		return fmt.Errorf("record answer: %w", err)
+	}
+	for _, c := range calls {
+		if err := r.call(ctx, c); err != nil {
+			// Forget it, so that the retry applies it.
+			_ = kv.Delete(context.WithoutCancel(ctx), key)
+			return err
+		}
+	}
+	return nil
+}
+
+// apiCall is one request an answer turns into.
+type apiCall struct {
+	route  string
+	params events.Params
+}
+
+// actions are what an answer asks for, by Mojo's rules: a reply goes to the conversation the
+// message was in; shutup mutes the sender of a received group message; a sent message is
+// answered only with a plain-text reply, and never when it was itself an answer.
+func (r *Reporter) actions(m *events.Message, a Answer) []apiCall {
+	var calls []apiCall
+	switch m.PostType {
+	case events.PostReceiveMessage:
+		if a.Reply != "" {
+			if c, ok := replyTo(m, senderID(m), a.Reply); ok {
+				calls = append(calls, c)
+			}
+		}
+		if a.Shutup && m.Type == events.GroupMessage && m.GroupRef != nil && m.Sender != nil {
+			calls = append(calls, apiCall{events.RouteShutupGroupMember, events.Params{
+				"group_id": itoa(m.GroupRef.ID), "member_id": itoa(m.Sender.ID),
+				"seconds": strconv.Itoa(a.ShutupTime),
+			}})
+		}
+	case events.PostSendMessage:
+		if m.From == events.FromReply {
+			if a.Reply != "" {
+				r.log.Info("not answering an answer (it would loop)", "id", m.ID)
+			}
+			return nil
+		}
+		if a.Reply != "" && (a.Format == "" || a.Format == "text") {
+			if c, ok := replyTo(m, receiverID(m), a.Reply); ok {
+				calls = append(calls, c)
+			}
+		}
+	}
+	return calls
+}
+
+// replyTo addresses a reply: friend and sess messages to the person (peer), group and discuss
+// messages to the group or discuss.
+func replyTo(m *events.Message, peer int64, content string) (apiCall, bool) {
+	p := events.Params{"content": content}
+	switch m.Type {
+	case events.FriendMessage:
+		p["id"] = itoa(peer)
+		return apiCall{events.RouteSendFriendMessage, p}, peer != 0
+	case events.GroupMessage:
+		if m.GroupRef == nil {
+			return apiCall{}, false
+		}
+		p["id"] = itoa(m.GroupRef.ID)
+		return apiCall{events.RouteSendGroupMessage, p}, true
+	case events.DiscussMessage:
+		if m.DiscussRef == nil {
+			return apiCall{}, false
+		}
+		p["id"] = itoa(m.DiscussRef.ID)
+		return apiCall{events.RouteSendDiscussMessage, p}, true
+	case events.SessMessage:
+		p["id"] = itoa(peer)
+		switch {
+		case m.GroupRef != nil:
+			p["group_id"] = itoa(m.GroupRef.ID)
+		case m.DiscussRef != nil:
+			p["discuss_id"] = itoa(m.DiscussRef.ID)
+		default:
+			return apiCall{}, false
+		}
+		return apiCall{events.RouteSendSessMessage, p}, peer != 0
+	}
+	return apiCall{}, false
+}
+
+// call makes one API request, marked as an answer.
+func (r *Reporter) call(ctx context.Context, c apiCall) error {
+	data, err := events.Marshal(c.params)
+	if err != nil {
+		return err
+	}
+	req := nats.NewMsg(r.subj.API(c.route))
+	req.Header.Set(events.HeaderFrom, events.FromReply)
+	req.Data = data
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.APITimeout)
+	defer cancel()
+	resp, err := r.nc.RequestMsgWithContext(ctx, req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.route, err)
+	}
+	var st struct {
+		Code   int    `json:"code"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(resp.Data, &st); err != nil {
+		return fmt.Errorf("%s: reply %q: %w", c.route, resp.Data, err)
+	}
+	switch {
+	case st.Code == events.CodeOK:
+		r.log.Info("answer applied", "route", c.route)
+	case st.Code == events.CodeNotReady || st.Code == events.CodeUnavailable || st.Code == events.CodeTimeout:
+		return fmt.Errorf("%s: %s", c.route, st.Status) // the client comes back: try again
+	default:
+		r.log.Warn("answer refused by the API", "route", c.route, "code", st.Code, "status", st.Status)
+	}
+	return nil
+}
+
+func (r *Reporter) answersKV(ctx context.Context) (jetstream.KeyValue, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.answers != nil {
+		return r.answers, nil
+	}
+	kv, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      answersBucket(r.subj),
+		Description: "openqq: post_api answers already applied",
+		TTL:         answersTTL,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("answers bucket: %w", err)
+	}
+	r.answers = kv
+	return kv, nil
+}
+
+func answersBucket(s events.Subjects) string {
+	return "QQ_ANSWERS" + s.Stream()[len(events.StreamName):]
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func senderID(m *events.Message) int64 {
+	if m.Sender == nil {
+		return 0
+	}
+	return m.Sender.ID
+}
+
+func receiverID(m *events.Message) int64 {
+	if m.Receiver == nil {
+		return 0
+	}
+	return m.Receiver.ID
+}

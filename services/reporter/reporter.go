@@ -1,0 +1,182 @@
+// Package reporter delivers every stored message and event to post_api: it reads the
+// QQ_EVENTS stream through one durable pull consumer per target (so any number of replicas
+// share the work), POSTs each item, acks only after a 2xx, retries with exponential back-off,
+// parks what keeps failing in a dead-letter stream, and applies the receivers' answers (reply,
+// shutup) through the API.
+package reporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// Config is the reporter's configuration, read from the environment. The names are the seeds'.
+type Config struct {
+	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// PostAPI is one or more URLs (comma-separated); each receives every item.
+	PostAPI []string `envconfig:"POST_API"`
+	// PostEvent false leaves only messages; PostEventList names the events that go.
+	PostEvent     bool     `envconfig:"POST_EVENT" default:"true"`
+	PostEventList []string `envconfig:"POST_EVENT_LIST" default:"login,stop,state_change,input_qrcode,new_group,new_friend,new_group_member,lose_group,lose_friend,lose_group_member"`
+	// PostStdout also prints each item as one JSON line on standard output.
+	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
+	// PostSecret signs each POST: X-Signature: sha1=<hex HMAC-SHA1 of the body>.
+	PostSecret string `envconfig:"POST_SECRET"`
+	// PostTimeout bounds one POST, answer included.
+	PostTimeout time.Duration `envconfig:"POST_TIMEOUT" default:"10s"`
+	// PostConcurrency is how many POSTs one replica has in flight per target.
+	PostConcurrency int `envconfig:"POST_CONCURRENCY" default:"16"`
+	// PostMaxDeliver is how many times an item is tried before it is dead-lettered.
+	PostMaxDeliver int `envconfig:"POST_MAX_DELIVER" default:"10"`
+	// PostRetryMin and PostRetryMax bound the exponential back-off between tries.
+	PostRetryMin time.Duration `envconfig:"POST_RETRY_MIN" default:"1s"`
+	PostRetryMax time.Duration `envconfig:"POST_RETRY_MAX" default:"5m"`
+	// PostBackfill is how far back a new target's delivery starts, so that a first run does
+	// not miss the login events published just before the reporter came up.
+	PostBackfill time.Duration `envconfig:"POST_BACKFILL" default:"10m"`
+	// APITimeout bounds the API calls that apply an answer.
+	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
+}
+
+// Enabled reports whether there is anywhere to deliver to.
+func (c Config) Enabled() bool { return len(c.targets()) > 0 || c.PostStdout }
+
+func (c Config) targets() []string {
+	var out []string
+	for _, u := range c.PostAPI {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Reporter delivers the stream to its targets.
+type Reporter struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	cfg    Config
+	subj   events.Subjects
+	log    *slog.Logger
+	client *http.Client
+	stdout *stdoutTarget
+
+	mu      sync.Mutex
+	answers jetstream.KeyValue // applied answers, so a redelivery does not apply one twice
+}
+
+// New validates cfg and builds a reporter on nc.
+func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
+	if !events.ValidPrefix(cfg.SubjectPrefix) {
+		return nil, fmt.Errorf("reporter: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	switch {
+	case cfg.PostTimeout <= 0:
+		return nil, errors.New("reporter: POST_TIMEOUT must be positive")
+	case cfg.PostConcurrency <= 0:
+		return nil, errors.New("reporter: POST_CONCURRENCY must be positive")
+	case cfg.PostMaxDeliver <= 0:
+		return nil, errors.New("reporter: POST_MAX_DELIVER must be positive")
+	case cfg.PostRetryMin <= 0 || cfg.PostRetryMax < cfg.PostRetryMin:
+		return nil, errors.New("reporter: want 0 < POST_RETRY_MIN <= POST_RETRY_MAX")
+	case cfg.APITimeout <= 0:
+		return nil, errors.New("reporter: API_TIMEOUT must be positive")
+	}
+	for _, u := range cfg.targets() {
+		if err := checkURL(u); err != nil {
+			return nil, fmt.Errorf("reporter: POST_API: %w", err)
+		}
+	}
+	for _, name := range cfg.PostEventList {
+		if !validToken(name) {
+			return nil, fmt.Errorf("reporter: POST_EVENT_LIST: %q is not an event name", name)
+		}
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("reporter: %w", err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Reporter{
+		nc: nc, js: js, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix},
+		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
+	}
+	if cfg.PostStdout {
+		r.stdout = newStdoutTarget()
+	}
+	return r, nil
+}
+
+// Run delivers until ctx ends, then lets the POSTs in flight finish.
+func (r *Reporter) Run(ctx context.Context) error {
+	if !r.cfg.Enabled() {
+		r.log.Warn("nothing to deliver to: set POST_API (or POST_STDOUT=1); idle")
+		<-ctx.Done()
+		return nil
+	}
+	var targets []target
+	for _, u := range r.cfg.targets() {
+		targets = append(targets, newHTTPTarget(r, u))
+	}
+	if r.stdout != nil {
+		targets = append(targets, r.stdout)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(targets))
+	for _, t := range targets {
+		wg.Go(func() {
+			if err := r.deliverAll(ctx, t); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(c chan error) []error {
+	var out []error
+	for err := range c {
+		out = append(out, err)
+	}
+	return out
+}
+
+// filterSubjects are the subjects a target receives: every message, and the listed events
+// unless POST_EVENT is off.
+func (r *Reporter) filterSubjects() []string {
+	var out []string
+	for _, t := range events.MessageTypes {
+		out = append(out, r.subj.Event(t))
+	}
+	if r.cfg.PostEvent {
+		seen := map[string]bool{}
+		for _, e := range r.cfg.PostEventList {
+			e = strings.TrimSpace(e)
+			if e != "" && !seen[e] && !events.IsMessageType(e) {
+				seen[e] = true
+				out = append(out, r.subj.Event(e))
+			}
+		}
+	}
+	return out
+}
+
+func validToken(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && !strings.ContainsAny(s, ".*> \t")
+}

@@ -1,0 +1,148 @@
+package reporter
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"sync"
+)
+
+// target is somewhere items go: a post_api URL, or standard output.
+type target interface {
+	// consumer is the durable consumer's name: one per target, shared by every replica.
+	consumer() string
+	// String names the target in logs, without secrets.
+	String() string
+	// post delivers one item; a nil error means delivered.
+	post(ctx context.Context, item []byte, seq uint64, attempt int) (Answer, bool, error)
+}
+
+// maxAnswer bounds how much of an answer is read.
+const maxAnswer = 1 << 20
+
+// userAgent names openqq to receivers.
+const userAgent = "openqq-reporter/0.1 (Mojo-Webqq Openqq compatible)"
+
+type httpTarget struct {
+	r    *Reporter
+	url  string
+	name string
+}
+
+func newHTTPTarget(r *Reporter, u string) *httpTarget {
+	sum := sha256.Sum256([]byte(u))
+	return &httpTarget{r: r, url: u, name: "reporter_" + hex.EncodeToString(sum[:6])}
+}
+
+func (t *httpTarget) consumer() string { return t.name }
+
+func (t *httpTarget) String() string { return redact(t.url) }
+
+func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt int) (Answer, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.r.cfg.PostTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(item))
+	if err != nil {
+		return Answer{}, false, err
+	}
+	// bytes.Reader gives the request a Content-Length: some receivers read exactly that
+	// many bytes and break on chunked bodies.
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("X-Openqq-Delivery", strconv.FormatUint(seq, 10))
+	req.Header.Set("X-Openqq-Attempt", strconv.Itoa(attempt))
+	if s := t.r.cfg.PostSecret; s != "" {
+		req.Header.Set("X-Signature", Sign(s, item))
+	}
+	resp, err := t.r.client.Do(req)
+	if err != nil {
+		return Answer{}, false, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil && resp.StatusCode/100 == 2 {
+		// Delivered: the receiver said 2xx. Only its answer is unreadable.
+		return Answer{}, false, nil
+	}
+	if resp.StatusCode/100 != 2 {
+		return Answer{}, false, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	a, ok := ParseAnswer(resp.Header.Get("Content-Type"), body)
+	return a, ok, nil
+}
+
+// Sign is the X-Signature of a body, as OneBot signs its reports: sha1=<hex HMAC-SHA1>.
+func Sign(secret string, body []byte) string {
+	m := hmac.New(sha1.New, []byte(secret))
+	m.Write(body)
+	return "sha1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func newHTTPClient(cfg Config) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.PostConcurrency
+	tr.MaxConnsPerHost = cfg.PostConcurrency * 2
+	return &http.Client{
+		Transport: tr,
+		Timeout:   cfg.PostTimeout,
+		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+			if len(via) >= 7 { // Mojo's max_redirects
+				return errors.New("stopped after 7 redirects")
+			}
+			return nil
+		},
+	}
+}
+
+func checkURL(u string) error {
+	p, err := url.Parse(u)
+	if err != nil {
+		return fmt.Errorf("%q: %w", redact(u), err)
+	}
+	if p.Scheme != "http" && p.Scheme != "https" || p.Host == "" {
+		return fmt.Errorf("%q: want an http:// or https:// URL", redact(u))
+	}
+	return nil
+}
+
+// redact hides a password in the URL and its query, which often carries a token.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if p.RawQuery != "" {
+		p.RawQuery = "…"
+	}
+	return p.Redacted()
+}
+
+// stdoutTarget prints each item as one JSON line (POST_STDOUT).
+type stdoutTarget struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newStdoutTarget() *stdoutTarget { return &stdoutTarget{w: os.Stdout} }
+
+func (t *stdoutTarget) consumer() string { return "reporter_stdout" }
+
+func (t *stdoutTarget) String() string { return "stdout" }
+
+func (t *stdoutTarget) post(_ context.Context, item []byte, _ uint64, _ int) (Answer, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	line := append(bytes.TrimRight(item, "\r\n"), '\n')
+	_, err := t.w.Write(line)
+	return Answer{}, false, err
+}

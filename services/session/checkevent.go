@@ -1,0 +1,256 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// CheckEventConfig is check_event's long poll.
+type CheckEventConfig struct {
+	// ListMaxSize is how many items the buffer keeps, the latest (Mojo's
+	// check_event_list_max_size; 0 means the default, as in Mojo).
+	ListMaxSize int `envconfig:"CHECK_EVENT_LIST_MAX_SIZE" default:"20"`
+	// Hold is the longest a call waits for the first new item.
+	Hold time.Duration `envconfig:"CHECK_EVENT_HOLD" default:"30s"`
+	// PostEvent and PostEventList choose the events that go in, as for post_api.
+	PostEvent     bool     `envconfig:"POST_EVENT" default:"true"`
+	PostEventList []string `envconfig:"POST_EVENT_LIST" default:"login,stop,state_change,input_qrcode,new_group,new_friend,new_group_member,lose_group,lose_friend,lose_group_member"`
+}
+
+// releaseAfter is how long items handed out under a ticket wait for the gateway's release
+// before they go back to the buffer (the gateway died in between).
+const releaseAfter = 30 * time.Second
+
+// checkEvents is the shared check_event buffer: the latest items, each handed to exactly one
+// caller. Items handed out under a ticket stay "in flight" until the gateway says they reached
+// its caller; if the caller hung up, they go back to the front of the buffer.
+type checkEvents struct {
+	max  int
+	hold time.Duration
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	buf      [][]byte
+	waiters  []*waiter
+	inflight map[string]*inflight
+	dropped  int
+}
+
+type waiter struct {
+	ticket string
+	reply  func(items [][]byte)
+	timer  *time.Timer
+}
+
+type inflight struct {
+	items [][]byte
+	timer *time.Timer
+}
+
+func newCheckEvents(cfg CheckEventConfig, log *slog.Logger) *checkEvents {
+	n := cfg.ListMaxSize
+	if n <= 0 {
+		n = 20
+	}
+	return &checkEvents{max: n, hold: cfg.Hold, log: log, inflight: map[string]*inflight{}}
+}
+
+// add takes a new item: the longest-waiting caller gets it, else the buffer keeps it.
+func (c *checkEvents) add(item []byte) {
+	c.mu.Lock()
+	if len(c.waiters) > 0 {
+		w := c.waiters[0]
+		c.waiters = c.waiters[1:]
+		w.timer.Stop()
+		c.handoutLocked(w.ticket, [][]byte{item})
+		c.mu.Unlock()
+		w.reply([][]byte{item})
+		return
+	}
+	c.buf = append(c.buf, item)
+	c.trimLocked()
+	c.mu.Unlock()
+}
+
+// trimLocked keeps the latest max items, as Mojo's list did.
+func (c *checkEvents) trimLocked() {
+	if over := len(c.buf) - c.max; over > 0 {
+		c.buf = append([][]byte(nil), c.buf[over:]...)
+		c.dropped += over
+		c.log.Debug("check_event buffer full, oldest items dropped", "dropped", over, "total_dropped", c.dropped)
+	}
+}
+
+// take answers a call: everything buffered at once, else the first new item within hold, else
+// nothing.
+func (c *checkEvents) take(ticket string, hold time.Duration, reply func([][]byte)) {
+	c.mu.Lock()
+	if len(c.buf) > 0 {
+		items := c.buf
+		c.buf = nil
+		c.handoutLocked(ticket, items)
+		c.mu.Unlock()
+		reply(items)
+		return
+	}
+	if hold <= 0 {
+		c.mu.Unlock()
+		reply(nil)
+		return
+	}
+	w := &waiter{ticket: ticket, reply: reply}
+	w.timer = time.AfterFunc(hold, func() {
+		if c.removeWaiter(w) {
+			reply(nil)
+		}
+	})
+	c.waiters = append(c.waiters, w)
+	c.mu.Unlock()
+}
+
+func (c *checkEvents) removeWaiter(w *waiter) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.waiters {
+		if x == w {
+			c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// handoutLocked remembers items given under a ticket until the ticket is released.
+func (c *checkEvents) handoutLocked(ticket string, items [][]byte) {
+	if ticket == "" {
+		return // a plain NATS caller: delivered on reply
+	}
+	f := &inflight{items: items}
+	f.timer = time.AfterFunc(releaseAfter, func() { c.release(ticket, false) })
+	c.inflight[ticket] = f
+}
+
+// release ends a ticket: its items reached the caller, or go back to the front of the buffer.
+// A ticket still waiting is withdrawn.
+func (c *checkEvents) release(ticket string, delivered bool) {
+	c.mu.Lock()
+	for _, w := range c.waiters {
+		if w.ticket == ticket {
+			w.timer.Stop()
+			c.mu.Unlock()
+			if c.removeWaiter(w) {
+				w.reply(nil)
+			}
+			return
+		}
+	}
+	f, ok := c.inflight[ticket]
+	if !ok {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.inflight, ticket)
+	f.timer.Stop()
+	if delivered {
+		c.mu.Unlock()
+		return
+	}
+	c.log.Info("check_event caller gone, items back in the buffer", "items", len(f.items))
+	if len(c.waiters) > 0 {
+		w := c.waiters[0]
+		c.waiters = c.waiters[1:]
+		w.timer.Stop()
+		c.handoutLocked(w.ticket, f.items)
+		c.mu.Unlock()
+		w.reply(f.items)
+		return
+	}
+	c.buf = append(append([][]byte(nil), f.items...), c.buf...)
+	c.trimLocked()
+	c.mu.Unlock()
+}
+
+// encodeItems writes items as the JSON array check_event answers with ([] when none).
+func encodeItems(items [][]byte) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(it)
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+// checkEvent is check_event's endpoint. It answers from another goroutine when it holds, so a
+// waiting call never holds up the next one.
+func (s *Session) checkEvent(req micro.Request) {
+	hold := s.cfg.CheckEventConfig.Hold
+	if h, err := time.ParseDuration(req.Headers().Get(events.HeaderHold)); err == nil && h >= 0 && h < hold {
+		hold = h
+	}
+	ticket := req.Headers().Get(events.HeaderTicket)
+	s.checks.take(ticket, hold, func(items [][]byte) {
+		if err := req.Respond(encodeItems(items)); err != nil {
+			s.log.Warn("check_event reply", "err", err)
+			if ticket == "" {
+				return
+			}
+			s.checks.release(ticket, false)
+		}
+	})
+}
+
+// checkEventRelease is where the gateway releases its tickets.
+func (s *Session) checkEventRelease(req micro.Request) {
+	var r events.CheckEventRelease
+	if err := json.Unmarshal(req.Data(), &r); err != nil || r.Ticket == "" {
+		s.log.Warn("check_event release: bad request", "data", string(req.Data()))
+		return
+	}
+	s.checks.release(r.Ticket, r.Delivered)
+	if req.Reply() != "" {
+		_ = req.Respond([]byte(`{"code":0,"status":"success"}`))
+	}
+}
+
+// feedCheckEvents fills the buffer from the stream, from the session's start, with the items check_event
+// hands out. An ordered consumer follows the stream across reconnects by itself.
+func (s *Session) feedCheckEvents(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-s.pub.streamReady():
+	}
+	var filter []string
+	for _, n := range events.CheckEventNames(s.cfg.PostEvent, s.cfg.PostEventList) {
+		filter = append(filter, s.subj.Event(n))
+	}
+	for ctx.Err() == nil {
+		cons, err := s.pub.js.OrderedConsumer(ctx, s.subj.Stream(), jetstream.OrderedConsumerConfig{
+			FilterSubjects: filter, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &s.start,
+		})
+		if err == nil {
+			var cc jetstream.ConsumeContext
+			cc, err = cons.Consume(func(m jetstream.Msg) { s.checks.add(m.Data()) })
+			if err == nil {
+				<-ctx.Done()
+				cc.Stop()
+				return
+			}
+		}
+		s.log.Warn("check_event feed not ready, retrying", "err", err)
+		_ = sleep(ctx, time.Second)
+	}
+}
