@@ -1,6 +1,6 @@
 # openqq: `make run` runs everything in one process; `make test` runs every test.
 SHELL   := /bin/bash
-MODULES := pkg/events pkg/infra services/session services/gateway services/reporter cmd/openqq
+MODULES := pkg/events pkg/infra services/session services/gateway services/reporter cmd/openqq examples
 PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 BINS    := bin/openqq bin/openqq-session bin/openqq-gateway bin/openqq-reporter
 GO      ?= go

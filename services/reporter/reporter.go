@@ -49,7 +49,7 @@ type Config struct {
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
 }
 
-// Enabled reports whether there is anywhere to deliver to.
+// Enabled reports whether there is anywhere to deliver to: without, the reporter idles.
 func (c Config) Enabled() bool { return len(c.targets()) > 0 || c.PostStdout }
 
 func (c Config) targets() []string {
@@ -76,8 +76,32 @@ type Reporter struct {
 	answers jetstream.KeyValue // applied answers, so a redelivery does not apply one twice
 }
 
-// New validates cfg and builds a reporter on nc.
+// fill gives zero fields their defaults, so that a Config built in code needs only what it
+// changes (PostEvent excepted: false is a real choice).
+func (c *Config) fill() {
+	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
+	orDefault(&c.PostTimeout, 10*time.Second)
+	orDefault(&c.PostConcurrency, 16)
+	orDefault(&c.PostMaxDeliver, 10)
+	orDefault(&c.PostRetryMin, time.Second)
+	orDefault(&c.PostRetryMax, 5*time.Minute)
+	orDefault(&c.APITimeout, 10*time.Second)
+	orDefault(&c.PostBackfill, 10*time.Minute)
+	if c.PostEventList == nil {
+		c.PostEventList = events.DefaultPostEventList
+	}
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// New validates cfg and builds a reporter on nc. Zero fields take their defaults.
 func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
+	cfg.fill()
 	if !events.ValidPrefix(cfg.SubjectPrefix) {
 		return nil, fmt.Errorf("reporter: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
 	}

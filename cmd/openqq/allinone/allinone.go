@@ -26,6 +26,15 @@ type Config struct {
 	Session  session.Config
 	Gateway  gateway.Config
 	Reporter reporter.Config
+	// Ready, if set, is told where everything listens once it is up (tests listen on free
+	// ports).
+	Ready func(Addrs)
+}
+
+// Addrs are where a running openqq listens.
+type Addrs struct {
+	HTTP net.Addr // the API
+	NATS string   // the NATS server's client URL ("" with NATS_DONT_LISTEN)
 }
 
 // Specs are the configuration structs for envconfig.
@@ -36,13 +45,6 @@ func (c *Config) Specs() []any { return []any{&c.NATS, &c.Session, &c.Gateway, &
 // the reporter stop first, so calls and answers in flight still reach the session; the NATS
 // server stops last.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	return run(ctx, cfg, log, nil)
-}
-
-// Ready is told the gateway's address once everything is up (tests listen on port 0).
-type Ready func(addr net.Addr)
-
-func run(ctx context.Context, cfg Config, log *slog.Logger, ready Ready) (err error) {
 	srv, err := embednats.Start(cfg.NATS, log)
 	if err != nil {
 		return err
@@ -114,8 +116,12 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, ready Ready) (err er
 	} else {
 		repDone <- nil
 	}
-	if ready != nil {
-		ready(ln.Addr())
+	if cfg.Ready != nil {
+		a := Addrs{HTTP: ln.Addr()}
+		if !cfg.NATS.DontListen {
+			a.NATS = srv.ClientURL()
+		}
+		cfg.Ready(a)
 	}
 
 	var sessErr, gwErr error
