@@ -1,8 +1,8 @@
 # openqq: `make run` runs everything in one process; `make test` runs every test.
 SHELL   := /bin/bash
-MODULES := pkg/events pkg/infra services/session services/gateway services/reporter cmd/openqq examples
+MODULES := pkg/events pkg/infra services/session services/gateway services/reporter services/poller cmd/openqq examples
 PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
-BINS    := bin/openqq bin/openqq-session bin/openqq-gateway bin/openqq-reporter
+BINS    := bin/openqq bin/openqq-session bin/openqq-gateway bin/openqq-reporter bin/openqq-poller
 GO      ?= go
 # Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
 FUZZTIME ?= 20s
@@ -19,6 +19,8 @@ bin/openqq-session: FORCE
 	$(GO) build -o $@ ./services/session/cmd/openqq-session
 bin/openqq-reporter: FORCE
 	$(GO) build -o $@ ./services/reporter/cmd/openqq-reporter
+bin/openqq-poller: FORCE
+	$(GO) build -o $@ ./services/poller/cmd/openqq-poller
 bin/openqq-gateway: FORCE
 	$(GO) build -o $@ ./services/gateway/cmd/openqq-gateway
 FORCE:

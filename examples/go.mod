@@ -30,9 +30,12 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/openqq/openqq/services/gateway v0.0.0 // indirect
+	github.com/openqq/openqq/services/poller v0.0.0 // indirect
 	github.com/openqq/openqq/services/reporter v0.0.0 // indirect
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
+
+replace github.com/openqq/openqq/services/poller => ../services/poller

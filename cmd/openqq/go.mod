@@ -28,6 +28,7 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/openqq/openqq/pkg/events v0.0.0
+	github.com/openqq/openqq/services/poller v0.0.0
 	github.com/openqq/openqq/services/reporter v0.0.0
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -36,3 +37,5 @@ require (
 )
 
 replace github.com/openqq/openqq/services/reporter => ../../services/reporter
+
+replace github.com/openqq/openqq/services/poller => ../../services/poller

@@ -29,10 +29,7 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := g.readParams(w, r)
 	if err != nil {
-		st := events.ErrBadRequest("%v", err)
-		if errors.Is(err, errTooLarge) {
-			st = events.ErrTooLarge
-		}
+		st := paramsStatus(err)
 		g.log.Info("api", "route", route, "status", HTTPStatusOf(st), "err", err)
 		writeStatus(w, st)
 		return
@@ -61,7 +58,7 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 	}
 	gone := r.Context().Err() != nil
 	if !gone {
-		write(w, status, body)
+		write(w, status, body, jsonp == "")
 	}
 	if ticket != "" {
 		g.release(ticket, !gone && status == http.StatusOK)
@@ -135,6 +132,14 @@ func callback(p events.Params) (string, error) {
 	return cb, nil
 }
 
+// paramsStatus is the reply to parameters readParams could not read.
+func paramsStatus(err error) *events.Status {
+	if errors.Is(err, errTooLarge) {
+		return events.ErrTooLarge
+	}
+	return events.ErrBadRequest("%v", err)
+}
+
 // HTTPStatusOf is the HTTP status a Status reply goes out with.
 func HTTPStatusOf(st *events.Status) int { return events.HTTPStatus(st.Code) }
 
@@ -144,14 +149,18 @@ func statusBody(st *events.Status) (int, []byte) {
 
 func writeStatus(w http.ResponseWriter, st *events.Status) {
 	status, body := statusBody(st)
-	write(w, status, body)
+	write(w, status, body, true)
 }
 
-func write(w http.ResponseWriter, status int, body []byte) {
+// write sends a reply. nosniff keeps a browser from running JSON as script, which is exactly
+// what a JSONP reply is for, so JSONP goes without it (and with Mojo's JSON content type).
+func write(w http.ResponseWriter, status int, body []byte, nosniff bool) {
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
+	if nosniff {
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -69,7 +69,8 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 // routes: CORS preflight for any path, the API routes on GET, HEAD and POST, and Mojo's
 // catch-all 403 "api not found" (as JSON) for everything else.
 func (g *Gateway) routes() http.Handler {
-	r := mux.NewRouter()
+	// SkipClean: a path like /openqq//x must get the JSON 403, not mux's bare 301 redirect.
+	r := mux.NewRouter().SkipClean(true)
 	r.Methods(http.MethodOptions).PathPrefix("/").HandlerFunc(preflight)
 	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path("/openqq/{route}").HandlerFunc(g.api)
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

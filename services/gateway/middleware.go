@@ -42,15 +42,21 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 		}
 		got := bearer(r.Header.Get("Authorization"))
 		if got == "" {
+			got = r.Header.Get("X-Auth-Token") // listed in Mojo's CORS headers
+		}
+		if got == "" {
 			// The parameter may be in the query or in a form body; reading the form here
 			// leaves the body for the handler (ParseForm keeps what it read).
 			got = r.URL.Query().Get("access_token")
 		}
 		if got == "" && isForm(r) {
 			r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
-			if err := r.ParseForm(); err == nil {
-				got = r.PostForm.Get("access_token")
+			if err := r.ParseForm(); err != nil {
+				// The body is spent: answer its fault here, as the handler would.
+				writeStatus(w, paramsStatus(bodyErr("form body", err)))
+				return
 			}
+			got = r.PostForm.Get("access_token")
 		}
 		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			g.log.Info("auth failure", "path", r.URL.Path, "remote", r.RemoteAddr)

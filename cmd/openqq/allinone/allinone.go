@@ -16,6 +16,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/gateway"
+	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
 )
@@ -26,6 +27,7 @@ type Config struct {
 	Session  session.Config
 	Gateway  gateway.Config
 	Reporter reporter.Config
+	Poller   poller.Config
 	// Ready, if set, is told where everything listens once it is up (tests listen on free
 	// ports).
 	Ready func(Addrs)
@@ -38,10 +40,12 @@ type Addrs struct {
 }
 
 // Specs are the configuration structs for envconfig.
-func (c *Config) Specs() []any { return []any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter} }
+func (c *Config) Specs() []any {
+	return []any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter, &c.Poller}
+}
 
-// Run starts the NATS server, the session, the gateway and (with POST_API or POST_STDOUT) the
-// reporter, and runs until ctx ends or the client is stopped (stop_client). The gateway and
+// Run starts the NATS server, the session, the gateway, (with POST_API or POST_STDOUT) the
+// reporter and (with POLL_API) the poller, and runs until ctx ends or the client is stopped (stop_client). The gateway and
 // the reporter stop first, so calls and answers in flight still reach the session; the NATS
 // server stops last.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -88,6 +92,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return err
 		}
 	}
+	var pol *poller.Poller
+	if cfg.Poller.PollAPI != "" {
+		ncP, err := connect("openqq-poller")
+		if err != nil {
+			return err
+		}
+		if pol, err = poller.New(ncP, cfg.Poller, log); err != nil {
+			return err
+		}
+	}
 	sess, err := session.New(ncS, cfg.Session, log)
 	if err != nil {
 		return err
@@ -110,9 +124,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { sessDone <- sess.Run(sessCtx) }()
 	gwDone := make(chan error, 1)
 	go func() { gwDone <- gw.Serve(gwCtx, ln) }()
-	repDone := make(chan error, 1)
+	repDone := make(chan error, 2)
 	if rep != nil {
 		go func() { repDone <- rep.Run(gwCtx) }()
+	} else {
+		repDone <- nil
+	}
+	if pol != nil {
+		go func() { repDone <- pol.Run(gwCtx) }()
 	} else {
 		repDone <- nil
 	}
@@ -135,11 +154,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case gwErr = <-gwDone:
 		stopGateway()
 		stopSession()
-		return errors.Join(gwErr, <-repDone, <-sessDone)
+		return errors.Join(gwErr, <-repDone, <-repDone, <-sessDone)
 	}
 	stopGateway()
 	gwErr = <-gwDone
-	repErr := <-repDone
+	repErr := errors.Join(<-repDone, <-repDone)
 	if !sessionEnded {
 		stopSession()
 		sessErr = <-sessDone

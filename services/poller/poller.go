@@ -1,0 +1,360 @@
+// Package poller is Mojo-Webqq's poll_api heartbeat: while the client is running it GETs
+// POLL_API and waits; a redirect whose Location names /openqq/<route> becomes a request on
+// qq.api.<route> with the Location's query as parameters, so a server outside can make the
+// client call its own API. Any other Location is refused: a hostile poll server cannot make
+// openqq fetch anything.
+package poller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// Config is the poller's configuration, read from the environment.
+type Config struct {
+	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// PollAPI is the heartbeat URL; without it the poller idles.
+	PollAPI string `envconfig:"POLL_API"`
+	// PollInterval is the pause after each answer or failure (Mojo: 5 s; 0 means 5 s).
+	PollInterval time.Duration `envconfig:"POLL_INTERVAL" default:"5s"`
+	// PollTimeout bounds one poll, which the server is expected to hold (Mojo: 120 s).
+	PollTimeout time.Duration `envconfig:"POLL_TIMEOUT" default:"120s"`
+	// PollConnectTimeout bounds connecting to the poll server (Mojo: 10 s).
+	PollConnectTimeout time.Duration `envconfig:"POLL_CONNECT_TIMEOUT" default:"10s"`
+	// PollReport POSTs the API's reply to a redirect back to POLL_API.
+	PollReport bool `envconfig:"POLL_REPORT" default:"false"`
+	// APITimeout bounds the API call a redirect turns into.
+	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
+}
+
+func (c *Config) fill() {
+	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
+	orDefault(&c.PollInterval, 5*time.Second)
+	orDefault(&c.PollTimeout, 120*time.Second)
+	orDefault(&c.PollConnectTimeout, 10*time.Second)
+	orDefault(&c.APITimeout, 10*time.Second)
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Poller runs the heartbeat.
+type Poller struct {
+	nc      *nats.Conn
+	cfg     Config
+	subj    events.Subjects
+	log     *slog.Logger
+	client  *http.Client
+	pollURL *url.URL
+
+	mu      sync.Mutex
+	running bool
+	changed chan struct{} // closed and replaced when running changes
+	cycles  int
+}
+
+// New validates cfg and builds a poller on nc. Zero fields take their defaults.
+func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Poller, error) {
+	cfg.fill()
+	if !events.ValidPrefix(cfg.SubjectPrefix) {
+		return nil, fmt.Errorf("poller: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	var u *url.URL
+	if cfg.PollAPI != "" {
+		var err error
+		if u, err = url.Parse(cfg.PollAPI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("poller: POLL_API %q: want an http:// or https:// URL", cfg.PollAPI)
+		}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = 0
+	tr.TLSHandshakeTimeout = cfg.PollConnectTimeout
+	dialer := &netDialer{timeout: cfg.PollConnectTimeout}
+	tr.DialContext = dialer.DialContext
+	return &Poller{
+		nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "poller"),
+		pollURL: u, changed: make(chan struct{}),
+		client: &http.Client{
+			Transport: tr,
+			Timeout:   cfg.PollTimeout,
+			// Never follow a redirect: its Location is a command, read below.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}, nil
+}
+
+// Run polls while the client is running, until ctx ends.
+func (p *Poller) Run(ctx context.Context) error {
+	if p.pollURL == nil {
+		p.log.Info("POLL_API not set: no heartbeat")
+		<-ctx.Done()
+		return nil
+	}
+	go p.followState(ctx)
+	p.log.Info("heartbeat configured", "poll_api", redact(p.pollURL), "interval", p.cfg.PollInterval)
+	for ctx.Err() == nil {
+		running, changed := p.state()
+		if !running {
+			select {
+			case <-ctx.Done():
+			case <-changed:
+			}
+			continue
+		}
+		// A poll in flight is cut short when the client stops running.
+		pctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-changed:
+				cancel()
+			case <-pctx.Done():
+			}
+		}()
+		p.cycle(pctx)
+		cancel()
+		select {
+		case <-ctx.Done():
+		case <-time.After(p.cfg.PollInterval):
+		}
+	}
+	return nil
+}
+
+// Cycles counts the polls made.
+func (p *Poller) Cycles() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cycles
+}
+
+func (p *Poller) state() (bool, <-chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running, p.changed
+}
+
+func (p *Poller) setRunning(r bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running == r {
+		return
+	}
+	p.running = r
+	close(p.changed)
+	p.changed = make(chan struct{})
+	if r {
+		p.log.Info("client running: polling")
+	} else {
+		p.log.Info("client not running: polling paused")
+	}
+}
+
+// cycle is one poll: GET, then carry out a redirect if it names a route.
+func (p *Poller) cycle(ctx context.Context) {
+	p.mu.Lock()
+	p.cycles++
+	p.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.pollURL.String(), nil)
+	if err != nil {
+		p.log.Error("poll", "err", err)
+		return
+	}
+	req.Header.Set("User-Agent", "openqq-poller/0.1 (Mojo-Webqq Openqq compatible)")
+	start := time.Now()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Info("poll failed", "err", err, "took", time.Since(start).Round(time.Millisecond))
+		}
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // the body means nothing
+	resp.Body.Close()
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		p.log.Debug("poll answered", "status", resp.StatusCode, "took", time.Since(start).Round(time.Millisecond))
+		return
+	}
+	loc := resp.Header.Get("Location")
+	route, params, err := Command(p.pollURL, loc)
+	if err != nil {
+		p.log.Warn("poll redirect refused", "location", loc, "err", err)
+		return
+	}
+	reply, err := p.call(ctx, route, params)
+	if err != nil {
+		p.log.Warn("poll command failed", "route", route, "err", err)
+		return
+	}
+	p.log.Info("poll command", "route", route, "reply_bytes", len(reply))
+	if p.cfg.PollReport {
+		p.report(ctx, route, reply)
+	}
+}
+
+// commandPath is the only place a redirect may point to.
+var commandPath = regexp.MustCompile(`^/openqq/([a-z_]+)$`)
+
+// ErrRefused is wrapped by every Location Command will not carry out.
+var ErrRefused = errors.New("not an /openqq/<route> location")
+
+// Command reads a redirect's Location (relative to the poll URL) as an API call: the path must
+// be /openqq/<route> of a known route, over http or https; the host does not matter (the call
+// goes to our own API over NATS, never to that host). Everything else is ErrRefused.
+func Command(base *url.URL, location string) (string, events.Params, error) {
+	if location == "" {
+		return "", nil, fmt.Errorf("%w: no Location", ErrRefused)
+	}
+	ref, err := url.Parse(location)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	u := base.ResolveReference(ref)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", nil, fmt.Errorf("%w: scheme %q", ErrRefused, u.Scheme)
+	}
+	if u.RawPath != "" && u.RawPath != u.Path {
+		return "", nil, fmt.Errorf("%w: encoded path %q", ErrRefused, u.RawPath)
+	}
+	m := commandPath.FindStringSubmatch(u.Path)
+	if m == nil || !events.IsRoute(m[1]) {
+		return "", nil, fmt.Errorf("%w: path %q", ErrRefused, u.Path)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: query: %w", ErrRefused, err)
+	}
+	params := events.Params{}
+	for k, vs := range q {
+		if len(vs) > 0 && k != "access_token" {
+			params[k] = vs[len(vs)-1]
+		}
+	}
+	return m[1], params, nil
+}
+
+func (p *Poller) call(ctx context.Context, route string, params events.Params) ([]byte, error) {
+	data, err := events.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.APITimeout)
+	defer cancel()
+	m, err := p.nc.RequestWithContext(ctx, p.subj.API(route), data)
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
+}
+
+// report POSTs the API's reply to POLL_API (POLL_REPORT=1): the body is the reply JSON, and
+// X-Openqq-Route names the route.
+func (p *Poller) report(ctx context.Context, route string, reply []byte) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.APITimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.pollURL.String(), bytes.NewReader(reply))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Openqq-Route", route)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		p.log.Info("poll report failed", "route", route, "err", err)
+		return
+	}
+	resp.Body.Close()
+}
+
+// followState keeps track of whether the client is running: get_client_info first, then every
+// state_change from the stream.
+func (p *Poller) followState(ctx context.Context) {
+	for ctx.Err() == nil {
+		if st, err := p.clientState(ctx); err == nil {
+			p.setRunning(st == events.StateRunning)
+			break
+		}
+		sleep(ctx, time.Second)
+	}
+	js, err := jetstream.New(p.nc)
+	if err != nil {
+		p.log.Error("jetstream", "err", err)
+		return
+	}
+	for ctx.Err() == nil {
+		cons, err := js.OrderedConsumer(ctx, p.subj.Stream(), jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{p.subj.Event(events.EventStateChange)},
+			DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		})
+		if err == nil {
+			var cc jetstream.ConsumeContext
+			cc, err = cons.Consume(func(m jetstream.Msg) {
+				var ev events.Event
+				if json.Unmarshal(m.Data(), &ev) != nil || len(ev.Params) != 2 {
+					return
+				}
+				var to events.State
+				if json.Unmarshal(ev.Params[1], &to) == nil {
+					p.setRunning(to == events.StateRunning)
+				}
+			})
+			if err == nil {
+				<-ctx.Done()
+				cc.Stop()
+				return
+			}
+		}
+		p.log.Info("waiting for the event stream", "err", err)
+		sleep(ctx, time.Second)
+	}
+}
+
+func (p *Poller) clientState(ctx context.Context) (events.State, error) {
+	b, err := p.call(ctx, events.RouteGetClientInfo, events.Params{})
+	if err != nil {
+		return "", err
+	}
+	var info events.ClientInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return "", err
+	}
+	return info.State, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func redact(u *url.URL) string {
+	c := *u
+	if c.RawQuery != "" {
+		c.RawQuery = "…"
+	}
+	return c.Redacted()
+}
