@@ -49,7 +49,9 @@ type Config struct {
 // fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
 // code needs only what it changes.
 func (c *Config) fill() {
+	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
 	orDefault(&c.Account, "default")
+	orDefault(&c.Driver, "sim")
 	orDefault(&c.DriverTimeout, 8*time.Second)
 	orDefault(&c.OutboxSize, 100_000)
 	orDefault(&c.ListMaxSize, 20)
@@ -94,8 +96,9 @@ const (
 	opRelogin
 )
 
-// New builds a session and its driver.
+// New builds a session and its driver. Zero fields of cfg take their defaults.
 func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
+	cfg.fill()
 	if !events.ValidPrefix(cfg.SubjectPrefix) {
 		return nil, fmt.Errorf("session: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
 	}
@@ -103,7 +106,6 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 		log = slog.Default()
 	}
 	log = log.With("svc", "session")
-	cfg.fill()
 	subj := events.Subjects{Prefix: cfg.SubjectPrefix}
 	pub, err := newPublisher(nc, subj, cfg.Stream, cfg.OutboxSize, log)
 	if err != nil {

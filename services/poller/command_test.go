@@ -1,0 +1,99 @@
+package poller
+
+import (
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+func TestCommand(t *testing.T) {
+	base, _ := url.Parse("http://poll.example:8080/poll?client=a")
+	tests := []struct {
+		name     string
+		location string
+		route    string
+		params   events.Params
+	}{
+		{"seed example", "http://127.0.0.1:5000/openqq/send_friend_message?id=1&content=hello",
+			"send_friend_message", events.Params{"id": "1", "content": "hello"}},
+		{"another host is mapped, not fetched", "https://evil.example/openqq/get_user_info",
+			"get_user_info", events.Params{}},
+		{"relative location", "/openqq/send_group_message?uid=67890&content=%E4%BD%A0%E5%A5%BD",
+			"send_group_message", events.Params{"uid": "67890", "content": "你好"}},
+		{"path-relative location", "../openqq/get_client_info", "get_client_info", events.Params{}},
+		{"access_token never forwarded", "/openqq/get_user_info?access_token=x&a=1",
+			"get_user_info", events.Params{"a": "1"}},
+		{"last value wins", "/openqq/get_user_info?a=1&a=2", "get_user_info", events.Params{"a": "2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			route, params, err := Command(base, tc.location)
+			if err != nil {
+				t.Fatalf("Command(%q): %v", tc.location, err)
+			}
+			if route != tc.route || len(params) != len(tc.params) {
+				t.Fatalf("Command(%q) = %s %v, want %s %v", tc.location, route, params, tc.route, tc.params)
+			}
+			for k, v := range tc.params {
+				if params[k] != v {
+					t.Errorf("param %s = %q, want %q", k, params[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestCommandRefused(t *testing.T) {
+	base, _ := url.Parse("http://poll.example/poll")
+	for _, loc := range []string{
+		"",
+		"/etc/passwd",
+		"file:///etc/passwd",
+		"file:///openqq/get_user_info",
+		"http://169.254.169.254/",
+		"http://169.254.169.254/latest/meta-data/",
+		"gopher://x/openqq/get_user_info",
+		"javascript:alert(1)",
+		"/openqq/",
+		"/openqq/unknown_route",
+		"/openqq/get_user_info/",
+		"/openqq/get_user_info/../../etc/passwd",
+		"/openqq/..%2Fetc%2Fpasswd",
+		"/openqq/get%5Fuser%5Finfo",
+		"/OPENQQ/get_user_info",
+		"/api/openqq/get_user_info",
+		"//169.254.169.254/openqq",
+		"/openqq/get_user_info?a=%zz",
+		"http://[::1",
+	} {
+		t.Run(loc, func(t *testing.T) {
+			route, _, err := Command(base, loc)
+			if !errors.Is(err, ErrRefused) {
+				t.Fatalf("Command(%q) = %q, %v; want ErrRefused", loc, route, err)
+			}
+		})
+	}
+}
+
+func FuzzCommand(f *testing.F) {
+	for _, s := range []string{"/openqq/get_user_info?a=1", "http://h/openqq/send_friend_message?id=1",
+		"file:///etc/passwd", "/etc/passwd", "%", "//x", "/openqq/%2e%2e"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("http://poll.example/poll")
+	f.Fuzz(func(t *testing.T, loc string) {
+		route, _, err := Command(base, loc)
+		if err != nil {
+			return
+		}
+		if !events.IsRoute(route) {
+			t.Fatalf("Command(%q) accepted unknown route %q", loc, route)
+		}
+		u, perr := base.Parse(loc)
+		if perr != nil || u.Path != "/openqq/"+route || (u.Scheme != "http" && u.Scheme != "https") {
+			t.Fatalf("Command(%q) accepted %v", loc, u)
+		}
+	})
+}
