@@ -8,11 +8,13 @@ import (
 
 	"github.com/openqq/openqq/cmd/openqq/allinone"
 	"github.com/openqq/openqq/pkg/infra/cli"
+	"github.com/openqq/openqq/pkg/infra/health"
 )
 
 func main() {
 	var cfg allinone.Config
-	cli.Main("openqq", cfg.Specs(), func(ctx context.Context, log *slog.Logger) error {
+	cli.Main("openqq", cfg.Specs(), func(ctx context.Context, log *slog.Logger, hc health.Config) error {
+		cfg.Health = hc
 		return allinone.Run(ctx, cfg, log)
 	})
 }

@@ -82,6 +82,11 @@ func (g *Gateway) request(ctx context.Context, msg *nats.Msg, p events.Params, t
 	if err != nil {
 		return statusBody(events.ErrInternal)
 	}
+	if !g.nc.IsConnected() {
+		// A request now would sit in the reconnect buffer until the time-out: say so at once.
+		g.log.Warn("session unavailable: NATS not connected", "route", route, "nats", g.nc.Status().String())
+		return statusBody(events.ErrUnavailable)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	msg.Data = data

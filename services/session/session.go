@@ -233,6 +233,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Ready is nil while the client is running: the session's readiness.
+func (s *Session) Ready() error {
+	if st := s.ClientState(); st != events.StateRunning {
+		return fmt.Errorf("client %s", st)
+	}
+	return nil
+}
+
 // ClientState returns the client state.
 func (s *Session) ClientState() events.State {
 	s.mu.RLock()

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/infra/embednats"
+	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/poller"
@@ -28,6 +29,8 @@ type Config struct {
 	Gateway  gateway.Config
 	Reporter reporter.Config
 	Poller   poller.Config
+	// Health is where the all-in-one serves /healthz and /readyz for all of it.
+	Health health.Config
 	// Ready, if set, is told where everything listens once it is up (tests listen on free
 	// ports).
 	Ready func(Addrs)
@@ -119,6 +122,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer stopSession()
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	defer stopGateway()
+
+	checks := []health.Check{{Name: "client", Ready: sess.Ready}}
+	for name, nc := range conns {
+		c := health.NATS(nc)
+		c.Name = name
+		checks = append(checks, c)
+	}
+	go health.Serve(gwCtx, cfg.Health, log, checks...)
 
 	sessDone := make(chan error, 1)
 	go func() { sessDone <- sess.Run(sessCtx) }()

@@ -15,17 +15,33 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/logging"
 )
 
-// Main reads specs (pointers to envconfig structs) and the logging configuration from the
-// environment and calls run. With -h or --help it prints every variable with its default
-// instead. It exits 1 if anything fails, 0 otherwise.
-func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logger) error) {
-	var logCfg logging.Config
-	all := append([]any{&logCfg}, specs...)
+// Main reads specs (pointers to envconfig structs), the logging and the health configuration
+// from the environment and calls run. With -h or --help it prints every variable with its
+// default instead; with healthcheck it asks the running service whether it is ready (exit 0)
+// or not (exit 1), for container health checks. It exits 1 if anything fails, 0 otherwise.
+func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logger, h health.Config) error) {
+	var (
+		logCfg    logging.Config
+		healthCfg health.Config
+	)
+	all := append([]any{&logCfg, &healthCfg}, specs...)
 	if len(os.Args) > 1 && (os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help") {
 		usage(name, all)
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		if err := envconfig.Process("", &healthCfg); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", name, err)
+			os.Exit(1)
+		}
+		if err := health.Probe(healthCfg); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			os.Exit(1)
+		}
 		return
 	}
 	for _, s := range all {
@@ -41,7 +57,7 @@ func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logg
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log); err != nil {
+	if err := run(ctx, log, healthCfg); err != nil {
 		log.Error(name+" failed", "err", err)
 		stop()
 		os.Exit(1)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/infra/cli"
+	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/poller"
 )
@@ -16,7 +17,7 @@ func main() {
 		nats natsconn.Config
 		cfg  poller.Config
 	)
-	cli.Main("openqq-poller", []any{&nats, &cfg}, func(ctx context.Context, log *slog.Logger) error {
+	cli.Main("openqq-poller", []any{&nats, &cfg}, func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		nc, err := natsconn.Connect(nats, "openqq-poller", log)
 		if err != nil {
 			return err
@@ -26,6 +27,7 @@ func main() {
 		if err != nil {
 			return err
 		}
+		go health.Serve(ctx, hc, log, health.NATS(nc))
 		return p.Run(ctx)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/infra/cli"
+	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/reporter"
 )
@@ -19,7 +20,7 @@ func main() {
 		nats natsconn.Config
 		cfg  reporter.Config
 	)
-	cli.Main("openqq-reporter", []any{&nats, &cfg}, func(ctx context.Context, log *slog.Logger) error {
+	cli.Main("openqq-reporter", []any{&nats, &cfg}, func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		nc, err := natsconn.Connect(nats, "openqq-reporter", log)
 		if err != nil {
 			return err
@@ -34,6 +35,7 @@ func main() {
 			fmt.Printf("replayed: %d delivered, %d failed (still parked), %d of other targets\n", res.Delivered, res.Failed, res.Skipped)
 			return err
 		}
+		go health.Serve(ctx, hc, log, health.NATS(nc))
 		return r.Run(ctx)
 	})
 }
