@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"io"
 	"net/http"
 	"strings"
 
@@ -58,6 +60,18 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 			}
 			got = r.PostForm.Get("access_token")
 		}
+		if got == "" && isJSON(r) {
+			// Read the body for the token, then hand it on unread to the handler.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
+			if err != nil {
+				writeStatus(w, paramsStatus(bodyErr("body", err)))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if p, err := events.DecodeParams(body); err == nil {
+				got = p["access_token"]
+			}
+		}
 		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			g.log.Info("auth failure", "path", r.URL.Path, "remote", r.RemoteAddr)
 			writeStatus(w, events.ErrAuthFailure)
@@ -90,6 +104,12 @@ func (g *Gateway) recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+func isJSON(r *http.Request) bool {
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	return r.Method == http.MethodPost && (ct == "application/json" || ct == "text/json" || strings.HasSuffix(ct, "+json"))
 }
 
 func isForm(r *http.Request) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/sim"
 )
 
 // get_client_info: Mojo's fields, whatever the method.
@@ -174,5 +175,53 @@ func TestControlDelay(t *testing.T) {
 				t.Errorf("state_change %v, want %v", got, want2)
 			}
 		})
+	}
+}
+
+// The simulated QQ server keeps what happened to the account: a relogin reloads the roster from
+// it, so a kicked member stays out, a new friend stays in, and a mute stays on.
+func TestRosterSurvivesRelogin(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	code, body := e.get("kick_group_member", q("group_id", itoa(perlGroupID), "member_id", itoa(perlMemberID)))
+	if code != 200 {
+		t.Fatalf("kick: %d %s", code, body)
+	}
+	sameJSON(t, body, success)
+	code, body = e.get("shutup_group_member", q("group_id", itoa(perlGroupID), "member_id", itoa(perlCardedID), "time", "10"))
+	if code != 200 {
+		t.Fatalf("shutup: %d %s", code, body)
+	}
+	sameJSON(t, body, success)
+	if r := e.inject(sim.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: 9000001, UID: 9001, Name: "新朋友"}}); r.Code != 0 {
+		t.Fatalf("new_friend: %+v", r)
+	}
+	if r := e.inject(sim.Injection{Event: events.EventLoseGroup, GroupID: hikeGroupID}); r.Code != 0 {
+		t.Fatalf("lose_group: %+v", r)
+	}
+
+	all := e.subscribe("")
+	if code, body := e.get("relogin", nil); code != 200 {
+		t.Fatalf("relogin: %d %s", code, body)
+	}
+	checkLogin(t, all, loginSteps(events.StateRunning))
+	e.waitState(events.StateRunning)
+
+	var problems []string
+	groups := e.groupInfo()
+	if byID(groups, hikeGroupID) != nil {
+		problems = append(problems, "the group the account left is back")
+	}
+	if perl := byID(groups, perlGroupID); perl == nil || byID(members(t, perl), perlMemberID) != nil || intOf(t, perl, "member_count") != 310 {
+		problems = append(problems, "the kicked member is back in PERL学习交流")
+	}
+	if byID(e.friendInfo(), 9000001) == nil {
+		problems = append(problems, "the new friend is gone")
+	}
+	if _, muted := e.mutedUntil(perlGroupID, perlCardedID); !muted {
+		problems = append(problems, "the mute is off")
+	}
+	if len(problems) > 0 {
+		t.Fatalf("after relogin the sim's roster is its initial one again (services/session/sim/sim.go Run: ro := s.initial.Clone()): %v", problems)
 	}
 }

@@ -37,7 +37,6 @@ const (
 	devMemberID      = 2372851345 // 金敏, card 老司机-金敏, a plain member of openqq开发组
 	devMemberUID     = 457051
 	devMember2ID     = 2372859264 // 董涛, card 运维-董涛, a plain member of openqq开发组
-	devMember2UID    = 457182
 	hikeOwnerID      = 2375527967
 	hikeMemberID     = 2375543805 // 邵勇, a plain member of 周末爬山群
 	discussMemberID  = 2375995188 // 魏雨桐: in 周末聚餐 only

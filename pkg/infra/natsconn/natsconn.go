@@ -7,21 +7,82 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
 
-// Config is read from the environment.
+// Config is read from the environment. Credentials may also be given in NATS_URL
+// (nats://user:password@host:4222); they are never logged.
 type Config struct {
 	// URL is the NATS server (a comma-separated list for a cluster).
 	URL string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222"`
+	// User and Password authenticate with a user name.
+	User     string `envconfig:"NATS_USER"`
+	Password string `envconfig:"NATS_PASSWORD"`
+	// Token authenticates with a token.
+	Token string `envconfig:"NATS_TOKEN"`
+	// Creds is a credentials file (a user JWT and its NKey seed), for decentralised auth.
+	Creds string `envconfig:"NATS_CREDS"`
+	// TLSCA trusts a CA for the server's certificate; TLSCert and TLSKey present a client
+	// certificate. Any of them turns TLS on (tls:// URLs do too).
+	TLSCA   string `envconfig:"NATS_TLS_CA"`
+	TLSCert string `envconfig:"NATS_TLS_CERT"`
+	TLSKey  string `envconfig:"NATS_TLS_KEY"`
+}
+
+// Auth are the connection options cfg asks for beyond the URL.
+func (cfg Config) Auth() ([]nats.Option, error) {
+	var opts []nats.Option
+	if cfg.User != "" || cfg.Password != "" {
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
+	}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("NATS_TLS_CERT and NATS_TLS_KEY go together")
+	}
+	if cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.TLSCA))
+	}
+	if cfg.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(cfg.TLSCert, cfg.TLSKey))
+	}
+	if cfg.TLSCA != "" || cfg.TLSCert != "" {
+		opts = append(opts, nats.Secure())
+	}
+	return opts, nil
 }
 
 // Connect dials cfg.URL as name. It returns at once even when the server is not reachable
-// yet; the connection comes up by itself when it is.
+// yet; the connection comes up by itself when it is. Wrong credentials are reported at once.
 func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
-	return nats.Connect(cfg.URL, Options(name, log)...)
+	auth, err := cfg.Auth()
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	nc, err := nats.Connect(cfg.URL, append(Options(name, log), auth...)...)
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
+	}
+	return nc, nil
+}
+
+// redact hides passwords in a URL list for error messages.
+func redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Options are the connection options of every openqq service, for Connect and for in-process
@@ -44,6 +105,10 @@ func Options(name string, log *slog.Logger) []nats.Option {
 			log.Info("nats reconnected", "conn", name, "url", c.ConnectedUrlRedacted())
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) {
+				log.Error("nats refused our credentials: check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS", "conn", name, "err", err)
+				return
+			}
 			subject := ""
 			if sub != nil {
 				subject = sub.Subject

@@ -76,9 +76,9 @@ func (s *Sim) apply(ctx context.Context, data []byte) (int64, error) {
 		return 0, events.ErrBadRequest("injection: %v", err)
 	}
 	s.mu.Lock()
-	ro, sink := s.ro, s.sink
+	sink := s.sink
 	s.mu.Unlock()
-	if ro == nil {
+	if sink == nil {
 		return 0, events.NewStatus(events.CodeNotReady, "client not ready: the simulated account is not logged in")
 	}
 	switch {
@@ -153,6 +153,21 @@ func (s *Sim) checkSender(in Injection) error {
 }
 
 func (s *Sim) change(ctx context.Context, sink driver.Sink, in Injection) error {
+	var ids []int64
+	if in.Friend != nil {
+		ids = append(ids, in.Friend.ID)
+	}
+	if in.Group != nil {
+		ids = append(ids, in.Group.ID)
+	}
+	if in.Member != nil {
+		ids = append(ids, in.Member.ID)
+	}
+	for _, id := range ids {
+		if id <= 0 || id > maxID {
+			return events.ErrBadRequest("%s: id %d out of range 1..2^53-1", in.Event, id)
+		}
+	}
 	c := driver.Change{Kind: in.Event, GroupID: in.GroupID}
 	s.mu.Lock()
 	var changed bool
@@ -195,8 +210,13 @@ func (s *Sim) change(ctx context.Context, sink driver.Sink, in Injection) error 
 	if !changed {
 		return events.NewStatus(events.CodeFailure, "%s: nothing to change", in.Event)
 	}
+	// The new object is in the sim's roster now; the session validates nothing further.
 	if err := sink.Change(ctx, c); err != nil {
 		return fmt.Errorf("%s: %w", in.Event, err)
 	}
 	return nil
 }
+
+// maxID keeps ids exact for JavaScript clients.
+const maxID = 1<<53 - 1
+

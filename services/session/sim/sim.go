@@ -37,18 +37,18 @@ type Config struct {
 }
 
 // Sim is the simulated account. It keeps its own copy of the roster, the QQ server's view,
-// which the session's copy follows through login and changes.
+// which the session's copy follows through login and changes; a relogin keeps it, as logging
+// in again to QQ does not undo a kick.
 type Sim struct {
 	nc      *nats.Conn
 	subject string
 	cfg     Config
 	account string
 	log     *slog.Logger
-	initial *roster.Roster
 
 	mu     sync.Mutex
-	ro     *roster.Roster // nil until logged in
-	sink   driver.Sink
+	ro     *roster.Roster // the server's roster: it outlives a login, as QQ's does
+	sink   driver.Sink    // nil while not logged in
 	muted  map[[2]int64]time.Time // (group, member) → muted until
 	logins int
 }
@@ -72,7 +72,7 @@ func New(nc *nats.Conn, subj events.Subjects, account string, cfg Config, log *s
 	}
 	return &Sim{
 		nc: nc, subject: subj.SimInject(), cfg: cfg, account: account, log: log,
-		initial: ro, muted: map[[2]int64]time.Time{},
+		ro: ro, muted: map[[2]int64]time.Time{},
 	}, nil
 }
 
@@ -85,7 +85,7 @@ func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
 	defer func() {
 		_ = sub.Unsubscribe()
 		s.mu.Lock()
-		s.ro, s.sink = nil, nil
+		s.sink = nil
 		s.mu.Unlock()
 	}()
 
@@ -105,11 +105,11 @@ func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
 			return nil
 		}
 	}
-	ro := s.initial.Clone()
 	s.mu.Lock()
-	s.ro, s.sink = ro, sink
+	s.sink = sink
+	ro := s.ro.Clone()
 	s.mu.Unlock()
-	sink.LoggedIn(ro.Clone(), true)
+	sink.LoggedIn(ro, true)
 	<-ctx.Done()
 	return nil
 }
@@ -147,7 +147,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 func (s *Sim) Send(_ context.Context, m driver.Outgoing) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ro == nil {
+	if s.sink == nil {
 		return &driver.SendError{Code: -3, Info: events.SendErrInfo}
 	}
 	var ok bool
@@ -194,7 +194,7 @@ func (s *Sim) MutedUntil(groupID, memberID int64) (time.Time, bool) {
 func (s *Sim) Kick(_ context.Context, groupID int64, memberIDs []int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ro == nil {
+	if s.sink == nil {
 		return driver.ErrNotReady
 	}
 	for _, id := range memberIDs {

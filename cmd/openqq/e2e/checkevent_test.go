@@ -1,0 +1,587 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/gateway"
+	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/sim"
+)
+
+// check_event over HTTP: the long poll of the real gateway against the real session.
+
+// ceHold sets check_event's hold on both sides, and turns events on as the environment's
+// defaults do (a Config built in code has PostEvent false).
+func ceHold(d time.Duration) option {
+	return func(s *session.Config, g *gateway.Config) {
+		s.Hold = d
+		g.CheckEventHold = d
+		s.PostEvent = true
+		s.PostEventList = events.DefaultPostEventList
+	}
+}
+
+// ceSettle is time enough for an injected item to travel from the stream into the session's
+// check_event buffer.
+const ceSettle = 500 * time.Millisecond
+
+// ceInject makes the account receive a group message and returns its id.
+func ceInject(e *env, content string) int64 {
+	e.t.Helper()
+	r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: content})
+	if r.Code != 0 || r.ID == 0 {
+		e.t.Fatalf("inject %q: %+v", content, r)
+	}
+	return r.ID
+}
+
+type ceResult struct {
+	status int
+	body   []byte
+	err    error
+	took   time.Duration
+}
+
+// ceCall calls check_event with GET on its own; safe in any goroutine (it never fails the test).
+func ceCall(ctx context.Context, e *env, client *http.Client) ceResult {
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/openqq/check_event", nil)
+	if err != nil {
+		return ceResult{err: err}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return ceResult{err: err, took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return ceResult{status: resp.StatusCode, body: body, err: err, took: time.Since(start)}
+}
+
+// ceItems decodes a check_event answer: a JSON array (never null) of objects (never null).
+func ceItems(t *testing.T, body []byte) []map[string]any {
+	t.Helper()
+	var raw []json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		t.Fatalf("check_event answered %s, want a JSON array (err %v)", body, err)
+	}
+	out := make([]map[string]any, len(raw))
+	for i, r := range raw {
+		if string(r) == "null" {
+			t.Fatalf("check_event answered %s: item %d is null", body, i)
+		}
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		if err := dec.Decode(&out[i]); err != nil || out[i] == nil {
+			t.Fatalf("item %d of %s is not an object (%v)", i, body, err)
+		}
+	}
+	return out
+}
+
+// ceIDs returns the ids of the message items, failing unless each is a JSON integer.
+func ceIDs(t *testing.T, items []map[string]any) []int64 {
+	t.Helper()
+	var ids []int64
+	for _, it := range items {
+		n, ok := it["id"].(json.Number)
+		if !ok {
+			t.Fatalf("item %v: id is %T, want a JSON integer", it, it["id"])
+		}
+		id, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil {
+			t.Fatalf("item %v: id %s is not an integer", it, n)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// ceEmpty checks that a call on an empty buffer waits for the hold and answers [].
+func ceEmpty(t *testing.T, e *env, hold time.Duration) {
+	t.Helper()
+	start := time.Now()
+	code, body := e.get("check_event", nil)
+	took := time.Since(start)
+	if code != http.StatusOK || string(body) != "[]" {
+		t.Fatalf("empty buffer: HTTP %d %s, want 200 []", code, body)
+	}
+	if took < hold-50*time.Millisecond || took > hold+2*time.Second {
+		t.Errorf("empty buffer answered after %s, want after the hold of %s", took, hold)
+	}
+}
+
+func TestCheckEventHTTPDrainAll(t *testing.T) {
+	const hold = 500 * time.Millisecond
+	e := start(t, ceHold(hold))
+	var want []int64
+	for i := 1; i <= 3; i++ {
+		want = append(want, ceInject(e, fmt.Sprintf("m%d", i)))
+	}
+	time.Sleep(ceSettle)
+
+	start := time.Now()
+	code, body := e.get("check_event", nil)
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d %s", code, body)
+	}
+	if took := time.Since(start); took > hold/2 {
+		t.Errorf("a non-empty buffer answered after %s, want at once", took)
+	}
+	items := ceItems(t, body)
+	if got := ceIDs(t, items); !slices.Equal(got, want) {
+		t.Fatalf("ids %v, want %v in order", got, want)
+	}
+	for i, it := range items {
+		if it["post_type"] != events.PostReceiveMessage || it["type"] != events.GroupMessage ||
+			it["content"] != fmt.Sprintf("m%d", i+1) || it["class"] != "recv" {
+			t.Errorf("item %d: %v", i, it)
+		}
+		for _, k := range []string{"sender_id", "group_id", "time"} {
+			if _, ok := it[k].(json.Number); !ok {
+				t.Errorf("item %d: %s is %T, want a JSON integer", i, k, it[k])
+			}
+		}
+	}
+	// The buffer is empty now: the next call waits, then answers [] (never null).
+	ceEmpty(t, e, hold)
+}
+
+func TestCheckEventHTTPWaitingCallerWoken(t *testing.T) {
+	const hold = 5 * time.Second
+	e := start(t, ceHold(hold))
+	res := make(chan ceResult, 1)
+	go func() { res <- ceCall(context.Background(), e, e.http) }()
+	time.Sleep(300 * time.Millisecond) // the call is waiting
+	injected := time.Now()
+	id := ceInject(e, "wake up")
+	var r ceResult
+	select {
+	case r = <-res:
+	case <-time.After(hold + 3*time.Second):
+		t.Fatal("no answer")
+	}
+	if r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("check_event: %v, HTTP %d %s", r.err, r.status, r.body)
+	}
+	if took := time.Since(injected); took > 2*time.Second {
+		t.Errorf("answered %s after the message, want well before the hold (%s)", took, hold)
+	}
+	items := ceItems(t, r.body)
+	if got := ceIDs(t, items); !slices.Equal(got, []int64{id}) {
+		t.Fatalf("got %s, want [message %d]", r.body, id)
+	}
+	if items[0]["content"] != "wake up" {
+		t.Errorf("item %v", items[0])
+	}
+}
+
+func TestCheckEventHTTPOnlyReportedEvents(t *testing.T) {
+	const hold = 500 * time.Millisecond
+	e := start(t, ceHold(hold))
+	all := e.subscribe("")
+	// A relogin publishes state_change, input_qrcode and login again, after the session started.
+	if code, body := e.get("relogin", nil); code != http.StatusOK {
+		t.Fatalf("relogin: HTTP %d %s", code, body)
+	}
+	all.event(events.EventLogin)
+	for {
+		ev := all.event(events.EventStateChange)
+		if len(ev.Params) == 2 && strings.Contains(string(ev.Params[1]), string(events.StateRunning)) {
+			break
+		}
+	}
+	e.waitState(events.StateRunning)
+	r := e.inject(sim.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: 3000000001, UID: 3000001, Name: "新朋友"}})
+	if r.Code != 0 {
+		t.Fatalf("inject new_friend: %+v", r)
+	}
+	id := ceInject(e, "after relogin")
+	time.Sleep(ceSettle)
+
+	code, body := e.get("check_event", nil)
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d %s", code, body)
+	}
+	items := ceItems(t, body)
+	if len(items) != 2 {
+		t.Fatalf("got %s, want [new_friend, message %d]", body, id)
+	}
+	ev := items[0]
+	if ev["post_type"] != "event" || ev["event"] != events.EventNewFriend {
+		t.Errorf("first item %v, want the new_friend event", ev)
+	}
+	params, _ := ev["params"].([]any)
+	if len(params) != 1 {
+		t.Fatalf("new_friend params %v", ev["params"])
+	}
+	if f, _ := params[0].(map[string]any); f == nil || f["id"] != json.Number("3000000001") || f["name"] != "新朋友" {
+		t.Errorf("new_friend params %v", params)
+	}
+	if got := ceIDs(t, items[1:]); !slices.Equal(got, []int64{id}) {
+		t.Errorf("second item %v, want message %d", items[1], id)
+	}
+	for _, it := range items {
+		switch it["event"] {
+		case events.EventLogin, events.EventStop, events.EventStateChange, events.EventInputQRCode:
+			t.Errorf("check_event handed out the client's own event %v", it["event"])
+		}
+	}
+	ceEmpty(t, e, hold)
+}
+
+func TestCheckEventHTTPConcurrentCallers(t *testing.T) {
+	const (
+		hold    = 5 * time.Second
+		callers = 5
+	)
+	e := start(t, ceHold(hold))
+	results := make(chan ceResult, callers)
+	for range callers {
+		go func() { results <- ceCall(context.Background(), e, e.http) }()
+	}
+	time.Sleep(300 * time.Millisecond) // all are waiting
+	var want []int64
+	for i := range callers {
+		want = append(want, ceInject(e, fmt.Sprintf("c%d", i)))
+	}
+	var got []int64
+	for range callers {
+		var r ceResult
+		select {
+		case r = <-results:
+		case <-time.After(hold + 3*time.Second):
+			t.Fatal("a caller got no answer")
+		}
+		if r.err != nil || r.status != http.StatusOK {
+			t.Fatalf("check_event: %v, HTTP %d %s", r.err, r.status, r.body)
+		}
+		ids := ceIDs(t, ceItems(t, r.body))
+		if len(ids) != 1 {
+			t.Errorf("a waiting caller got %s, want exactly one item", r.body)
+		}
+		got = append(got, ids...)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("callers got %v together, want each of %v exactly once", got, want)
+	}
+}
+
+// TestCheckEventHTTPConcurrentCallersBurst: more items than callers, arriving at once; the
+// callers keep calling until everything arrived. Nothing twice, nothing lost.
+func TestCheckEventHTTPConcurrentCallersBurst(t *testing.T) {
+	const (
+		hold    = time.Second
+		callers = 5
+		n       = 15
+	)
+	e := start(t, ceHold(hold))
+	var (
+		mu  sync.Mutex
+		got []int64
+	)
+	done := make(chan struct{})
+	errs := make(chan string, callers)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				r := ceCall(context.Background(), e, e.http)
+				if r.err != nil || r.status != http.StatusOK {
+					errs <- fmt.Sprintf("check_event: %v, HTTP %d %s", r.err, r.status, r.body)
+					return
+				}
+				var items []map[string]any
+				dec := json.NewDecoder(bytes.NewReader(r.body))
+				dec.UseNumber()
+				if err := dec.Decode(&items); err != nil || items == nil {
+					errs <- fmt.Sprintf("check_event answered %s", r.body)
+					return
+				}
+				mu.Lock()
+				for _, it := range items {
+					if it == nil {
+						errs <- fmt.Sprintf("null item in %s", r.body)
+						mu.Unlock()
+						return
+					}
+					id, _ := strconv.ParseInt(fmt.Sprint(it["id"]), 10, 64)
+					got = append(got, id)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	var want []int64
+	for i := range n {
+		want = append(want, ceInject(e, fmt.Sprintf("b%d", i)))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		k := len(got)
+		mu.Unlock()
+		if k >= n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("callers got %v together, want each of %v exactly once", got, want)
+	}
+}
+
+func TestCheckEventHTTPCallerGoneLosesNothing(t *testing.T) {
+	const hold = 3 * time.Second
+	e := start(t, ceHold(hold))
+
+	t.Run("client timeout", func(t *testing.T) {
+		e := e.with(t)
+		short := &http.Client{Timeout: 300 * time.Millisecond}
+		r := ceCall(context.Background(), e, short)
+		if r.err == nil {
+			t.Fatalf("the short client got HTTP %d %s, want a time-out", r.status, r.body)
+		}
+		time.Sleep(300 * time.Millisecond) // the gateway has released the ticket
+		id := ceInject(e, "after timeout")
+		time.Sleep(ceSettle)
+		next := ceCall(context.Background(), e, e.http)
+		if next.err != nil || next.status != http.StatusOK {
+			t.Fatalf("next caller: %v, HTTP %d %s", next.err, next.status, next.body)
+		}
+		if got := ceIDs(t, ceItems(t, next.body)); !slices.Equal(got, []int64{id}) {
+			t.Fatalf("next caller got %s, want [message %d]", next.body, id)
+		}
+		if next.took > hold/2 {
+			t.Errorf("next caller waited %s for an item that was buffered", next.took)
+		}
+	})
+
+	t.Run("cancelled request", func(t *testing.T) {
+		e := e.with(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		res := make(chan ceResult, 1)
+		go func() { res <- ceCall(ctx, e, e.http) }()
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+		if r := <-res; r.err == nil {
+			t.Fatalf("cancelled call got HTTP %d %s", r.status, r.body)
+		}
+		time.Sleep(300 * time.Millisecond)
+		id := ceInject(e, "after cancel")
+		time.Sleep(ceSettle)
+		code, body := e.get("check_event", nil)
+		if code != http.StatusOK {
+			t.Fatalf("HTTP %d %s", code, body)
+		}
+		if got := ceIDs(t, ceItems(t, body)); !slices.Equal(got, []int64{id}) {
+			t.Fatalf("next caller got %s, want [message %d]", body, id)
+		}
+	})
+
+	// The message arrives as the caller hangs up: it may reach the session's waiter for that
+	// caller before the gateway's release does. Either way the next caller gets it.
+	t.Run("message as the caller hangs up", func(t *testing.T) {
+		e := e.with(t)
+		for i := range 5 {
+			ctx, cancel := context.WithCancel(context.Background())
+			res := make(chan ceResult, 1)
+			go func() { res <- ceCall(ctx, e, e.http) }()
+			time.Sleep(200 * time.Millisecond)
+			injected := make(chan int64, 1)
+			go func() {
+				time.Sleep(time.Duration(i) * time.Millisecond)
+				cancel()
+			}()
+			go func() { // injects without t: this goroutine must not fail the test
+				b, _ := json.Marshal(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "hang-up " + strconv.Itoa(i)})
+				m, err := e.nc.Request(events.Subjects{}.SimInject(), b, 5*time.Second)
+				var rep sim.InjectReply
+				if err == nil {
+					err = json.Unmarshal(m.Data, &rep)
+				}
+				if err != nil || rep.Code != 0 {
+					injected <- 0
+					return
+				}
+				injected <- rep.ID
+			}()
+			first := <-res
+			id := <-injected
+			if id == 0 {
+				t.Fatal("inject failed")
+			}
+			var got []int64
+			switch {
+			case first.err == nil && first.status == http.StatusOK:
+				// The call was answered before it was cancelled.
+				got = append(got, ceIDs(t, ceItems(t, first.body))...)
+			case first.status == http.StatusOK:
+				// Hung up while reading an answer the gateway had written: nobody can tell
+				// whether the item arrived. Not this test's case.
+				t.Logf("round %d: hung up while reading the answer: %v", i, first.err)
+				time.Sleep(ceSettle)
+				_ = ceCall(context.Background(), e, e.http)
+				continue
+			}
+			time.Sleep(ceSettle)
+			if !slices.Contains(got, id) {
+				next := ceCall(context.Background(), e, e.http)
+				if next.err != nil || next.status != http.StatusOK {
+					t.Fatalf("next caller: %v, HTTP %d %s", next.err, next.status, next.body)
+				}
+				got = append(got, ceIDs(t, ceItems(t, next.body))...)
+				if next.took > hold/2 {
+					t.Errorf("round %d: next caller waited %s", i, next.took)
+				}
+			}
+			if !slices.Equal(got, []int64{id}) {
+				t.Fatalf("round %d: callers got %v, want [%d] exactly once", i, got, id)
+			}
+		}
+	})
+}
+
+// newCheckEventMsg is a check_event request as the gateway sends it: a ticket and a hold.
+func newCheckEventMsg(subj events.Subjects, ticket string, hold time.Duration) *nats.Msg {
+	m := nats.NewMsg(subj.API(events.RouteCheckEvent))
+	m.Header.Set(events.HeaderTicket, ticket)
+	m.Header.Set(events.HeaderHold, hold.String())
+	m.Data = []byte("{}")
+	return m
+}
+
+// TestCheckEventReleaseEndpointPutsBack: items handed out under a ticket whose caller turned
+// out to be gone (the gateway releases it undelivered) go back to the front of the buffer.
+func TestCheckEventReleaseEndpointPutsBack(t *testing.T) {
+	const hold = 500 * time.Millisecond
+	e := start(t, ceHold(hold))
+	a := ceInject(e, "a")
+	b := ceInject(e, "b")
+	time.Sleep(ceSettle)
+
+	subj := events.Subjects{}
+	msg := newCheckEventMsg(subj, "ticket-1", hold)
+	reply, err := e.nc.RequestMsg(msg, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, ceItems(t, reply.Data)); !slices.Equal(got, []int64{a, b}) {
+		t.Fatalf("ticket-1 got %s, want [%d %d]", reply.Data, a, b)
+	}
+	c := ceInject(e, "c")
+	time.Sleep(ceSettle)
+	rel, _ := json.Marshal(events.CheckEventRelease{Ticket: "ticket-1", Delivered: false})
+	if _, err := e.nc.Request(subj.CheckEventRelease(), rel, 5*time.Second); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	code, body := e.get("check_event", nil)
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d %s", code, body)
+	}
+	if got := ceIDs(t, ceItems(t, body)); !slices.Equal(got, []int64{a, b, c}) {
+		t.Fatalf("next caller got %s, want [%d %d %d]: the released items first", body, a, b, c)
+	}
+
+	// A delivered release forgets the items.
+	d := ceInject(e, "d")
+	time.Sleep(ceSettle)
+	reply, err = e.nc.RequestMsg(newCheckEventMsg(subj, "ticket-2", hold), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, ceItems(t, reply.Data)); !slices.Equal(got, []int64{d}) {
+		t.Fatalf("ticket-2 got %s, want [%d]", reply.Data, d)
+	}
+	rel, _ = json.Marshal(events.CheckEventRelease{Ticket: "ticket-2", Delivered: true})
+	if _, err := e.nc.Request(subj.CheckEventRelease(), rel, 5*time.Second); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	ceEmpty(t, e, hold)
+}
+
+func TestCheckEventHTTPPost(t *testing.T) {
+	const hold = 500 * time.Millisecond
+	e := start(t, ceHold(hold))
+	a := ceInject(e, "form")
+	time.Sleep(ceSettle)
+	code, body := e.postForm("check_event", q("client", "bot"))
+	if code != http.StatusOK {
+		t.Fatalf("POST form: HTTP %d %s", code, body)
+	}
+	if got := ceIDs(t, ceItems(t, body)); !slices.Equal(got, []int64{a}) {
+		t.Fatalf("POST form got %s, want [%d]", body, a)
+	}
+	b := ceInject(e, "json")
+	time.Sleep(ceSettle)
+	code, body = e.postJSON("check_event", map[string]string{})
+	if code != http.StatusOK {
+		t.Fatalf("POST JSON: HTTP %d %s", code, body)
+	}
+	if got := ceIDs(t, ceItems(t, body)); !slices.Equal(got, []int64{b}) {
+		t.Fatalf("POST JSON got %s, want [%d]", body, b)
+	}
+	// An empty POST waits for the hold and answers [].
+	start := time.Now()
+	code, body = e.postForm("check_event", nil)
+	if code != http.StatusOK || string(body) != "[]" {
+		t.Fatalf("empty POST: HTTP %d %s, want 200 []", code, body)
+	}
+	if took := time.Since(start); took < hold-50*time.Millisecond {
+		t.Errorf("empty POST answered after %s, before the hold", took)
+	}
+}
+
+func TestCheckEventHTTPJSONP(t *testing.T) {
+	const hold = 500 * time.Millisecond
+	e := start(t, ceHold(hold))
+	id := ceInject(e, "jsonp")
+	time.Sleep(ceSettle)
+	code, body := e.get("check_event", q("datatype", "jsonp", "callback", "cb"))
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d %s", code, body)
+	}
+	s := string(body)
+	if !strings.HasPrefix(s, "cb(") || !strings.HasSuffix(s, ")") {
+		t.Fatalf("JSONP body %s, want cb([...])", body)
+	}
+	if got := ceIDs(t, ceItems(t, []byte(s[3:len(s)-1]))); !slices.Equal(got, []int64{id}) {
+		t.Fatalf("JSONP got %s, want [%d]", body, id)
+	}
+	code, body = e.get("check_event", q("datatype", "jsonp", "callback", "cb"))
+	if code != http.StatusOK || string(body) != "cb([])" {
+		t.Fatalf("empty JSONP: HTTP %d %s, want cb([])", code, body)
+	}
+}
