@@ -219,4 +219,3 @@ func (s *Sim) change(ctx context.Context, sink driver.Sink, in Injection) error 
 
 // maxID keeps ids exact for JavaScript clients.
 const maxID = 1<<53 - 1
-

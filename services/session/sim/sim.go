@@ -47,8 +47,8 @@ type Sim struct {
 	log     *slog.Logger
 
 	mu     sync.Mutex
-	ro     *roster.Roster // the server's roster: it outlives a login, as QQ's does
-	sink   driver.Sink    // nil while not logged in
+	ro     *roster.Roster         // the server's roster: it outlives a login, as QQ's does
+	sink   driver.Sink            // nil while not logged in
 	muted  map[[2]int64]time.Time // (group, member) → muted until
 	logins int
 }
