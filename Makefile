@@ -7,7 +7,7 @@ GO      ?= go
 # Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
 FUZZTIME ?= 20s
 
-.PHONY: all build run test vet fmt staticcheck lint fuzz tidy clean tools
+.PHONY: all build run run-cluster test vet fmt staticcheck lint fuzz tidy clean tools
 
 all: build
 
@@ -24,6 +24,15 @@ bin/openqq-poller: FORCE
 bin/openqq-gateway: FORCE
 	$(GO) build -o $@ ./services/gateway/cmd/openqq-gateway
 FORCE:
+
+## run-cluster: the docker-compose topology as separate processes around a real nats-server
+run-cluster: build bin/nats-server
+	./scripts/run-cluster.sh
+
+# nats-server built from the Go module the project already requires (nothing is downloaded
+# but modules).
+bin/nats-server:
+	cd pkg/infra && $(GO) build -o ../../bin/nats-server github.com/nats-io/nats-server/v2
 
 ## run: the whole system in one process (embedded NATS on :4222, the API on :5000)
 run: bin/openqq

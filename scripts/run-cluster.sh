@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make run-cluster: the docker-compose topology without Docker. A real nats-server (built from
+# the Go module, not downloaded) with JetStream on a file store, then session, gateway, two
+# reporters and the poller, each its own process, each line of output prefixed with its name.
+# Ctrl-C stops them all. Settings are the README's environment variables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=${CLUSTER_DATA:-data/cluster}
+NATS_PORT=${CLUSTER_NATS_PORT:-4222}
+mkdir -p "$DATA/nats"
+
+pids=()
+stop() {
+	trap - EXIT INT TERM
+	echo "[cluster] stopping"
+	# services first, NATS last, so that they drain into it
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; sleep 0.2; done
+	wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+# start NAME HEALTH_PORT COMMAND...: runs a process with its output prefixed.
+start() {
+	local name=$1 port=$2
+	shift 2
+	HEALTH_ADDR=${port:+127.0.0.1:$port} "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
+	pids+=($!)
+}
+
+start nats "" ./bin/nats-server --jetstream --store_dir "$DATA/nats" --addr 127.0.0.1 \
+	--port "$NATS_PORT" --http_port 8222
+export NATS_URL=nats://127.0.0.1:$NATS_PORT
+for _ in $(seq 50); do curl -sf http://127.0.0.1:8222/healthz >/dev/null && break; sleep 0.1; done
+
+start session 8181 ./bin/openqq-session
+start gateway 8182 ./bin/openqq-gateway
+start reporter-1 8183 ./bin/openqq-reporter
+start reporter-2 8184 ./bin/openqq-reporter
+start poller 8185 ./bin/openqq-poller
+
+for port in 8181 8182 8183 8184 8185; do
+	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+done
+echo "[cluster] ready: curl localhost:5000/openqq/get_user_info  (NATS $NATS_URL, health on :8181-8185/readyz)"
+wait -n "${pids[@]}" || true
+echo "[cluster] a process ended"
