@@ -127,14 +127,25 @@ func TestComposeNATS(t *testing.T) {
 	if !strings.HasPrefix(n.Image, "nats:2") {
 		t.Errorf("nats image %q, want the official nats:2.x", n.Image)
 	}
-	cmd := strings.Join(n.Command, " ")
-	for _, flag := range []string{"--jetstream", "--store_dir /data"} {
-		if !strings.Contains(cmd, flag) {
-			t.Errorf("nats command %q lacks %s", cmd, flag)
-		}
+	if cmd := strings.Join(n.Command, " "); cmd != "--config /etc/nats/openqq.conf" {
+		t.Errorf("nats command %q, want --config /etc/nats/openqq.conf", cmd)
 	}
-	if len(n.Volumes) != 1 || n.Volumes[0].Target != "/data" || n.Volumes[0].Source != "nats-data" {
-		t.Errorf("nats volumes %+v, want nats-data:/data", n.Volumes)
+	var data, conf bool
+	for _, v := range n.Volumes {
+		data = data || v.Source == "nats-data" && v.Target == "/data"
+		conf = conf || strings.HasSuffix(v.Source, "deploy/nats.conf") && v.Target == "/etc/nats/openqq.conf" && v.ReadOnly
+	}
+	if !data || !conf {
+		t.Errorf("nats volumes %+v, want nats-data:/data and deploy/nats.conf read-only", n.Volumes)
+	}
+	b, err := os.ReadFile("nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"jetstream", "store_dir: /data", "http_port: 8222", "max_payload: 64MB"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("deploy/nats.conf lacks %q", want)
+		}
 	}
 	if _, ok := p.Volumes["nats-data"]; !ok {
 		t.Error("volume nats-data not declared")

@@ -28,8 +28,10 @@ start() {
 	pids+=($!)
 }
 
-start nats "" ./bin/nats-server --jetstream --store_dir "$DATA/nats" --addr 127.0.0.1 \
-	--port "$NATS_PORT" --http_port 8222
+# deploy/nats.conf, with this run's port and store
+sed -e "s|^port: .*|port: $NATS_PORT|" -e "s|store_dir: .*|store_dir: \"$PWD/$DATA/nats\"|" \
+	-e '/^jetstream/i host: 127.0.0.1' deploy/nats.conf > "$DATA/nats.conf"
+start nats "" ./bin/nats-server --config "$DATA/nats.conf"
 export NATS_URL=nats://127.0.0.1:$NATS_PORT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:8222/healthz >/dev/null && break; sleep 0.1; done
 

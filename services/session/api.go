@@ -47,6 +47,13 @@ func (s *Session) endpoint(ctx context.Context, route string, h handler) micro.H
 	return micro.HandlerFunc(func(req micro.Request) {
 		ctx := withFrom(ctx, req.Headers().Get(events.HeaderFrom))
 		body, status := s.call(ctx, route, h, req.Data())
+		if limit := s.nc.MaxPayload(); limit > 0 && int64(len(body)) > limit-1024 {
+			// NATS would refuse it and the caller would only see a time-out.
+			s.log.Error("reply larger than the NATS server's max_payload", "route", route, "bytes", len(body), "max_payload", limit)
+			body = events.MustMarshal(events.NewStatus(events.CodeInternal,
+				"reply of %d bytes exceeds the NATS max_payload of %d; raise max_payload on the NATS server", len(body), limit))
+			status = events.CodeInternal
+		}
 		var err error
 		if status == events.CodeOK || events.HTTPStatus(status) == 200 {
 			err = req.Respond(body)

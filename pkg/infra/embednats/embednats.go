@@ -26,6 +26,9 @@ type Config struct {
 	StoreDir string `envconfig:"NATS_STORE_DIR" default:"./data/nats"`
 }
 
+// maxPayload is the largest message NATS accepts (its hard limit); the default is 1 MiB.
+const maxPayload = 64 << 20
+
 // Server is a running embedded server.
 type Server struct {
 	*server.Server
@@ -48,6 +51,8 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
 		NoSigs:     true,
+		// get_group_info of a large roster is one reply: allow what NATS allows at most.
+		MaxPayload: maxPayload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embednats: %w", err)
