@@ -77,6 +77,7 @@ func (s *Session) kickGroupMember(ctx context.Context, p events.Params) (any, er
 		removed, after, ok := s.ro.RemoveGroupMember(g.ID, m.ID)
 		var ev *events.Event
 		if ok {
+			s.gen++
 			ev, err = events.NewEvent(events.EventLoseGroupMember, removed, *after)
 		}
 		s.mu.Unlock()

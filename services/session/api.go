@@ -40,30 +40,43 @@ func (s *Session) handlers() map[string]handler {
 	}
 }
 
+// maxInflight bounds the API calls one session handles at once.
+const maxInflight = 512
+
 // endpoint turns a handler into a micro endpoint. Every reply is the HTTP API's JSON body; one
 // that must not go out as HTTP 200 is sent as a micro error whose code is the HTTP status, so
-// micro's stats count it and the gateway copies it.
+// micro's stats count it and the gateway copies it. A micro endpoint hands its requests over
+// one at a time, so each is handled in a goroutine of its own (up to maxInflight): one slow
+// send must not hold up the next.
 func (s *Session) endpoint(ctx context.Context, route string, h handler) micro.Handler {
 	return micro.HandlerFunc(func(req micro.Request) {
-		ctx := withFrom(ctx, req.Headers().Get(events.HeaderFrom))
-		body, status := s.call(ctx, route, h, req.Data())
-		if limit := s.nc.MaxPayload(); limit > 0 && int64(len(body)) > limit-1024 {
-			// NATS would refuse it and the caller would only see a time-out.
-			s.log.Error("reply larger than the NATS server's max_payload", "route", route, "bytes", len(body), "max_payload", limit)
-			body = events.MustMarshal(events.NewStatus(events.CodeInternal,
-				"reply of %d bytes exceeds the NATS max_payload of %d; raise max_payload on the NATS server", len(body), limit))
-			status = events.CodeInternal
-		}
-		var err error
-		if status == events.CodeOK || events.HTTPStatus(status) == 200 {
-			err = req.Respond(body)
-		} else {
-			err = req.Error(strconv.Itoa(events.HTTPStatus(status)), strconv.Itoa(status), body)
-		}
-		if err != nil {
-			s.log.Warn("reply", "route", route, "err", err)
-		}
+		s.inflight <- struct{}{}
+		go func() {
+			defer func() { <-s.inflight }()
+			s.handle(ctx, route, h, req)
+		}()
 	})
+}
+
+func (s *Session) handle(ctx context.Context, route string, h handler, req micro.Request) {
+	ctx = withFrom(ctx, req.Headers().Get(events.HeaderFrom))
+	body, status := s.call(ctx, route, h, req.Data())
+	if limit := s.nc.MaxPayload(); limit > 0 && int64(len(body)) > limit-1024 {
+		// NATS would refuse it and the caller would only see a time-out.
+		s.log.Error("reply larger than the NATS server's max_payload", "route", route, "bytes", len(body), "max_payload", limit)
+		body = events.MustMarshal(events.NewStatus(events.CodeInternal,
+			"reply of %d bytes exceeds the NATS max_payload of %d; raise max_payload on the NATS server", len(body), limit))
+		status = events.CodeInternal
+	}
+	var err error
+	if status == events.CodeOK || events.HTTPStatus(status) == 200 {
+		err = req.Respond(body)
+	} else {
+		err = req.Error(strconv.Itoa(events.HTTPStatus(status)), strconv.Itoa(status), body)
+	}
+	if err != nil {
+		s.log.Warn("reply", "route", route, "err", err)
+	}
 }
 
 // call runs a handler and encodes its reply, whatever happens; it returns the body and the code.
@@ -114,6 +127,35 @@ func (s *Session) dispatch(ctx context.Context, route string, h handler, data []
 	return h(ctx, p)
 }
 
+type cachedReply struct {
+	gen  uint64
+	body json.RawMessage
+}
+
+// cached is read for the get_*_info routes: the encoded reply is kept until the roster
+// changes, since a large roster takes long to encode and seldom changes.
+func (s *Session) cached(route string, f func() any) (any, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.ro == nil {
+		return nil, events.ErrNotReady(s.state)
+	}
+	s.cacheMu.Lock()
+	c, ok := s.cache[route]
+	s.cacheMu.Unlock()
+	if ok && c.gen == s.gen {
+		return c.body, nil
+	}
+	b, err := events.Marshal(f())
+	if err != nil {
+		return nil, err
+	}
+	s.cacheMu.Lock()
+	s.cache[route] = cachedReply{gen: s.gen, body: b}
+	s.cacheMu.Unlock()
+	return json.RawMessage(b), nil
+}
+
 // read runs f on the roster under the read lock; the roster is gone while logging in again.
 func (s *Session) read(f func() any) (any, error) {
 	s.mu.RLock()
@@ -127,23 +169,23 @@ func (s *Session) read(f func() any) (any, error) {
 }
 
 func (s *Session) getUserInfo(context.Context, events.Params) (any, error) {
-	return s.read(func() any { return s.ro.User })
+	return s.cached(events.RouteGetUserInfo, func() any { return s.ro.User })
 }
 
 func (s *Session) getFriendInfo(context.Context, events.Params) (any, error) {
-	return s.read(func() any { return s.ro.Friends })
+	return s.cached(events.RouteGetFriendInfo, func() any { return s.ro.Friends })
 }
 
 func (s *Session) getGroupInfo(context.Context, events.Params) (any, error) {
-	return s.read(func() any { return s.ro.Groups })
+	return s.cached(events.RouteGetGroupInfo, func() any { return s.ro.Groups })
 }
 
 func (s *Session) getGroupBasicInfo(context.Context, events.Params) (any, error) {
-	return s.read(func() any { return s.ro.BasicGroups() })
+	return s.cached(events.RouteGetGroupBasicInfo, func() any { return s.ro.BasicGroups() })
 }
 
 func (s *Session) getDiscussInfo(context.Context, events.Params) (any, error) {
-	return s.read(func() any { return s.ro.Discusses })
+	return s.cached(events.RouteGetDiscussInfo, func() any { return s.ro.Discusses })
 }
 
 func (s *Session) searchFriend(_ context.Context, p events.Params) (any, error) {

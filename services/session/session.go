@@ -84,6 +84,12 @@ type Session struct {
 	mu    sync.RWMutex
 	state events.State
 	ro    *roster.Roster
+	gen   uint64 // counts roster changes, so cached replies know when they are stale
+
+	cacheMu sync.Mutex
+	cache   map[string]cachedReply // encoded get_*_info replies
+
+	inflight chan struct{} // bounds the API calls handled at once
 
 	control chan controlOp // stop_client and relogin, for Run
 	async   sync.WaitGroup // async sends still going
@@ -113,10 +119,12 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 	}
 	s := &Session{
 		nc: nc, cfg: cfg, subj: subj, log: log, start: time.Now(),
-		state:   events.StateInit,
-		pub:     pub,
-		checks:  newCheckEvents(cfg.CheckEventConfig, log),
-		control: make(chan controlOp, 1),
+		state:    events.StateInit,
+		pub:      pub,
+		checks:   newCheckEvents(cfg.CheckEventConfig, log),
+		control:  make(chan controlOp, 1),
+		cache:    map[string]cachedReply{},
+		inflight: make(chan struct{}, maxInflight),
 	}
 	switch cfg.Driver {
 	case "sim":
@@ -174,6 +182,7 @@ func (s *Session) Run(ctx context.Context) error {
 		err := <-done
 		s.mu.Lock()
 		s.ro = nil
+		s.gen++
 		s.mu.Unlock()
 
 		switch {

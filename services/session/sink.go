@@ -25,6 +25,7 @@ func (s *Session) QRCode(path string, png []byte) {
 func (s *Session) LoggedIn(r *roster.Roster, scanned bool) {
 	s.mu.Lock()
 	s.ro = r
+	s.gen++
 	s.mu.Unlock()
 	flag := 0
 	if scanned {
@@ -153,6 +154,9 @@ func (s *Session) Change(ctx context.Context, c driver.Change) error {
 	}
 	// Encode while the lock still guards the group's member list.
 	ev, err := events.NewEvent(c.Kind, params...)
+	if params != nil {
+		s.gen++
+	}
 	s.mu.Unlock()
 	if params == nil {
 		return driver.ErrNoChange
