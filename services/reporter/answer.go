@@ -59,10 +59,16 @@ func ParseAnswer(contentType string, body []byte) (Answer, bool) {
 	return a, a.Reply != "" || a.Shutup || a.Format != ""
 }
 
-// scalar reads a JSON string or number as text, the way Perl saw either.
+// scalar reads a JSON string or number as text, the way Perl saw either; true reads as 1 and
+// false as 0, as JSON::PP's booleans compare in Perl.
 func scalar(v json.RawMessage) (string, bool) {
-	if len(v) == 0 {
+	switch string(v) {
+	case "":
 		return "", false
+	case "true":
+		return "1", true
+	case "false":
+		return "0", true
 	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {

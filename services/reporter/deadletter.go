@@ -107,10 +107,17 @@ func (r *Reporter) Replay(ctx context.Context) (ReplayResult, error) {
 			continue
 		}
 		orig, _ := strconv.ParseUint(m.Headers().Get(HeaderDLSeq), 10, 64)
-		if _, _, err := t.post(ctx, m.Data(), orig, 0); err != nil {
+		tries, _ := strconv.Atoi(m.Headers().Get(HeaderDLDeliveries))
+		answer, hasAnswer, err := t.post(ctx, m.Data(), orig, tries+1)
+		if err != nil {
 			r.log.Warn("replay failed", "target", t.String(), "seq", orig, "err", err)
 			res.Failed++
 			continue
+		}
+		if hasAnswer {
+			if err := r.apply(ctx, t, orig, m.Data(), answer); err != nil {
+				r.log.Warn("replayed item's answer not applied", "seq", orig, "err", err)
+			}
 		}
 		if err := stream.DeleteMsg(ctx, meta.Sequence.Stream); err != nil {
 			return res, fmt.Errorf("replay: delete %d: %w", meta.Sequence.Stream, err)

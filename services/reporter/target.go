@@ -107,7 +107,8 @@ func newHTTPClient(cfg Config) *http.Client {
 func checkURL(u string) error {
 	p, err := url.Parse(u)
 	if err != nil {
-		return fmt.Errorf("%q: %w", redact(u), err)
+		// url.Parse's error repeats the URL, password and token included: say less.
+		return fmt.Errorf("%q: not a valid URL", redact(u))
 	}
 	if p.Scheme != "http" && p.Scheme != "https" || p.Host == "" {
 		return fmt.Errorf("%q: want an http:// or https:// URL", redact(u))

@@ -1,0 +1,498 @@
+package reporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/embednats"
+	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/sim"
+)
+
+// Ids of the simulated account's default roster (services/session/sim/default_roster.json).
+const (
+	myID          = int64(4072574066) // the account itself
+	friendID      = int64(2372835507) // a friend, also a plain member of adminGroupID and in discussID
+	friendUID     = int64(456789)
+	adminGroupID  = int64(2617047292) // the account is admin ("manage") here
+	adminGroupUID = int64(67890)
+	plainMemberID = int64(2372985968) // a plain member of adminGroupID
+	otherGroupID  = int64(2617063130) // the account is a plain member here
+	discussID     = int64(4118239384)
+	discussMember = int64(2372843426) // a member of discussID
+)
+
+// system is a real NATS server with JetStream and a real session on the simulated account.
+type system struct {
+	srv  *embednats.Server
+	nc   *nats.Conn // the test's own connection
+	js   jetstream.JetStream
+	sess *session.Session
+	stop func() // stops the session (it publishes state_change and stop) and waits for it
+}
+
+func startSystem(t testing.TB) *system {
+	t.Helper()
+	return startSystemLog(t, natstest.Logger(t))
+}
+
+// startSystemLog is startSystem with the session logging to log.
+func startSystemLog(t testing.TB, log *slog.Logger) *system {
+	t.Helper()
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := natstest.Connect(t, srv)
+	sess, err := session.New(sc, session.Config{
+		SubjectPrefix: "qq", Driver: "sim", Sim: sim.Config{QRCodeDir: t.TempDir()},
+		ControlDelay: 100 * time.Millisecond,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("session: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("session did not stop within 20s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	s := &system{srv: srv, nc: nc, js: js, sess: sess, stop: stop}
+	waitUntil(t, 15*time.Second, "the session is running", func() bool {
+		return sess.ClientState() == events.StateRunning
+	})
+	return s
+}
+
+// inject asks the simulated account to receive a message or a roster change; a refusal comes
+// back in the reply.
+func (s *system) inject(t testing.TB, in sim.Injection) sim.InjectReply {
+	t.Helper()
+	data, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := s.nc.Request("qq.sim.inject", data, 5*time.Second)
+		if err == nil {
+			var rep sim.InjectReply
+			if err := json.Unmarshal(m.Data, &rep); err != nil {
+				t.Fatalf("inject reply %q: %v", m.Data, err)
+			}
+			if rep.Code != events.CodeNotReady || time.Now().After(deadline) {
+				return rep
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("inject %s: %v", data, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// mustInject injects and fails the test unless the injection was accepted; it returns the
+// message id (0 for a roster change).
+func (s *system) mustInject(t testing.TB, in sim.Injection) int64 {
+	t.Helper()
+	rep := s.inject(t, in)
+	if rep.Code != events.CodeOK {
+		t.Fatalf("injection %+v refused: %+v", in, rep)
+	}
+	return rep.ID
+}
+
+// streamItems reads every item stored on QQ_EVENTS under subject (a filter).
+func (s *system) streamItems(t testing.TB, filter string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := s.js.Stream(ctx, events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if subjectMatches(filter, m.Subject) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func subjectMatches(filter, subject string) bool {
+	f, s := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, tok := range f {
+		if tok == ">" {
+			return len(s) > i
+		}
+		if i >= len(s) || tok != "*" && tok != s[i] {
+			return false
+		}
+	}
+	return len(f) == len(s)
+}
+
+// waitConsumerIdle waits until the durable consumer has handed out and settled everything.
+func (s *system) waitConsumerIdle(t testing.TB, name string, timeout time.Duration) {
+	t.Helper()
+	var last *jetstream.ConsumerInfo
+	waitUntilf(t, timeout, func() string { return "consumer " + name + " idle: " + consumerState(last) }, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := s.js.Consumer(ctx, events.StreamName, name)
+		if err != nil {
+			return false
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return false
+		}
+		last = ci
+		return ci.NumPending == 0 && ci.NumAckPending == 0
+	})
+}
+
+func consumerState(ci *jetstream.ConsumerInfo) string {
+	if ci == nil {
+		return "(no info)"
+	}
+	b, _ := json.Marshal(map[string]any{"pending": ci.NumPending, "ack_pending": ci.NumAckPending, "redelivered": ci.NumRedelivered, "ack_floor": ci.AckFloor.Stream})
+	return string(b)
+}
+
+// consumerName is the durable consumer's name for a post_api URL.
+func consumerName(url string) string { return newHTTPTarget(nil, url).consumer() }
+
+// runReporter builds a reporter on its own connection and runs it until the test ends (or the
+// returned stop is called).
+func runReporter(t testing.TB, srv *embednats.Server, cfg Config) (*Reporter, func()) {
+	t.Helper()
+	return runReporterOn(t, natstest.Connect(t, srv), cfg, natstest.Logger(t))
+}
+
+func runReporterOn(t testing.TB, nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, func()) {
+	t.Helper()
+	r, err := New(nc, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, startRun(t, r)
+}
+
+// startRun runs r until the test ends or the returned stop is called.
+func startRun(t testing.TB, r *Reporter) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("reporter: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("reporter did not stop within 30s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// fastConfig is a reporter configuration for tests: quick retries and time-outs.
+func fastConfig(urls ...string) Config {
+	return Config{
+		PostAPI: urls, PostEvent: true,
+		PostTimeout: 2 * time.Second, PostRetryMin: 50 * time.Millisecond, PostRetryMax: 500 * time.Millisecond,
+		PostMaxDeliver: 20, APITimeout: 2 * time.Second, PostConcurrency: 4,
+	}
+}
+
+// post is one request a receiver got.
+type post struct {
+	Header        http.Header
+	ContentLength int64
+	Chunked       bool
+	Body          []byte
+	Item          map[string]any // the body decoded with UseNumber; nil if it is not JSON
+	Status        int            // what the receiver answered
+}
+
+func (p post) str(key string) string {
+	s, _ := p.Item[key].(string)
+	return s
+}
+
+func (p post) num(key string) (int64, bool) {
+	n, ok := p.Item[key].(json.Number)
+	if !ok {
+		return 0, false
+	}
+	v, err := n.Int64()
+	return v, err == nil
+}
+
+func (p post) isEvent(name string) bool {
+	return p.str("post_type") == events.PostEvent && p.str("event") == name
+}
+
+// answer is what a receiver says back.
+type answer struct {
+	status int
+	ctype  string
+	body   string
+	delay  time.Duration
+}
+
+// receiver is a post_api receiver on a real loopback HTTP server. Its answers come from
+// respond (nil: 200 with an empty body); it is safe for concurrent use.
+type receiver struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	posts   []post
+	respond func(post) answer
+}
+
+func newReceiver(t testing.TB, respond func(post) answer) *receiver {
+	t.Helper()
+	rc := &receiver{respond: respond}
+	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) url() string { return rc.srv.URL + "/post_api" }
+
+func (rc *receiver) setRespond(f func(post) answer) {
+	rc.mu.Lock()
+	rc.respond = f
+	rc.mu.Unlock()
+}
+
+func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	p := post{
+		Header: r.Header.Clone(), ContentLength: r.ContentLength, Body: body,
+		Chunked: len(r.TransferEncoding) > 0,
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var item map[string]any
+	if dec.Decode(&item) == nil {
+		p.Item = item
+	}
+	rc.mu.Lock()
+	respond := rc.respond
+	rc.mu.Unlock()
+	a := answer{status: http.StatusOK}
+	if respond != nil {
+		a = respond(p)
+	}
+	if a.delay > 0 {
+		time.Sleep(a.delay)
+	}
+	p.Status = a.status
+	rc.mu.Lock()
+	rc.posts = append(rc.posts, p)
+	rc.mu.Unlock()
+	if a.ctype != "" {
+		w.Header().Set("Content-Type", a.ctype)
+	}
+	w.WriteHeader(a.status)
+	_, _ = io.WriteString(w, a.body)
+}
+
+// all returns a copy of every request so far.
+func (rc *receiver) all() []post {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]post(nil), rc.posts...)
+}
+
+// accepted returns the requests answered 2xx.
+func (rc *receiver) accepted() []post {
+	var out []post
+	for _, p := range rc.all() {
+		if p.Status/100 == 2 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// waitFor waits until cond holds for the accepted requests, and returns them.
+func (rc *receiver) waitFor(t testing.TB, timeout time.Duration, what string, cond func([]post) bool) []post {
+	t.Helper()
+	var got []post
+	waitUntilf(t, timeout, func() string { return what + "; got:\n" + describe(got) }, func() bool {
+		got = rc.accepted()
+		return cond(got)
+	})
+	return got
+}
+
+func describe(ps []post) string {
+	var sb strings.Builder
+	for i, p := range ps {
+		if i == 40 {
+			sb.WriteString("...\n")
+			break
+		}
+		b := p.Body
+		if len(b) > 200 {
+			b = append(b[:200:200], "..."...)
+		}
+		sb.WriteString(string(b))
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// hasMessage reports whether one of ps is the message report with this id and post_type.
+func hasMessage(ps []post, id int64, postType string) bool {
+	for _, p := range ps {
+		if n, ok := p.num("id"); ok && n == id && p.str("post_type") == postType {
+			return true
+		}
+	}
+	return false
+}
+
+func hasEvent(ps []post, name string) bool {
+	for _, p := range ps {
+		if p.isEvent(name) {
+			return true
+		}
+	}
+	return false
+}
+
+func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	waitUntilf(t, timeout, func() string { return what }, cond)
+}
+
+func waitUntilf(t testing.TB, timeout time.Duration, what func() string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// watch subscribes to every live report (core NATS) and collects the message reports.
+type watcher struct {
+	mu   sync.Mutex
+	msgs []*events.Message
+}
+
+func watch(t testing.TB, nc *nats.Conn) *watcher {
+	t.Helper()
+	w := &watcher{}
+	sub, err := nc.Subscribe("qq.events.>", func(m *nats.Msg) {
+		it, err := events.DecodeItem(m.Data)
+		if err != nil {
+			return
+		}
+		if msg, ok := it.(*events.Message); ok {
+			w.mu.Lock()
+			w.msgs = append(w.msgs, msg)
+			w.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return w
+}
+
+// sent returns the send_message reports so far.
+func (w *watcher) sent() []*events.Message {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []*events.Message
+	for _, m := range w.msgs {
+		if m.PostType == events.PostSendMessage {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// quietLogger logs at level and above into the test's log, and drops lines after the test.
+func quietLogger(t testing.TB, level slog.Level) *slog.Logger {
+	w := &lockedTestWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+type lockedTestWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *lockedTestWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
