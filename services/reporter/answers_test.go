@@ -59,7 +59,6 @@ func TestAnswerReplyLandsInConversation(t *testing.T) {
 	type want struct {
 		typ                         string
 		receiver, group, discussID  int64
-		content                     string
 		groupRef, discussRef, rcRef bool
 	}
 	cases := []struct {
