@@ -252,7 +252,11 @@ func (p *publisher) ensureStream(ctx context.Context) error {
 func (p *publisher) forgetStream() { p.streamOK.Store(false) }
 
 // drain waits until the outbox is empty or timeout passes, and says what it could not store.
+// While NATS is away there is nothing to wait for.
 func (p *publisher) drain(timeout time.Duration) {
+	if p.away.Load() {
+		timeout = 0
+	}
 	done := make(chan struct{})
 	go func() {
 		p.mu.Lock()

@@ -67,22 +67,45 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
 	}
+	// Check the URLs first: nats.go's own parse errors quote them, credentials and all.
+	for i, p := range strings.Split(cfg.URL, ",") {
+		if _, err := url.Parse(strings.TrimSpace(p)); err != nil {
+			return nil, fmt.Errorf("nats: NATS_URL entry %d (%s) is not a valid URL", i+1, redact(p))
+		}
+	}
 	nc, err := nats.Connect(cfg.URL, append(Options(name, log), auth...)...)
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %w", redact(cfg.URL), err)
+		return nil, fmt.Errorf("nats %s: %s", redact(cfg.URL), scrub(err.Error(), cfg))
 	}
 	return nc, nil
 }
 
-// redact hides passwords in a URL list for error messages.
+// redact hides the user information of a URL list (a password, or a token standing alone
+// where the user name goes) for logs and errors.
 func redact(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
-			parts[i] = u.Redacted()
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "(unparsable URL)"
+			continue
 		}
+		if u.User != nil {
+			u.User = url.User("***")
+		}
+		parts[i] = u.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// scrub removes every secret of cfg from a text that might quote one.
+func scrub(text string, cfg Config) string {
+	for _, secret := range []string{cfg.Password, cfg.Token} {
+		if secret != "" {
+			text = strings.ReplaceAll(text, secret, "***")
+		}
+	}
+	return text
 }
 
 // Options are the connection options of every openqq service, for Connect and for in-process
@@ -93,8 +116,18 @@ func Options(name string, log *slog.Logger) []nats.Option {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.RetryOnFailedConnect(true),
+		// Wrong credentials are retried too (the server's users may be fixed meanwhile), and
+		// every failed attempt says why.
+		nats.IgnoreAuthErrorAbort(),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
+			if isAuthError(err) {
+				log.Error("nats refused our credentials: check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS", "conn", name, "err", err)
+				return
+			}
+			log.Debug("nats connect attempt failed", "conn", name, "err", err)
+		}),
 		nats.ConnectHandler(func(c *nats.Conn) {
-			log.Info("nats connected", "conn", name, "url", c.ConnectedUrlRedacted())
+			log.Info("nats connected", "conn", name, "url", redact(c.ConnectedUrl()))
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -102,10 +135,10 @@ func Options(name string, log *slog.Logger) []nats.Option {
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("nats reconnected", "conn", name, "url", c.ConnectedUrlRedacted())
+			log.Info("nats reconnected", "conn", name, "url", redact(c.ConnectedUrl()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) {
+			if isAuthError(err) {
 				log.Error("nats refused our credentials: check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS", "conn", name, "err", err)
 				return
 			}
@@ -118,10 +151,19 @@ func Options(name string, log *slog.Logger) []nats.Option {
 	}
 }
 
+func isAuthError(err error) bool {
+	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
+		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
+}
+
 // Close drains nc, so that what it still has to publish or handle goes out, and waits until it
 // is closed or timeout passes.
 func Close(nc *nats.Conn, timeout time.Duration) error {
 	if nc == nil || nc.IsClosed() {
+		return nil
+	}
+	if !nc.IsConnected() {
+		nc.Close() // nothing can be drained into a server that is away
 		return nil
 	}
 	closed := make(chan struct{})

@@ -1,0 +1,759 @@
+package deploy
+
+// The harness of the cluster tests (cluster_test.go): the multi-process topology of
+// scripts/run-cluster.sh, built from source once in TestMain, on ports picked at random so that
+// the tests run next to `make run` or `make run-cluster`.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// binDir holds the binaries TestMain built; buildErr says why they are missing.
+var (
+	binDir   string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() {
+		binDir, buildErr = buildBinaries()
+	}
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinaries builds the four services and nats-server into a temporary directory.
+func buildBinaries() (string, error) {
+	dir, err := os.MkdirTemp("", "openqq-cluster-bin-")
+	if err != nil {
+		return "", err
+	}
+	build := func(moduleDir string, args ...string) error {
+		cmd := exec.Command("go", append([]string{"build"}, args...)...)
+		cmd.Dir = moduleDir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go build %s (in %s): %v\n%s", strings.Join(args, " "), moduleDir, err, out)
+		}
+		return nil
+	}
+	for _, name := range []string{"session", "gateway", "reporter", "poller"} {
+		pkg := "github.com/openqq/openqq/services/" + name + "/cmd/openqq-" + name
+		if err := build("..", "-o", filepath.Join(dir, "openqq-"+name), pkg); err != nil {
+			return dir, err
+		}
+	}
+	if err := build("../pkg/infra", "-o", filepath.Join(dir, "nats-server"), "github.com/nats-io/nats-server/v2"); err != nil {
+		return dir, err
+	}
+	return dir, nil
+}
+
+// needCluster skips under -short and fails when the binaries could not be built.
+func needCluster(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("cluster test: starts nats-server and the service binaries (skipped with -short)")
+	}
+	if buildErr != nil {
+		t.Fatalf("building the binaries: %v", buildErr)
+	}
+}
+
+// ---- ports ----
+
+var (
+	portsMu sync.Mutex
+	used    = map[int]bool{}
+)
+
+// forbiddenPort are the ports `make run` and `make run-cluster` use.
+func forbiddenPort(p int) bool {
+	return p == 5000 || p == 4222 || p == 8222 || (p >= 8081 && p <= 8185)
+}
+
+// freePort is a loopback port nobody listens on, never one of the well-known ones and never one
+// this process handed out before.
+func freePort(t *testing.T) int {
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		if forbiddenPort(p) || used[p] {
+			continue
+		}
+		used[p] = true
+		return p
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// ---- processes ----
+
+// syncBuffer collects a process's combined output.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is one started process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{} // closed when it has exited
+	err  error         // its exit, once done is closed
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// signal sends sig and waits up to timeout for the process to exit; it reports whether it did.
+func (p *proc) signal(sig syscall.Signal, timeout time.Duration) bool {
+	if p.exited() {
+		return true
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// stop ends the process with SIGTERM, or SIGKILL after timeout; it reports whether SIGTERM was
+// enough.
+func (p *proc) stop(timeout time.Duration) bool {
+	if p.signal(syscall.SIGTERM, timeout) {
+		return true
+	}
+	p.signal(syscall.SIGKILL, 5*time.Second)
+	return false
+}
+
+// contains reports whether the output has s.
+func (p *proc) contains(s string) bool { return strings.Contains(p.out.String(), s) }
+
+// serviceEnvPrefixes are the variables of the openqq services and of the proxies: a test's
+// processes get only the values the test gives them.
+var serviceEnvPrefixes = []string{
+	"NATS_", "POST_", "HTTP_", "HTTPS_", "NO_PROXY", "ALL_PROXY", "HEALTH_", "API_", "SIM_",
+	"POLL_", "LOG_", "STREAM_", "CHECK_EVENT", "OUTBOX_", "DRIVER", "ACCOUNT", "CONTROL_DELAY",
+	"SUBJECT_PREFIX", "ACCESS_TOKEN", "MAX_BODY_BYTES",
+}
+
+func baseEnv() []string {
+	var out []string
+next:
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		for _, p := range serviceEnvPrefixes {
+			if strings.HasPrefix(strings.ToUpper(k), p) {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// ---- the cluster ----
+
+// cluster is one test's topology: a nats-server with JetStream on a file store, and the
+// services around it.
+type cluster struct {
+	t        *testing.T
+	dir      string
+	natsPort int
+	natsHTTP int
+	natsURL  string
+	httpPort int               // the gateway's API
+	health   map[string]int    // HEALTH_ADDR port by process name
+	env      map[string]string // settings every service gets
+
+	mu    sync.Mutex
+	procs []*proc // every process started, in order, for logs and clean-up
+	nats  *proc
+	svc   map[string]*proc // the current process of each service name
+}
+
+func newCluster(t *testing.T, env map[string]string) *cluster {
+	t.Helper()
+	needCluster(t)
+	c := &cluster{
+		t: t, dir: t.TempDir(),
+		natsPort: freePort(t), natsHTTP: freePort(t), httpPort: freePort(t),
+		health: map[string]int{}, svc: map[string]*proc{},
+	}
+	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
+	c.env = map[string]string{
+		"NATS_URL":       c.natsURL,
+		"HTTP_ADDR":      fmt.Sprintf("127.0.0.1:%d", c.httpPort),
+		"SIM_QRCODE_DIR": filepath.Join(c.dir, "qrcode"),
+		"LOG_LEVEL":      "info",
+	}
+	if err := os.MkdirAll(c.env["SIM_QRCODE_DIR"], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range env {
+		c.env[k] = v
+	}
+	t.Cleanup(c.cleanup)
+	return c
+}
+
+// cleanup kills what is left and, when the test failed, logs every process's output.
+func (c *cluster) cleanup() {
+	c.mu.Lock()
+	procs := append([]*proc(nil), c.procs...)
+	c.mu.Unlock()
+	// services first, NATS last, as run-cluster.sh does, so that they drain into it
+	var order []*proc
+	for i := len(procs) - 1; i >= 0; i-- {
+		if procs[i].name != "nats" {
+			order = append(order, procs[i])
+		}
+	}
+	for _, p := range procs {
+		if p.name == "nats" {
+			order = append(order, p)
+		}
+	}
+	for _, p := range order {
+		if !p.exited() {
+			start := time.Now()
+			if !p.stop(5 * time.Second) {
+				c.t.Logf("%s: still running 5s after SIGTERM, killed", p.name)
+			} else if took := time.Since(start); took > time.Second {
+				c.t.Logf("%s: took %s to stop on SIGTERM", p.name, took.Round(time.Millisecond))
+			}
+		}
+	}
+	if c.t.Failed() {
+		for _, p := range procs {
+			c.t.Logf("---- output of %s (exit: %v) ----\n%s", p.name, p.err, tail(prefixLines(p.name, p.out.String()), 400))
+		}
+	}
+}
+
+func prefixLines(name, s string) string {
+	var b strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		fmt.Fprintf(&b, "[%s] %s\n", name, sc.Text())
+	}
+	return b.String()
+}
+
+// tail keeps the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return fmt.Sprintf("... %d lines left out ...\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
+}
+
+// start runs binary as name with the cluster's settings plus extra.
+func (c *cluster) start(name, binary string, args []string, extra map[string]string) *proc {
+	c.t.Helper()
+	env := baseEnv()
+	for k, v := range c.env {
+		env = append(env, k+"="+v)
+	}
+	for k, v := range extra {
+		env = append(env, k+"="+v)
+	}
+	cmd := exec.Command(filepath.Join(binDir, binary), args...)
+	cmd.Env = env
+	cmd.Dir = c.dir
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	c.mu.Lock()
+	c.procs = append(c.procs, p)
+	c.mu.Unlock()
+	return p
+}
+
+// startNATS starts nats-server on the cluster's port and store, the same every time.
+func (c *cluster) startNATS() *proc {
+	c.t.Helper()
+	p := c.start("nats", "nats-server", []string{
+		"--jetstream", "--store_dir", filepath.Join(c.dir, "nats"),
+		"--addr", "127.0.0.1", "--port", strconv.Itoa(c.natsPort), "--http_port", strconv.Itoa(c.natsHTTP),
+	}, nil)
+	c.nats = p
+	c.waitHTTP(p, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.natsHTTP), 20*time.Second)
+	return p
+}
+
+// startService starts openqq-<kind> as name (reporter-1, ...), with its own HEALTH_ADDR.
+func (c *cluster) startService(name, kind string, extra map[string]string) *proc {
+	c.t.Helper()
+	port, ok := c.health[name]
+	if !ok {
+		port = freePort(c.t)
+		c.health[name] = port
+	}
+	env := map[string]string{"HEALTH_ADDR": fmt.Sprintf("127.0.0.1:%d", port)}
+	for k, v := range extra {
+		env[k] = v
+	}
+	p := c.start(name, "openqq-"+kind, nil, env)
+	c.mu.Lock()
+	c.svc[name] = p
+	c.mu.Unlock()
+	return p
+}
+
+// startAll starts session, gateway, the reporters (reporter-1..n) and, if poller, the
+// poller, and waits until every one is ready.
+func (c *cluster) startAll(reporters int, poller bool) {
+	c.t.Helper()
+	c.startService("session", "session", nil)
+	c.startService("gateway", "gateway", nil)
+	for i := 1; i <= reporters; i++ {
+		c.startService(fmt.Sprintf("reporter-%d", i), "reporter", nil)
+	}
+	if poller {
+		c.startService("poller", "poller", nil)
+	}
+	c.waitReady(30*time.Second, c.names()...)
+}
+
+// names are the services started, sorted.
+func (c *cluster) names() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for n := range c.svc {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c *cluster) service(name string) *proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.svc[name]
+}
+
+func (c *cluster) readyURL(name string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d/readyz", c.health[name])
+}
+
+func (c *cluster) apiURL(route string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d/openqq/%s", c.httpPort, route)
+}
+
+// httpClient never uses a proxy.
+var httpClient = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
+
+// get returns the status and body of a GET, or status 0 and the error text.
+func get(url string, timeout time.Duration) (int, string, http.Header) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err.Error(), nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+// waitHTTP waits until url answers 200, failing if p exits or timeout passes.
+func (c *cluster) waitHTTP(p *proc, url string, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var status int
+	var body string
+	for time.Now().Before(deadline) {
+		if p != nil && p.exited() {
+			c.t.Fatalf("%s exited (%v) before %s answered 200", p.name, p.err, url)
+		}
+		if status, body, _ = get(url, time.Second); status == http.StatusOK {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("%s: not 200 within %s: last %d %s", url, timeout, status, body)
+}
+
+// waitReady waits until every named service's /readyz answers 200.
+func (c *cluster) waitReady(timeout time.Duration, names ...string) {
+	c.t.Helper()
+	for _, n := range names {
+		c.waitHTTP(c.service(n), c.readyURL(n), timeout)
+	}
+}
+
+// waitNotReady waits until every named service's /readyz answers 503.
+func (c *cluster) waitNotReady(timeout time.Duration, names ...string) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for _, n := range names {
+		var status int
+		var body string
+		for {
+			if status, body, _ = get(c.readyURL(n), time.Second); status == http.StatusServiceUnavailable {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.t.Errorf("%s /readyz: want 503 while its dependency is away, got %d %s", n, status, body)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// checkUnavailable calls get_user_info and wants a prompt 503 {"code":-3,...} JSON answer.
+func (c *cluster) checkUnavailable(within time.Duration) {
+	c.t.Helper()
+	start := time.Now()
+	status, body, h := get(c.apiURL("get_user_info"), within+5*time.Second)
+	took := time.Since(start)
+	if took > within {
+		c.t.Errorf("get_user_info took %s, want at most %s", took, within)
+	}
+	if status != http.StatusServiceUnavailable {
+		c.t.Errorf("get_user_info: HTTP %d %q, want 503", status, body)
+		return
+	}
+	if ct := h.Get("Content-Type"); !strings.Contains(ct, "json") {
+		c.t.Errorf("get_user_info: Content-Type %q, want JSON", ct)
+	}
+	var st struct {
+		Code   *int   `json:"code"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Code == nil || *st.Code != -3 || st.Status == "" {
+		c.t.Errorf("get_user_info: body %q (%v), want {\"code\":-3,\"status\":...}", body, err)
+	}
+}
+
+// waitAPI waits until get_user_info answers 200 with a JSON object.
+func (c *cluster) waitAPI(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var status int
+	var body string
+	for time.Now().Before(deadline) {
+		status, body, _ = get(c.apiURL("get_user_info"), 3*time.Second)
+		var v map[string]any
+		if status == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatalf("get_user_info: not 200 within %s: last %d %s", timeout, status, body)
+}
+
+// connect is the test's own NATS connection. It never buffers while disconnected, so that an
+// injection fails at once rather than going out late.
+func (c *cluster) connect() *nats.Conn {
+	c.t.Helper()
+	nc, err := nats.Connect(c.natsURL, nats.Name("cluster-test"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(100*time.Millisecond), nats.ReconnectBufSize(-1), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(nc.Close)
+	return nc
+}
+
+// ---- injection ----
+
+// injector makes the simulated account receive group messages and records the ids of those
+// the session accepted.
+type injector struct {
+	nc       *nats.Conn
+	mu       sync.Mutex
+	accepted []int64
+	retries  atomic.Int64
+}
+
+// injectOnce makes one attempt.
+func (in *injector) injectOnce(content string) (int64, error) {
+	body, _ := json.Marshal(map[string]any{
+		"type": "group_message", "group_id": int64(2617047292), "sender_id": int64(2372835507), "content": content,
+	})
+	// the session waits up to 5 s for the stream to store the message
+	m, err := in.nc.Request("qq.sim.inject", body, 7*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	var r struct {
+		Code   int    `json:"code"`
+		ID     int64  `json:"id"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return 0, fmt.Errorf("reply %q: %w", m.Data, err)
+	}
+	if r.Code != 0 || r.ID == 0 {
+		return 0, fmt.Errorf("refused: %s", m.Data)
+	}
+	return r.ID, nil
+}
+
+// inject retries until the session accepts content or ctx ends.
+func (in *injector) inject(ctx context.Context, content string) (int64, error) {
+	for {
+		id, err := in.injectOnce(content)
+		if err == nil {
+			in.mu.Lock()
+			in.accepted = append(in.accepted, id)
+			in.mu.Unlock()
+			return id, nil
+		}
+		in.retries.Add(1)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("inject %q: %w (last: %v)", content, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// injectRange injects n<from> .. n<to-1> with workers in parallel.
+func (in *injector) injectRange(ctx context.Context, from, to, workers int) error {
+	next := atomic.Int64{}
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(to) {
+					return
+				}
+				if _, err := in.inject(ctx, "n"+strconv.FormatInt(i, 10)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return errors.Join(collectErrs(errs)...)
+}
+
+func collectErrs(c chan error) []error {
+	var out []error
+	for err := range c {
+		out = append(out, err)
+	}
+	return out
+}
+
+func (in *injector) count() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.accepted)
+}
+
+func (in *injector) ids() []int64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]int64(nil), in.accepted...)
+}
+
+// ---- post_api ----
+
+// sink is a post_api receiver. A message report counts as delivered when the sink answered it
+// 200 to a reporter that was still there to read the answer; one whose reporter hung up (it was
+// killed) is "abandoned" and must come again.
+type sink struct {
+	srv   *httptest.Server
+	delay time.Duration
+
+	mu        sync.Mutex
+	delivered map[int64]int // message id → times delivered
+	posts     int           // every POST, events included
+	abandoned int
+	maxTry    int
+	gate      chan struct{} // while not nil, answers wait until it is closed
+	inflight  atomic.Int64
+}
+
+// pause holds every answer until resume.
+func (s *sink) pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+}
+
+// resume lets the held answers go.
+func (s *sink) resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+}
+
+func newSink(t *testing.T, delay time.Duration) *sink {
+	s := &sink{delay: delay, delivered: map[int64]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *sink) URL() string { return s.srv.URL + "/post_api" }
+
+func (s *sink) handle(w http.ResponseWriter, r *http.Request) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	var item struct {
+		PostType string `json:"post_type"`
+		ID       int64  `json:"id"`
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	if err := json.Unmarshal(body, &item); err != nil {
+		http.Error(w, "bad json", http.StatusBadRequest)
+		return
+	}
+	if s.delay > 0 {
+		select {
+		case <-time.After(s.delay):
+		case <-r.Context().Done():
+		}
+	}
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+		}
+	}
+	try, _ := strconv.Atoi(r.Header.Get("X-Openqq-Attempt"))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.posts++
+	s.maxTry = max(s.maxTry, try)
+	if item.PostType != "receive_message" {
+		return
+	}
+	if r.Context().Err() != nil {
+		s.abandoned++
+		return
+	}
+	s.delivered[item.ID]++
+	w.WriteHeader(http.StatusOK)
+}
+
+// stats are distinct message ids delivered, duplicate deliveries, every POST, abandoned POSTs
+// and the highest attempt number seen.
+func (s *sink) stats() (distinct, dups, posts, abandoned, maxTry int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.delivered {
+		dups += n - 1
+	}
+	return len(s.delivered), dups, s.posts, s.abandoned, s.maxTry
+}
+
+// missing are the ids not delivered yet.
+func (s *sink) missing(ids []int64) []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int64
+	for _, id := range ids {
+		if s.delivered[id] == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// waitDelivered waits until every id reached the sink; it returns how long that took.
+func (s *sink) waitDelivered(t *testing.T, ids []int64, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		miss := s.missing(ids)
+		if len(miss) == 0 {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			d, dups, posts, ab, try := s.stats()
+			t.Fatalf("%d of %d accepted messages never reached post_api within %s (delivered %d distinct, %d duplicates, %d posts, %d abandoned, max attempt %d); first missing: %v",
+				len(miss), len(ids), timeout, d, dups, posts, ab, try, miss[:min(len(miss), 10)])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
