@@ -7,7 +7,7 @@ GO      ?= go
 # Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
 FUZZTIME ?= 20s
 
-.PHONY: all build run run-cluster test vet fmt staticcheck lint fuzz tidy clean tools
+.PHONY: all build run run-cluster test browser vet fmt staticcheck lint fuzz tidy clean tools bench
 
 all: build
 
@@ -38,13 +38,24 @@ bin/nats-server:
 run: bin/openqq
 	./bin/openqq
 
-## test: every module's tests, with the race detector, plus vet and formatting
-test: vet staticcheck
+## test: every module's tests, with the race detector, plus vet, staticcheck and formatting
+test: browser vet staticcheck
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
+
+## browser: Debian's Chromium (and a CJK font for its screenshots) for the console's browser
+## test, which is skipped without it, except in CI
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing chromium (the console's browser test needs it)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+		else \
+			echo "chromium is not installed: sudo apt-get install chromium (or the browser test is skipped)"; \
+		fi; }
 
 fmt:
 	gofmt -w $(MODULES)
@@ -68,6 +79,11 @@ tidy:
 
 clean:
 	rm -rf bin
+
+## bench: each row of the benchmark table against its baseline, side by side (a few minutes;
+## BENCH_QUICK=1 for about one); writes bench/out/results.md and bench/out/results.json
+bench:
+	$(GO) run ./bench/cmd/openqq-bench -out bench/out
 
 ## tools: the nats CLI in ./bin (nats sub, nats req, nats micro)
 tools: bin/nats

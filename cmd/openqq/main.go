@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/openqq/openqq/cmd/openqq/allinone"
 	"github.com/openqq/openqq/pkg/infra/cli"
@@ -15,6 +16,9 @@ func main() {
 	var cfg allinone.Config
 	cli.Main("openqq", cfg.Specs(), func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		cfg.Health = hc
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			cfg.Terminal = os.Stderr // a person is watching: show the login QR code
+		}
 		return allinone.Run(ctx, cfg, log)
 	})
 }

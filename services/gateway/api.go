@@ -52,7 +52,24 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 		msg.Header.Set(events.HeaderHold, g.cfg.CheckEventHold.String())
 		timeout += g.cfg.CheckEventHold
 	}
-	status, body := g.request(r.Context(), msg, p, timeout)
+	ctx := r.Context()
+	if ticket != "" {
+		// A shutdown does not wait out a long poll: the caller gets [] and polls again.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-g.stopping:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	status, body := g.request(ctx, msg, p, timeout)
+	if ticket != "" && r.Context().Err() == nil && ctx.Err() != nil {
+		status, body = http.StatusOK, []byte("[]")
+	}
 	if jsonp != "" {
 		body = append(append([]byte(jsonp+"("), body...), ')')
 	}

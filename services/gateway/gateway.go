@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/gateway/console"
 )
 
 // Config is the gateway's configuration, read from the environment.
@@ -42,10 +44,31 @@ type Gateway struct {
 	subj    events.Subjects
 	log     *slog.Logger
 	handler http.Handler
+	mounts  mountTable // paths served ahead of the API (Mount)
+	// stopping is closed when Serve starts to shut down.
+	stopping chan struct{}
 }
 
-// New builds a gateway that sends its requests over nc.
+// fill gives zero fields their defaults, so that a Config built in code needs only what it
+// changes.
+func (c *Config) fill() {
+	orDefault(&c.Addr, "0.0.0.0:5000")
+	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
+	orDefault(&c.APITimeout, 10*time.Second)
+	orDefault(&c.MaxBodyBytes, 1<<20)
+	orDefault(&c.CheckEventHold, 30*time.Second)
+}
+
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// New builds a gateway that sends its requests over nc. Zero fields of cfg take their defaults.
 func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
+	cfg.fill()
 	if !events.ValidPrefix(cfg.SubjectPrefix) {
 		return nil, fmt.Errorf("gateway: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
 	}
@@ -61,8 +84,9 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway")}
-	g.handler = g.routes()
+	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway"),
+		stopping: make(chan struct{})}
+	g.handler = g.mounted(instrument(g.routes()))
 	return g, nil
 }
 
@@ -72,6 +96,13 @@ func (g *Gateway) routes() http.Handler {
 	// SkipClean: a path like /openqq//x must get the JSON 403, not mux's bare 301 redirect.
 	r := mux.NewRouter().SkipClean(true)
 	r.Methods(http.MethodOptions).PathPrefix("/").HandlerFunc(preflight)
+	ui := console.Handler()
+	r.Methods(http.MethodGet, http.MethodHead).Path("/").Handler(ui)
+	r.Methods(http.MethodGet, http.MethodHead).Path("/console/{file:app\\.(?:js|css)}").Handler(ui)
+	st := g.newStreamer() // live events (SSE, WebSocket) and the reporters' state
+	r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
+	r.Methods(http.MethodGet).Path(pathWS).HandlerFunc(st.ws)
+	r.Methods(http.MethodGet).Path(pathReporters).HandlerFunc(st.reporters)
 	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path("/openqq/{route}").HandlerFunc(g.api)
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, events.ErrAPINotFound)
@@ -96,11 +127,26 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then shuts down gracefully: calls in flight get their
 // answer.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	// Connections that have not sent a request yet count as busy for 5 s in Shutdown; they
+	// have nothing in flight, so they are closed at once instead.
+	var (
+		mu    sync.Mutex
+		fresh = map[net.Conn]bool{}
+	)
 	srv := &http.Server{
 		Handler:           g.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			mu.Lock()
+			defer mu.Unlock()
+			if st == http.StateNew {
+				fresh[c] = true
+			} else {
+				delete(fresh, c)
+			}
+		},
 	}
 	g.log.Info("gateway listening", "addr", "http://"+ln.Addr().String()+"/openqq/")
 	errc := make(chan error, 1)
@@ -110,10 +156,15 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("gateway: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.APITimeout+g.cfg.CheckEventHold+time.Second)
+	close(g.stopping) // held check_event calls answer [] now
+	mu.Lock()
+	for c := range fresh {
+		_ = c.Close()
+	}
+	mu.Unlock()
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.APITimeout+time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		// Connections that never sent a request count as busy for 5s; do not wait on them.
 		g.log.Warn("gateway: closing connections still open", "err", err)
 		_ = srv.Close()
 	}

@@ -113,6 +113,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		return nil
 	}
 	go p.followState(ctx)
+	showPollCycles()
 	p.log.Info("heartbeat configured", "poll_api", redact(p.pollURL), "interval", p.cfg.PollInterval)
 	for ctx.Err() == nil {
 		running, changed := p.state()
@@ -176,6 +177,12 @@ func (p *Poller) cycle(ctx context.Context) {
 	p.mu.Lock()
 	p.cycles++
 	p.mu.Unlock()
+	outcome := pollFailed
+	defer func() {
+		if outcome != "" {
+			pollCycles.WithLabelValues(outcome).Inc()
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.pollURL.String(), nil)
 	if err != nil {
 		p.log.Error("poll", "err", err)
@@ -185,20 +192,29 @@ func (p *Poller) cycle(ctx context.Context) {
 	start := time.Now()
 	resp, err := p.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// It quotes the URL in full, query and all: the poll URL may carry a key.
+			err = &url.Error{Op: ue.Op, URL: redact(p.pollURL), Err: ue.Err}
+		}
 		if ctx.Err() == nil {
 			p.log.Info("poll failed", "err", err, "took", time.Since(start).Round(time.Millisecond))
+		} else {
+			outcome = "" // cut short: the client stopped running
 		}
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // the body means nothing
 	resp.Body.Close()
 	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		outcome = pollAnswered
 		p.log.Debug("poll answered", "status", resp.StatusCode, "took", time.Since(start).Round(time.Millisecond))
 		return
 	}
 	loc := resp.Header.Get("Location")
 	route, params, err := Command(p.pollURL, loc)
 	if err != nil {
+		outcome = pollRefused
 		p.log.Warn("poll redirect refused", "location", loc, "err", err)
 		return
 	}
@@ -207,6 +223,7 @@ func (p *Poller) cycle(ctx context.Context) {
 		p.log.Warn("poll command failed", "route", route, "err", err)
 		return
 	}
+	outcome = pollCommand
 	p.log.Info("poll command", "route", route, "reply_bytes", len(reply))
 	if p.cfg.PollReport {
 		p.report(ctx, route, reply)
@@ -281,7 +298,7 @@ func (p *Poller) report(ctx context.Context, route string, reply []byte) {
 	req.Header.Set("X-Openqq-Route", route)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		p.log.Info("poll report failed", "route", route, "err", err)
+		p.log.Info("poll report failed", "route", route)
 		return
 	}
 	resp.Body.Close()

@@ -154,6 +154,7 @@ func (r *Reporter) call(ctx context.Context, c apiCall) error {
 	}
 	switch {
 	case st.Code == events.CodeOK:
+		answersApplied.WithLabelValues(c.route).Inc()
 		r.log.Info("answer applied", "route", c.route)
 	case st.Code == events.CodeNotReady || st.Code == events.CodeUnavailable || st.Code == events.CodeTimeout:
 		return fmt.Errorf("%s: %s", c.route, st.Status) // the client comes back: try again

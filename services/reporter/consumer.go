@@ -18,6 +18,7 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 	log := r.log.With("target", t.String(), "consumer", t.consumer())
 	var wg sync.WaitGroup
 	defer wg.Wait() // POSTs in flight finish, each within POST_TIMEOUT
+	wg.Go(func() { r.watchPending(ctx, t) })
 	// In-flight work outlives ctx so that a shutdown does not cut a POST in half.
 	work := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
@@ -80,27 +81,30 @@ func (r *Reporter) handle(ctx context.Context, t target, m jetstream.Msg) {
 	log := r.log.With("target", t.String(), "seq", seq, "id", m.Headers().Get(events.HeaderMsgID),
 		"subject", m.Subject(), "attempt", attempt)
 	start := time.Now()
+	outcome := outcomeRetried // one log line and one count per attempt, with its outcome
+	defer func() { observeDelivery(t, outcome, time.Since(start)) }()
 	answer, hasAnswer, err := t.post(ctx, m.Data(), seq, attempt)
 	if err != nil {
 		if attempt >= r.cfg.PostMaxDeliver {
 			if dlErr := r.deadLetter(ctx, t, m, meta, err); dlErr != nil {
-				log.Error("could not dead-letter, retrying", "err", dlErr)
+				log.Error("could not dead-letter, retrying", "outcome", outcome, "err", dlErr, "took", time.Since(start))
 				_ = m.NakWithDelay(r.cfg.PostRetryMax)
 				return
 			}
-			log.Warn("dead-lettered", "err", err, "stream", r.subj.DeadLetterStream())
+			outcome = outcomeDeadLettered
+			log.Warn("dead-lettered", "outcome", outcome, "err", err, "stream", r.subj.DeadLetterStream(), "took", time.Since(start))
 			_ = m.Ack()
 			return
 		}
 		delay := r.backoff(attempt)
-		log.Info("delivery failed, will retry", "err", err, "in", delay.Round(time.Millisecond), "took", time.Since(start))
+		log.Info("delivery failed, will retry", "outcome", outcome, "err", err, "in", delay.Round(time.Millisecond), "took", time.Since(start))
 		_ = m.NakWithDelay(delay)
 		return
 	}
 	if hasAnswer {
 		if err := r.apply(ctx, t, seq, m.Data(), answer); err != nil {
 			delay := r.backoff(attempt)
-			log.Warn("answer not applied, will retry the item", "err", err, "in", delay)
+			log.Warn("answer not applied, will retry the item", "outcome", outcome, "err", err, "in", delay, "took", time.Since(start))
 			_ = m.NakWithDelay(delay)
 			return
 		}
@@ -108,7 +112,8 @@ func (r *Reporter) handle(ctx context.Context, t target, m jetstream.Msg) {
 	if err := m.Ack(); err != nil {
 		log.Warn("ack", "err", err)
 	}
-	log.Debug("delivered", "took", time.Since(start))
+	outcome = outcomeDelivered
+	log.Info("delivered", "outcome", outcome, "took", time.Since(start))
 }
 
 // backoff doubles from POST_RETRY_MIN up to POST_RETRY_MAX, with ±20% jitter so that a

@@ -68,6 +68,7 @@ func (s *Session) handle(ctx context.Context, route string, h handler, req micro
 			"reply of %d bytes exceeds the NATS max_payload of %d; raise max_payload on the NATS server", len(body), limit))
 		status = events.CodeInternal
 	}
+	sessionCalls.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	var err error
 	if status == events.CodeOK || events.HTTPStatus(status) == 200 {
 		err = req.Respond(body)

@@ -143,13 +143,14 @@ func (c *checkEvents) handoutLocked(ticket string, items [][]byte) {
 // A ticket still waiting is withdrawn.
 func (c *checkEvents) release(ticket string, delivered bool) {
 	c.mu.Lock()
-	for _, w := range c.waiters {
+	for i, w := range c.waiters {
 		if w.ticket == ticket {
+			// Withdrawn under the same lock that add hands items out under: no item can reach
+			// a caller who has gone.
 			w.timer.Stop()
+			c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
 			c.mu.Unlock()
-			if c.removeWaiter(w) {
-				w.reply(nil)
-			}
+			w.reply(nil)
 			return
 		}
 	}
@@ -202,6 +203,7 @@ func (s *Session) checkEvent(req micro.Request) {
 	}
 	ticket := req.Headers().Get(events.HeaderTicket)
 	s.checks.take(ticket, hold, func(items [][]byte) {
+		sessionCalls.WithLabelValues(events.RouteCheckEvent, "0").Inc()
 		if err := req.Respond(encodeItems(items)); err != nil {
 			s.log.Warn("check_event reply", "err", err)
 			if ticket == "" {

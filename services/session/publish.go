@@ -113,6 +113,7 @@ func (p *publisher) publish(it events.Item, id string) error {
 	}
 	e := entry{msg: m, stored: make(chan struct{})}
 	p.queue = append(p.queue, e)
+	outboxReports.Inc()
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -132,10 +133,11 @@ func (p *publisher) publish(it events.Item, id string) error {
 // streamReady is closed once the stream exists.
 func (p *publisher) streamReady() <-chan struct{} { return p.ready }
 
-// run stores what is queued until ctx ends, then what is left within drain.
+// run stores what is queued until ctx ends.
 func (p *publisher) run(ctx context.Context) {
 	backoff := 50 * time.Millisecond
-	away := 0 // reports waiting since NATS went away, for the log
+	outage := false // NATS was away; recovered counts what has been stored since it is back
+	recovered := 0
 	for {
 		if p.pending() == 0 {
 			select {
@@ -145,22 +147,24 @@ func (p *publisher) run(ctx context.Context) {
 				continue
 			}
 		}
-		err := p.flush(ctx)
+		stored, err := p.flush(ctx)
 		p.away.Store(err != nil)
 		if err == nil {
-			if away > 0 {
-				p.log.Info("NATS is back: buffered reports stored, in order", "reports", away)
-				away = 0
+			if outage {
+				recovered += stored
+				if p.pending() == 0 {
+					p.log.Info("NATS is back: buffered reports stored, in order", "reports", recovered)
+					outage, recovered = false, 0
+				}
 			}
 			backoff = 50 * time.Millisecond
 			continue
 		}
-		if away == 0 {
-			away = p.pending()
-			p.log.Warn("cannot store reports, keeping them until NATS is back", "buffered", away, "err", err)
-		} else {
-			away = max(away, p.pending())
+		if !outage {
+			outage = true
+			p.log.Warn("cannot store reports, keeping them until NATS is back", "buffered", p.pending(), "err", err)
 		}
+		recovered += stored
 		select {
 		case <-ctx.Done():
 			return
@@ -177,10 +181,11 @@ func (p *publisher) pending() int {
 }
 
 // flush publishes the head of the queue and drops from it what was stored, in order: after a
-// failure, the rest is tried again (and de-duplicated by id if it was stored after all).
-func (p *publisher) flush(ctx context.Context) error {
+// failure, the rest is tried again (and de-duplicated by id if it was stored after all). It
+// returns how many reports it stored.
+func (p *publisher) flush(ctx context.Context) (int, error) {
 	if err := p.ensureStream(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	p.mu.Lock()
 	batch := append([]entry(nil), p.queue[:min(len(p.queue), batchSize)]...)
@@ -216,10 +221,12 @@ wait:
 		}
 	}
 	for _, e := range batch[:stored] {
+		eventsPublished.WithLabelValues(events.EventName(e.msg.Subject)).Inc()
 		close(e.stored)
 	}
 	p.mu.Lock()
 	p.queue = p.queue[stored:]
+	outboxReports.Sub(float64(stored))
 	if len(p.queue) == 0 {
 		p.queue = nil // let the backing array go
 		p.idle.Broadcast()
@@ -228,7 +235,7 @@ wait:
 	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
 		p.forgetStream() // it may have been deleted: create it again
 	}
-	return err
+	return stored, err
 }
 
 func (p *publisher) ensureStream(ctx context.Context) error {

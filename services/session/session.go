@@ -145,6 +145,7 @@ func (s *Session) Driver() driver.Driver { return s.drv }
 // Run serves the API and keeps the driver logged in until ctx ends or stop_client is called;
 // either way it reports the stop and returns nil.
 func (s *Session) Run(ctx context.Context) error {
+	defer trackState(s)()
 	// The publisher outlives ctx: the stop events still have to be stored.
 	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
 	pubDone := make(chan struct{})

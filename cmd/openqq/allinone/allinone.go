@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
@@ -31,6 +33,8 @@ type Config struct {
 	Poller   poller.Config
 	// Health is where the all-in-one serves /healthz and /readyz for all of it.
 	Health health.Config
+	// Terminal, if set, shows the login QR code while the client waits for a scan.
+	Terminal io.Writer
 	// Ready, if set, is told where everything listens once it is up (tests listen on free
 	// ports).
 	Ready func(Addrs)
@@ -109,6 +113,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Terminal != nil {
+		stop, err := showLogin(ncG, events.Subjects{Prefix: cfg.Gateway.SubjectPrefix}, cfg.Terminal, consoleURL(cfg.Gateway.Addr))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	gw, err := gateway.New(ncG, cfg.Gateway, log)
 	if err != nil {
 		return err
@@ -130,6 +141,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		checks = append(checks, c)
 	}
 	go health.Serve(gwCtx, cfg.Health, log, checks...)
+	mountHealth(gw, health.Handler(checks...)) // and on the API's port too
 
 	sessDone := make(chan error, 1)
 	go func() { sessDone <- sess.Run(sessCtx) }()
@@ -146,6 +158,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	} else {
 		repDone <- nil
 	}
+	log.Info("console", "url", consoleURL(ln.Addr().String()))
 	if cfg.Ready != nil {
 		a := Addrs{HTTP: ln.Addr()}
 		if !cfg.NATS.DontListen {
@@ -175,4 +188,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		sessErr = <-sessDone
 	}
 	return errors.Join(sessErr, gwErr, repErr)
+}
+
+// consoleURL is where a browser on this machine finds the console.
+func consoleURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }

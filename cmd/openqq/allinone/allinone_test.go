@@ -200,7 +200,7 @@ func TestRunReadyBadConfig(t *testing.T) {
 		{"no store dir", func(c *Config) { c.NATS.StoreDir = "" }},
 		{"gateway address taken", nil}, // set below
 		{"bad session prefix", func(c *Config) { c.Session.SubjectPrefix = "qq.*" }},
-		{"bad gateway timeout", func(c *Config) { c.Gateway.APITimeout = 0 }},
+		{"bad gateway timeout", func(c *Config) { c.Gateway.APITimeout = -time.Second }},
 		{"unknown driver", func(c *Config) { c.Session.Driver = "webqq" }},
 	}
 	for _, c := range cases {

@@ -176,7 +176,7 @@ func TestUnknownRoute(t *testing.T) {
 		{"POST", "/openqq/nope"},
 		{"GET", "/openqq/"},
 		{"GET", "/openqq"},
-		{"GET", "/"},
+		{"POST", "/"}, // GET / is the console
 		{"GET", "/openwx/get_user_info"},
 		{"GET", "/openqq/get_user_info/extra"},
 		{"GET", "/OPENQQ/get_user_info"},

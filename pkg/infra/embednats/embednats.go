@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/openqq/openqq/pkg/infra/metrics"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 )
 
@@ -70,7 +71,9 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 func (s *Server) Connect(name string) (*nats.Conn, error) {
 	opts := append(natsconn.Options(name, s.log), nats.InProcessServer(s.Server),
 		nats.ConnectHandler(func(*nats.Conn) { s.log.Debug("nats connected", "conn", name, "url", "in-process") }))
-	return nats.Connect("", opts...)
+	nc, err := nats.Connect("", opts...)
+	metrics.TrackNATS(name, nc)
+	return nc, err
 }
 
 // Stop shuts the server down and waits for it.

@@ -1,6 +1,7 @@
 // Package health serves a service's /healthz (the process is alive) and /readyz (it can do its
-// job: connected to NATS, and whatever the service adds), and probes them for the binaries'
-// `healthcheck` subcommand, which container health checks run (the images have no shell).
+// job: connected to NATS, and whatever the service adds) next to its Prometheus /metrics, and
+// probes /readyz for the binaries' `healthcheck` subcommand, which container health checks
+// run (the images have no shell).
 package health
 
 import (
@@ -15,11 +16,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Config is read from the environment.
 type Config struct {
-	// Addr is where /healthz and /readyz are served; empty turns them off.
+	// Addr is where /healthz, /readyz and /metrics are served; empty turns them off.
 	Addr string `envconfig:"HEALTH_ADDR" default:"127.0.0.1:8081"`
 }
 
@@ -39,9 +41,11 @@ func NATS(nc *nats.Conn) Check {
 	}}
 }
 
-// Handler serves /healthz and /readyz; anything else is 404.
+// Handler serves /healthz, /readyz and /metrics (Prometheus: the process's default
+// registry); anything else is 404.
 func Handler(checks ...Check) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
@@ -75,7 +79,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, checks ...Check) {
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		log.Error("health: cannot listen; /healthz and /readyz are off", "addr", cfg.Addr, "err", err)
+		log.Error("health: cannot listen; /healthz, /readyz and /metrics are off", "addr", cfg.Addr, "err", err)
 		return
 	}
 	srv := &http.Server{Handler: Handler(checks...), ReadHeaderTimeout: 5 * time.Second}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/infra/metrics"
 )
 
 // Config is read from the environment. Credentials may also be given in NATS_URL
@@ -77,6 +79,7 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %s", redact(cfg.URL), scrub(err.Error(), cfg))
 	}
+	metrics.TrackNATS(name, nc)
 	return nc, nil
 }
 

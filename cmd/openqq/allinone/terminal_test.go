@@ -1,0 +1,63 @@
+package allinone
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openqq/openqq/pkg/infra/natstest"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// During a slow login the terminal shows the QR code in half blocks and the console's address;
+// during an instant one it shows nothing.
+func TestTerminalShowsQRWhileScaning(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		want  bool
+	}{{"slow login", 2 * time.Second, true}, {"instant login", 0, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			cfg := Config{Terminal: &out}
+			cfg.NATS.Host, cfg.NATS.Port, cfg.NATS.StoreDir = "127.0.0.1", -1, t.TempDir()
+			cfg.Gateway.Addr, cfg.Gateway.APITimeout, cfg.Gateway.MaxBodyBytes = "127.0.0.1:0", 2*time.Second, 1<<20
+			cfg.Session.Sim.QRCodeDir, cfg.Session.Sim.LoginDelay = t.TempDir(), tc.delay
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- Run(ctx, cfg, natstest.Logger(t)) }()
+			deadline := time.Now().Add(1500 * time.Millisecond)
+			for time.Now().Before(deadline) && !strings.Contains(out.String(), "█") {
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			shown := strings.Contains(got, "▀") && strings.Contains(got, "http://127.0.0.1:")
+			if shown != tc.want {
+				t.Fatalf("QR shown = %v, want %v:\n%s", shown, tc.want, got)
+			}
+		})
+	}
+}

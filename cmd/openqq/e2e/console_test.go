@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/gateway"
+	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/sim"
+)
+
+// browser starts headless Chromium (Debian's, which `make test` installs) for one test. Without
+// Chromium the test is skipped, except in CI, where that is a failure.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium not installed: `make test` installs it (make browser)")
+		}
+		t.Skip("chromium not installed; `make browser` installs it")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
+}
+
+// screenshot saves what the browser shows, as the test's artifact.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	dir := os.Getenv("OPENQQ_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "openqq-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// textOf reads an element's text.
+func textOf(ctx context.Context, sel string) (string, error) {
+	return chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+}
+
+// waitText waits until the element's text contains want.
+func waitText(t *testing.T, ctx context.Context, sel, want string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var got string
+	for time.Now().Before(deadline) {
+		var err error
+		if got, err = textOf(ctx, sel); err == nil && strings.Contains(got, want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	screenshot(t, ctx, "failure-"+strings.ReplaceAll(t.Name(), "/", "_"))
+	t.Fatalf("%s never showed %q; it shows %.300q", sel, want, got)
+}
+
+// The console in a real browser: the client running, an injected message appearing live, a
+// message sent with the form appearing as its send_message event.
+func TestConsoleInBrowser(t *testing.T) {
+	ctx := browser(t)
+	e := start(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#state", "running")
+	waitText(t, ctx, "#account", "小灰")
+	waitText(t, ctx, "#groups", "PERL学习交流")
+
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	in := "浏览器里看见我了吗 " + tag
+	if r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: in}); r.Code != 0 {
+		t.Fatalf("inject: %+v", r)
+	}
+	waitText(t, ctx, "#events", in)
+
+	out := "来自控制台的问候 " + tag
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#kind"), "group"),
+		chromedp.SetValue(chromedp.CSS("#target"), strconv.Itoa(perlGroupID)),
+		chromedp.SendKeys(chromedp.CSS("#content"), out),
+		chromedp.Click(chromedp.CSS("#send-button")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#send-result", "已发送")
+	waitText(t, ctx, "#events", "我 → [PERL学习交流] "+out)
+	screenshot(t, ctx, "console")
+}
+
+// During a slow login the console shows the QR code, and hides it once logged in.
+func TestConsoleShowsQRDuringLogin(t *testing.T) {
+	ctx := browser(t)
+	// The browser first: it takes seconds to start, and the login must still be waiting.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, func(s *session.Config, _ *gateway.Config) { s.Sim.LoginDelay = 2 * time.Second })
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#state", "scaning")
+	var src string
+	var visible bool
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !(visible && strings.HasPrefix(src, "data:image/png;base64,")) {
+		visible, _ = chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("qr").hidden`))
+		src, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("qrimg").src`))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !visible || !strings.HasPrefix(src, "data:image/png;base64,") {
+		t.Fatalf("QR view visible=%v src=%.40q", visible, src)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById("qrimg").naturalWidth`))
+	if err != nil || width == 0 {
+		t.Fatalf("the QR image does not decode: width %d, %v", width, err)
+	}
+	screenshot(t, ctx, "console-qr")
+	waitText(t, ctx, "#state", "running")
+	deadline = time.Now().Add(5 * time.Second)
+	hidden := false
+	for time.Now().Before(deadline) && !hidden {
+		hidden, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("qr").hidden`))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !hidden {
+		t.Fatalf("the QR view is still shown after login (%v)", err)
+	}
+}

@@ -1,0 +1,209 @@
+// openqq console: plain JavaScript against the public API (/openqq/*) and the event stream
+// (/openqq/events, Server-Sent Events). An access token, if the API needs one, comes from the
+// page's ?access_token= and is kept in localStorage.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+if (params.get("access_token")) localStorage.setItem("openqq_token", params.get("access_token"));
+const token = localStorage.getItem("openqq_token") || "";
+
+// The names the stream carries: SSE needs a listener per event name.
+const NAMES = ["friend_message", "group_message", "discuss_message", "sess_message",
+  "login", "stop", "state_change", "input_qrcode", "new_friend", "lose_friend", "new_group",
+  "lose_group", "new_group_member", "lose_group_member", "new_discuss", "lose_discuss",
+  "new_discuss_member", "lose_discuss_member", "friend_property_change",
+  "group_property_change", "group_member_property_change", "user_property_change"];
+
+const roster = { friends: [], groups: [] };
+let state = "";
+let qr = "";
+
+async function api(route, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = "Bearer " + token;
+  const r = await fetch("/openqq/" + route, { method: "POST", headers, body: JSON.stringify(body || {}) });
+  return r.json();
+}
+
+function setState(s) {
+  state = s;
+  const el = $("state");
+  el.textContent = s;
+  el.className = "state " + s;
+  $("qr").hidden = !(s === "scaning" && qr);
+  if (s === "running") loadRoster();
+}
+
+function showQR(b64) {
+  qr = b64.replace(/\s/g, "");
+  $("qrimg").src = "data:image/png;base64," + qr;
+  $("qr").hidden = state !== "scaning";
+}
+
+async function loadClient() {
+  const info = await api("get_client_info");
+  if (info.state) setState(info.state);
+  if (info.state === "running") {
+    const me = await api("get_user_info");
+    $("account").textContent = me.name + " (" + me.uid + ")";
+  }
+}
+
+async function loadRoster() {
+  const [friends, groups] = await Promise.all([api("get_friend_info"), api("get_group_info")]);
+  if (Array.isArray(friends)) roster.friends = friends;
+  if (Array.isArray(groups)) roster.groups = groups;
+  if (!$("account").textContent.includes("(")) {
+    const me = await api("get_user_info");
+    if (me.uid) $("account").textContent = me.name + " (" + me.uid + ")";
+  }
+  renderRoster();
+  renderTargets();
+}
+
+const display = (o) => o.markname || o.card || o.name;
+
+function renderRoster() {
+  const q = $("search").value.trim().toLowerCase();
+  const hit = (o) => !q || [o.name, o.markname, o.card, String(o.uid), String(o.id)].some((v) => v && v.toLowerCase().includes(q));
+  const friends = roster.friends.filter(hit);
+  $("friends").replaceChildren(...friends.map((f) => item(display(f), f.category + " · " + f.uid, () => pick("friend", f.id))));
+  $("friend-count").textContent = friends.length + "/" + roster.friends.length;
+  const groups = roster.groups.filter((g) => hit(g) || (q && g.member.some(hit)));
+  $("groups").replaceChildren(...groups.map((g) => {
+    const li = item(display(g), g.uid + " · " + g.member_count + " 人", () => pick("group", g.id));
+    if (q) {
+      const members = g.member.filter(hit).slice(0, 20);
+      if (members.length) {
+        const ul = document.createElement("ul");
+        ul.replaceChildren(...members.map((m) => item(display(m), m.role + " · " + m.uid)));
+        li.append(ul);
+      }
+    }
+    return li;
+  }));
+  $("group-count").textContent = groups.length + "/" + roster.groups.length;
+}
+
+function item(text, note, onclick) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  const small = document.createElement("small");
+  small.textContent = note;
+  li.append(small);
+  if (onclick) li.onclick = onclick;
+  return li;
+}
+
+function renderTargets() {
+  const list = $("kind").value === "friend" ? roster.friends : roster.groups;
+  const keep = $("target").value;
+  $("target").replaceChildren(...list.map((o) => {
+    const opt = document.createElement("option");
+    opt.value = o.id;
+    opt.textContent = display(o) + " (" + o.uid + ")";
+    return opt;
+  }));
+  if (keep && list.some((o) => String(o.id) === keep)) $("target").value = keep;
+}
+
+function pick(kind, id) {
+  $("kind").value = kind;
+  renderTargets();
+  $("target").value = String(id);
+  $("content").focus();
+}
+
+function describe(name, d) {
+  if (d.post_type === "event") {
+    const p = d.params || [];
+    switch (name) {
+      case "state_change": return p[0] + " → " + p[1];
+      case "input_qrcode": return "二维码 " + p[0];
+      case "login": return p[0] ? "登录 (扫码)" : "登录";
+      case "stop": return "客户端停止";
+      default: return p.map((x) => (x && typeof x === "object" ? display(x) + " (" + x.uid + ")" : String(x))).join(" · ");
+    }
+  }
+  const where = d.group ? "[" + d.group + "]" : d.discuss ? "[" + d.discuss + "]" : "";
+  if (d.class === "send") {
+    const outcome = d.code !== 0 ? " (" + d.status + ")" : "";
+    return "我 → " + (d.receiver || where) + " " + d.content + outcome;
+  }
+  return (where ? where + " " : "") + (d.sender || "") + ": " + d.content;
+}
+
+function addEvent(name, d, id) {
+  const li = document.createElement("li");
+  li.dataset.seq = id;
+  li.dataset.name = name;
+  const t = document.createElement("time");
+  t.textContent = new Date((d.time || Date.now() / 1000) * 1000).toLocaleTimeString("zh-CN", { hour12: false });
+  const n = document.createElement("span");
+  n.className = "name" + (d.class === "send" ? " send" : "");
+  n.textContent = name;
+  li.append(t, n, document.createTextNode(describe(name, d)));
+  const list = $("events");
+  list.prepend(li);
+  while (list.children.length > 300) list.lastChild.remove();
+}
+
+function onItem(name, e) {
+  let d;
+  try { d = JSON.parse(e.data); } catch { return; }
+  addEvent(name, d, e.lastEventId);
+  if (name === "state_change") setState(d.params[1]);
+  if (name === "input_qrcode") showQR(d.params[1]);
+  if (name === "login") $("qr").hidden = true;
+  if (/^(new|lose)_/.test(name) && state === "running") loadRoster();
+}
+
+function connect() {
+  // replay=last: the latest item of every subject first, so the state and the QR code show
+  // at once; EventSource resumes by itself with Last-Event-ID after a drop.
+  const url = "/openqq/events?replay=last" + (token ? "&access_token=" + encodeURIComponent(token) : "");
+  const es = new EventSource(url);
+  es.onopen = () => { $("conn").textContent = "●"; $("conn").className = "conn up"; };
+  es.onerror = () => { $("conn").textContent = "○"; $("conn").className = "conn"; };
+  for (const name of NAMES) es.addEventListener(name, (e) => onItem(name, e));
+}
+
+async function loadReporters() {
+  try {
+    const r = await fetch("/console/reporters", { headers: token ? { Authorization: "Bearer " + token } : {} });
+    const d = await r.json();
+    if (!d.reporters) return;
+    $("dead-letters").textContent = d.dead_letters;
+    if (!d.reporters.length) return;
+    $("reporters").replaceChildren(...d.reporters.map((c) => {
+      const tr = document.createElement("tr");
+      for (const v of [c.description || c.name, c.delivered, c.ack_pending, c.redelivered, c.pending]) {
+        const td = document.createElement("td");
+        td.textContent = v;
+        tr.append(td);
+      }
+      return tr;
+    }));
+  } catch { /* the console works without it */ }
+}
+
+$("kind").onchange = renderTargets;
+$("search").oninput = renderRoster;
+$("send").onsubmit = async (e) => {
+  e.preventDefault();
+  const route = $("kind").value === "friend" ? "send_friend_message" : "send_group_message";
+  $("send-button").disabled = true;
+  try {
+    const r = await api(route, { id: $("target").value, content: $("content").value });
+    $("send-result").textContent = r.code === 0 ? "已发送 · id " + r.id : "失败: " + r.status + " (" + r.code + ")";
+    if (r.code === 0) $("content").value = "";
+  } finally {
+    $("send-button").disabled = false;
+  }
+};
+
+connect();
+loadClient();
+loadReporters();
+setInterval(loadReporters, 5000);

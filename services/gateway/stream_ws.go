@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/openqq/openqq/pkg/events"
+)
+
+// ws streams QQ_EVENTS over a WebSocket: each item is one text message
+// {"id":<sequence>,"event":"<name>","data":<its JSON>}. since, replay=last and filter work as
+// for the Server-Sent Events. Messages from the client are not expected: one closes the
+// connection.
+func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		writeStatus(w, events.ErrBadRequest("%s is a WebSocket: send an upgrade request", pathWS))
+		return
+	}
+	cfg, st := s.consumerConfig(r)
+	if st != nil {
+		writeStatus(w, st)
+		return
+	}
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	sub, st := s.subscribe(ctx, cfg)
+	if st != nil {
+		writeStatus(w, st)
+		return
+	}
+	defer s.close(sub)
+
+	log := s.log.With("kind", "ws", "remote", r.RemoteAddr)
+	// Any origin: the API answers every origin anyway (CORS *), and the access token, when one
+	// is set, is what guards it.
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		log.Info("websocket accept", "err", err) // Accept answered the client
+		return
+	}
+	defer func() { _ = c.CloseNow() }()
+	ctx = c.CloseRead(ctx) // answers pings and close frames; ends ctx when the client goes
+	out := &wsSink{c: c, ctx: ctx, timeout: s.writeTimeout}
+	log.Debug("event stream opened", "deliver", cfg.DeliverPolicy.String(), "start_seq", cfg.OptStartSeq,
+		"filter", cfg.FilterSubjects)
+	err = s.pump(ctx, sub.msgs, out, log)
+	log.Debug("event stream closed", "why", err)
+	switch {
+	case errors.Is(err, errTooSlow), errors.Is(err, errStalled):
+		// closed by drop, or not to be closed politely
+	case errors.Is(err, errShutdown):
+		out.close(websocket.StatusGoingAway, "server shutting down; reconnect with since=<last id> to resume")
+	case ctx.Err() != nil:
+		// the client closed or is gone
+	default:
+		out.close(websocket.StatusTryAgainLater, "event stream interrupted; reconnect with since=<last id> to resume")
+	}
+}
+
+// wsSink writes WebSocket messages.
+type wsSink struct {
+	c       *websocket.Conn
+	ctx     context.Context
+	timeout time.Duration
+	buf     []byte
+}
+
+func (o *wsSink) send(it item) error {
+	o.buf = appendWSMessage(o.buf[:0], it)
+	ctx, cancel := context.WithTimeout(o.ctx, o.timeout)
+	defer cancel()
+	err := o.c.Write(ctx, websocket.MessageText, o.buf)
+	if errors.Is(err, context.DeadlineExceeded) { // o.ctx has no deadline: the write timed out
+		return errors.Join(errStalled, err)
+	}
+	return err
+}
+
+// keepalive pings, and waits for the pong.
+func (o *wsSink) keepalive() error {
+	ctx, cancel := context.WithTimeout(o.ctx, o.timeout)
+	defer cancel()
+	return o.c.Ping(ctx)
+}
+
+func (o *wsSink) drop(reason string) {
+	o.close(websocket.StatusPolicyViolation, reason+"; reconnect with since=<last id> to resume")
+}
+
+// close closes the connection with a status and a reason, waiting a moment at most for the
+// client's answer.
+func (o *wsSink) close(code websocket.StatusCode, reason string) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = o.c.Close(code, reason)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		_ = o.c.CloseNow()
+		<-done
+	}
+}
+
+// appendWSMessage appends the message of it. Data that is not JSON (nothing openqq stores)
+// goes as a JSON string, so that the message stays JSON.
+func appendWSMessage(b []byte, it item) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendUint(b, it.seq, 10)
+	b = append(b, `,"event":`...)
+	name, _ := json.Marshal(it.name)
+	b = append(b, name...)
+	b = append(b, `,"data":`...)
+	if json.Valid(it.data) {
+		b = append(b, it.data...)
+	} else {
+		s, _ := json.Marshal(string(it.data))
+		b = append(b, s...)
+	}
+	return append(b, '}')
+}
+
+// headerHasToken reports whether the comma-separated header name holds token (any case).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
