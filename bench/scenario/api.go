@@ -1,0 +1,319 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+const (
+	pathSmall = "API, small reply"
+	pathLarge = "API, large reply"
+)
+
+type route struct {
+	name  string
+	query string // path and query
+	check func(Reply) Check
+}
+
+var smallRoutes = []route{
+	{"get_user_info", "/openqq/get_user_info", func(r Reply) Check { return sameLength(len(r.Body)) }},
+	{"send_friend_message", "/openqq/send_friend_message?id=" + strconv.Itoa(defaultFriendID) + "&content=bench",
+		func(Reply) Check { return codeOK }},
+}
+
+// capture GETs a route and keeps its reply for the bare baseline.
+func capture(ctx context.Context, base, query string) (Reply, error) {
+	status, body, hdr, err := Fetch(ctx, NewClient(1), base+query)
+	if err != nil {
+		return Reply{}, err
+	}
+	if status != 200 {
+		return Reply{}, fmt.Errorf("%s: HTTP %d: %.300s", query, status, body)
+	}
+	return Reply{Header: hdr, Body: body}, nil
+}
+
+func throughputText(t Throughput) string {
+	s := fmt.Sprintf("%s req/s", num(t.PerSec))
+	if t.Errors > 0 {
+		s += fmt.Sprintf(" (**%d errors**: %s)", t.Errors, t.FirstError)
+	}
+	return s
+}
+
+func latencyText(l Latency) string {
+	s := fmt.Sprintf("p50 %s ms, p99 %s ms", num(l.P50ms), num(l.P99ms))
+	if l.LagMs >= 2 {
+		// The generator itself did not get the CPU in time: the machine was busy.
+		s += fmt.Sprintf(" (generator late by up to %s ms)", num(l.LagMs))
+	}
+	if l.Errors > 0 {
+		s += fmt.Sprintf(" (**%d errors**: %s)", l.Errors, l.FirstError)
+	}
+	return s
+}
+
+// APISmall: get_user_info and send_friend_message (sim, sync) through the gateway of the
+// all-in-one and of the multi-process system: req/s at Conns connections, and p50/p99 at a
+// fixed Rate; against a bare handler serving the same bytes.
+func (h *Harness) APISmall(ctx context.Context) []Row {
+	rows, err := h.apiSmall(ctx)
+	if err != nil {
+		rows = append(rows, errorRow(pathSmall, "get_user_info, send_friend_message", err))
+	}
+	return rows
+}
+
+func (h *Harness) apiSmall(ctx context.Context) ([]Row, error) {
+	cfg := h.Cfg
+	h.logf("API small: starting the all-in-one and the multi-process system")
+	aio, err := h.AllInOne(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer aio.Stop()
+	multi, err := h.Cluster(ctx, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer multi.Stop()
+	replies := map[string]Reply{}
+	for _, r := range smallRoutes {
+		rep, err := capture(ctx, aio.API, r.query)
+		if err != nil {
+			return nil, err
+		}
+		replies[r.query] = rep
+	}
+	// The bare handler answers by path; the query does not matter to it.
+	bareRoutes := map[string]Reply{}
+	for _, r := range smallRoutes {
+		bareRoutes[pathOf(r.query)] = replies[r.query]
+	}
+	bare, bareURL, err := h.Bare(ctx, bareRoutes)
+	if err != nil {
+		return nil, err
+	}
+	defer bare.Stop()
+
+	client := NewClient(cfg.Conns)
+	iv := Interleaved{Client: client, Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.ThroughputDur}
+	var rows []Row
+	for _, r := range smallRoutes {
+		check := r.check(replies[r.query])
+		urls := []string{bareURL + r.query, aio.API + r.query, multi.API + r.query}
+		h.logf("API small: %s, closed loop at %d connections", r.name, cfg.Conns)
+		t := iv.Closed(ctx, urls, cfg.Conns, check)
+		base, one, mp := t[0], t[1], t[2]
+		for _, x := range []struct {
+			topo string
+			t    Throughput
+			want float64
+		}{{"all-in-one", one, 0.5}, {"multi-process", mp, 0.35}} {
+			rt := ratio(x.t.PerSec, base.PerSec)
+			met := atLeast(rt, x.want)
+			*met = *met && x.t.Errors == 0
+			rows = append(rows, Row{
+				Path: pathSmall, What: fmt.Sprintf("%s, %s, %d connections", r.name, x.topo, cfg.Conns),
+				Metric: "req/s", Unit: "req/s", Value: x.t.PerSec, Baseline: f64(base.PerSec), Ratio: rt,
+				Measured: throughputText(x.t), BaselineText: throughputText(base) + " (bare handler)",
+				Target: fmt.Sprintf("≥ %.2g of baseline", x.want), Met: met,
+				Raw: map[string]any{"openqq": x.t, "baseline": base},
+			})
+		}
+		h.logf("API small: %s, open loop at %.0f req/s", r.name, cfg.Rate)
+		ivl := iv
+		ivl.Dur = cfg.LatencyDur
+		l := ivl.Open(ctx, urls, cfg.Rate, check)
+		lbase, lone, lmp := l[0], l[1], l[2]
+		for _, x := range []struct {
+			topo string
+			l    Latency
+		}{{"all-in-one", lone}, {"multi-process", lmp}} {
+			rows = append(rows, Row{
+				Path: pathSmall, What: fmt.Sprintf("%s, %s, at %s req/s", r.name, x.topo, group(fmt.Sprintf("%.0f", cfg.Rate))),
+				Metric: "p99 ms", Unit: "ms", Value: x.l.P99ms, Baseline: f64(lbase.P99ms), Ratio: ratio(x.l.P99ms, lbase.P99ms),
+				Measured: latencyText(x.l), BaselineText: latencyText(lbase) + " (bare handler)",
+				Target: "p99 ≤ 5 ms", Met: boolp(x.l.P99ms <= 5 && x.l.Errors == 0 && x.l.P99ms > 0),
+				Raw: map[string]any{"openqq": x.l, "baseline": lbase},
+			})
+		}
+	}
+	if err := aio.Crashed(); err != nil {
+		return rows, err
+	}
+	if err := multi.Crashed(); err != nil {
+		return rows, err
+	}
+	h.noteProblems(rows, aio, multi)
+	return rows, nil
+}
+
+// noteProblems adds the error lines of the systems' logs to the first row's raw numbers.
+func (h *Harness) noteProblems(rows []Row, systems ...*System) {
+	if len(rows) == 0 {
+		return
+	}
+	total := 0
+	var sample []string
+	for _, s := range systems {
+		n, lines := s.Problems()
+		total += n
+		sample = append(sample, lines...)
+	}
+	if rows[0].Raw == nil {
+		rows[0].Raw = map[string]any{}
+	}
+	rows[0].Raw["log_error_lines"] = total
+	rows[0].Raw["log_error_sample"] = sample
+}
+
+func firstErrText(t Throughput) string {
+	if t.FirstError == "" {
+		return ""
+	}
+	return "; first: " + t.FirstError
+}
+
+func pathOf(query string) string {
+	for i, c := range query {
+		if c == '?' {
+			return query[:i]
+		}
+	}
+	return query
+}
+
+// APILarge: get_group_info with a roster of LargeGroups × LargeMembers, from the all-in-one and
+// the multi-process system, against the bare handler with the same bytes; and the session's
+// RSS with that roster.
+func (h *Harness) APILarge(ctx context.Context) []Row {
+	rows, err := h.apiLarge(ctx)
+	if err != nil {
+		rows = append(rows, errorRow(pathLarge, "get_group_info", err))
+	}
+	return rows
+}
+
+func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
+	cfg := h.Cfg
+	rosterPath, err := writeRoster(h.Dir("roster"), LargeRoster(cfg.LargeGroups, cfg.LargeMembers))
+	if err != nil {
+		return nil, err
+	}
+	members := cfg.LargeGroups * cfg.LargeMembers
+	env := map[string]string{"SIM_ROSTER": rosterPath}
+	h.logf("API large: %d×%d roster", cfg.LargeGroups, cfg.LargeMembers)
+	multi, err := h.Cluster(ctx, true, env)
+	if err != nil {
+		return nil, err
+	}
+	defer multi.Stop()
+	time.Sleep(cfg.IdleSettle)
+	sessIdle, err := multi.Main.RSS()
+	if err != nil {
+		return nil, err
+	}
+	aio, err := h.AllInOne(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	defer aio.Stop()
+	time.Sleep(cfg.IdleSettle)
+	aioIdle, err := aio.Main.RSS()
+	if err != nil {
+		return nil, err
+	}
+
+	q := "/openqq/get_group_info"
+	rep, err := capture(ctx, aio.API, q)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := capture(ctx, multi.API, q); err != nil { // the session's reply cache, as in the all-in-one
+		return nil, err
+	}
+	sessOne, _ := multi.Main.RSS()
+	bare, bareURL, err := h.Bare(ctx, map[string]Reply{q: rep})
+	if err != nil {
+		return nil, err
+	}
+	defer bare.Stop()
+
+	client := NewClient(cfg.LargeBurstConns)
+	check := sameLength(len(rep.Body))
+	h.logf("API large: get_group_info (%.1f MB), closed loop at %d connections", mb(int64(len(rep.Body))), cfg.LargeConns)
+	peakAIO, peakSess := PeakRSS(aio.Main), PeakRSS(multi.Main)
+	iv := Interleaved{Client: client, Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.LargeDur}
+	t := iv.Closed(ctx, []string{bareURL + q, aio.API + q, multi.API + q}, cfg.LargeConns, check)
+	base, one, mp := t[0], t[1], t[2]
+	aioPeak, sessPeak := peakAIO(), peakSess()
+	client.CloseIdleConnections()
+	time.Sleep(cfg.IdleSettle)
+	sessAfter, _ := multi.Main.RSS()
+	aioAfter, _ := aio.Main.RSS()
+
+	// More callers at once: every call must still be answered.
+	h.logf("API large: get_group_info, closed loop at %d connections", cfg.LargeBurstConns)
+	baseBurst := ClosedLoop(ctx, client, bareURL+q, cfg.LargeBurstConns, 0, cfg.LargeDur, check)
+	peakAIO = PeakRSS(aio.Main)
+	oneBurst := ClosedLoop(ctx, client, aio.API+q, cfg.LargeBurstConns, 0, cfg.LargeDur, check)
+	aioBurstPeak := peakAIO()
+	peakSess = PeakRSS(multi.Main)
+	mpBurst := ClosedLoop(ctx, client, multi.API+q, cfg.LargeBurstConns, 0, cfg.LargeDur, check)
+	sessBurstPeak := peakSess()
+
+	size := fmt.Sprintf("%d groups × %d members (%s members, %.1f MB reply)", cfg.LargeGroups, cfg.LargeMembers, group(strconv.Itoa(members)), mb(int64(len(rep.Body))))
+	r1 := ratio(one.PerSec, base.PerSec)
+	met1 := atLeast(r1, 0.8)
+	*met1 = *met1 && one.Errors == 0
+	burstText := func(t Throughput) string {
+		return fmt.Sprintf("%d answered, %d failed (%s req/s)", t.Requests, t.Errors, num(t.PerSec))
+	}
+	rows := []Row{{
+		Path: pathLarge, What: fmt.Sprintf("get_group_info, %s, all-in-one, %d connections", size, cfg.LargeConns),
+		Metric: "req/s", Unit: "req/s", Value: one.PerSec, Baseline: f64(base.PerSec), Ratio: r1,
+		Measured: throughputText(one), BaselineText: throughputText(base) + " (bare handler)",
+		Target: "≥ 0.8 of baseline", Met: met1, Raw: map[string]any{"openqq": one, "baseline": base, "reply_bytes": len(rep.Body)},
+	}, {
+		Path: pathLarge, What: fmt.Sprintf("get_group_info, same roster, multi-process, %d connections", cfg.LargeConns),
+		Metric: "req/s", Unit: "req/s", Value: mp.PerSec, Baseline: f64(base.PerSec), Ratio: ratio(mp.PerSec, base.PerSec),
+		Measured: throughputText(mp), BaselineText: throughputText(base) + " (bare handler)",
+		Target: "– (the target is for the all-in-one)", Raw: map[string]any{"openqq": mp, "baseline": base},
+	}, {
+		Path: pathLarge, What: fmt.Sprintf("get_group_info, same roster, all-in-one, %d connections: every call answered", cfg.LargeBurstConns),
+		Metric: "failed calls", Unit: "calls", Value: float64(oneBurst.Errors), Baseline: f64(baseBurst.PerSec), Ratio: ratio(oneBurst.PerSec, baseBurst.PerSec),
+		Measured: burstText(oneBurst) + firstErrText(oneBurst), BaselineText: burstText(baseBurst) + " (bare handler)",
+		Target: "no failed call", Met: boolp(oneBurst.Errors == 0 && oneBurst.Requests > 0), Raw: map[string]any{"openqq": oneBurst, "baseline": baseBurst},
+	}, {
+		Path: pathLarge, What: fmt.Sprintf("get_group_info, same roster, multi-process, %d connections: every call answered", cfg.LargeBurstConns),
+		Metric: "failed calls", Unit: "calls", Value: float64(mpBurst.Errors), Baseline: f64(baseBurst.PerSec), Ratio: ratio(mpBurst.PerSec, baseBurst.PerSec),
+		Measured: burstText(mpBurst) + firstErrText(mpBurst), BaselineText: burstText(baseBurst) + " (bare handler)",
+		Target: "no failed call", Met: boolp(mpBurst.Errors == 0 && mpBurst.Requests > 0), Raw: map[string]any{"openqq": mpBurst, "baseline": baseBurst},
+	}, {
+		Path: pathLarge, What: "session RSS with that roster (openqq-session, multi-process)",
+		Metric: "RSS MB", Unit: "MB", Value: mb(sessOne),
+		Measured: fmt.Sprintf("%s MB after start and one get_group_info (%s MB at start; peak %s MB at %d connections, %s MB after; peak %s MB at %d)",
+			num(mb(sessOne)), num(mb(sessIdle)), num(mb(sessPeak)), cfg.LargeConns, num(mb(sessAfter)), num(mb(sessBurstPeak)), cfg.LargeBurstConns),
+		Target: "≤ 150 MB", Met: boolp(mb(sessOne) <= 150),
+		Raw: map[string]any{"idle_bytes": sessIdle, "after_first_call_bytes": sessOne, "peak_bytes": sessPeak, "after_load_bytes": sessAfter, "burst_peak_bytes": sessBurstPeak},
+	}, {
+		Path: pathLarge, What: "all-in-one RSS with that roster (NATS, session and gateway in one process)",
+		Metric: "RSS MB", Unit: "MB", Value: mb(aioIdle),
+		Measured: fmt.Sprintf("%s MB at start; peak %s MB at %d connections, %s MB after; peak %s MB at %d",
+			num(mb(aioIdle)), num(mb(aioPeak)), cfg.LargeConns, num(mb(aioAfter)), num(mb(aioBurstPeak)), cfg.LargeBurstConns),
+		Target: "–",
+		Raw:    map[string]any{"idle_bytes": aioIdle, "peak_bytes": aioPeak, "after_load_bytes": aioAfter, "burst_peak_bytes": aioBurstPeak},
+	}}
+	if err := aio.Crashed(); err != nil {
+		return rows, err
+	}
+	if err := multi.Crashed(); err != nil {
+		return rows, err
+	}
+	h.noteProblems(rows, aio, multi)
+	return rows, nil
+}

@@ -1,0 +1,141 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// The baseline of the API rows is a bare net/http handler in this binary that serves the bytes
+// openqq answered, from memory. It runs as a process of its own (this binary, started again), so
+// that it shares the machine with the load generator exactly as openqq does.
+
+// bareEnv names the spec file of a bare server process.
+const bareEnv = "OPENQQ_BENCH_BARE"
+
+// Reply is what a route answers: captured from openqq, served again by the bare handler.
+type Reply struct {
+	Header http.Header
+	Body   []byte
+}
+
+type bareSpec struct {
+	Addr   string               `json:"addr"`
+	Routes map[string]bareRoute `json:"routes"`
+}
+
+type bareRoute struct {
+	Header   http.Header `json:"header"`
+	BodyFile string      `json:"body_file"`
+}
+
+// ServeBareIfChild serves as a bare baseline server when this process was started as one, and
+// then returns true once it is told to stop; otherwise it returns false at once. Call it first
+// thing in main (and in TestMain).
+func ServeBareIfChild() bool {
+	path := os.Getenv(bareEnv)
+	if path == "" {
+		return false
+	}
+	if err := serveBare(path); err != nil {
+		fmt.Fprintln(os.Stderr, "bare server:", err)
+		os.Exit(1)
+	}
+	return true
+}
+
+func serveBare(specPath string) error {
+	b, err := os.ReadFile(specPath)
+	if err != nil {
+		return err
+	}
+	var spec bareSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	for path, r := range spec.Routes {
+		body, err := os.ReadFile(r.BodyFile)
+		if err != nil {
+			return err
+		}
+		header := r.Header
+		mux.HandleFunc(path, func(w http.ResponseWriter, req *http.Request) {
+			_, _ = io.Copy(io.Discard, req.Body)
+			h := w.Header()
+			for k, v := range header {
+				h[k] = v
+			}
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(body)
+		})
+	}
+	ln, err := net.Listen("tcp", spec.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// Bare starts a bare server answering each path with its reply, and returns its base URL.
+func (h *Harness) Bare(ctx context.Context, routes map[string]Reply) (*Proc, string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, "", err
+	}
+	dir := h.Dir("bare")
+	spec := bareSpec{Addr: "127.0.0.1:" + strconv.Itoa(port), Routes: map[string]bareRoute{}}
+	var first string
+	i := 0
+	for path, r := range routes {
+		i++
+		f := filepath.Join(dir, fmt.Sprintf("body-%d", i))
+		if err := os.WriteFile(f, r.Body, 0o644); err != nil {
+			return nil, "", err
+		}
+		hdr := r.Header.Clone()
+		hdr.Del("Date")
+		hdr.Del("Content-Length")
+		spec.Routes[path] = bareRoute{Header: hdr, BodyFile: f}
+		first = path
+	}
+	b, _ := json.Marshal(spec)
+	specPath := filepath.Join(dir, "spec.json")
+	if err := os.WriteFile(specPath, b, 0o644); err != nil {
+		return nil, "", err
+	}
+	p, err := h.Start("bare", exe, map[string]string{bareEnv: specPath})
+	if err != nil {
+		return nil, "", err
+	}
+	url := "http://" + spec.Addr
+	if err := pollHTTP(ctx, url+first, 10*time.Second, p, status200); err != nil {
+		p.Stop()
+		return nil, "", err
+	}
+	return p, url, nil
+}

@@ -1,0 +1,605 @@
+package scenario
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Harness builds the binaries once and starts, watches and stops the processes of a run.
+type Harness struct {
+	Cfg  Config
+	Repo string // the repository root (where go.work is)
+	Bin  string // the built binaries
+	Tmp  string // stores, rosters, logs: removed by Close
+	// Log receives progress lines.
+	Log io.Writer
+
+	mu    sync.Mutex
+	procs []*Proc
+	seq   int
+}
+
+// Binaries of a run, in Harness.Bin.
+const (
+	binAllInOne = "openqq"
+	binSession  = "openqq-session"
+	binGateway  = "openqq-gateway"
+	binReporter = "openqq-reporter"
+	binNATS     = "nats-server"
+	binProfiled = "openqq-profiled"
+)
+
+// NewHarness builds every binary into a new temporary directory. Close removes it.
+func NewHarness(ctx context.Context, cfg Config, repo string, log io.Writer) (*Harness, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	tmp, err := os.MkdirTemp("", "openqq-bench-")
+	if err != nil {
+		return nil, err
+	}
+	h := &Harness{Cfg: cfg, Repo: repo, Bin: filepath.Join(tmp, "bin"), Tmp: tmp, Log: log}
+	if err := os.MkdirAll(filepath.Join(tmp, "logs"), 0o755); err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.logf("building into %s", h.Bin)
+	start := time.Now()
+	if err := h.goBuild(ctx, repo, "-o", h.Bin+string(filepath.Separator),
+		"./cmd/openqq",
+		"./services/session/cmd/openqq-session",
+		"./services/gateway/cmd/openqq-gateway",
+		"./services/reporter/cmd/openqq-reporter"); err != nil {
+		h.Close()
+		return nil, err
+	}
+	// nats-server comes from a module that has it in its graph.
+	if err := h.goBuild(ctx, filepath.Join(repo, "pkg", "infra"), "-o", filepath.Join(h.Bin, binNATS),
+		"github.com/nats-io/nats-server/v2"); err != nil {
+		h.Close()
+		return nil, err
+	}
+	h.logf("built in %s", time.Since(start).Round(time.Millisecond))
+	return h, nil
+}
+
+// BuildProfiled builds openqq-profiled, the all-in-one with a CPU profile (CPUPROFILE).
+func (h *Harness) BuildProfiled(ctx context.Context) error {
+	return h.goBuild(ctx, h.Repo, "-o", filepath.Join(h.Bin, binProfiled), "./bench/cmd/openqq-profiled")
+}
+
+func (h *Harness) goBuild(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build %s (in %s): %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return nil
+}
+
+// FindRepo walks up from dir to the directory holding go.work.
+func FindRepo(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.work not found above the working directory: run from the openqq repository")
+		}
+		dir = parent
+	}
+}
+
+// Close stops every process still running and removes the temporary directory.
+func (h *Harness) Close() {
+	h.StopAll()
+	_ = os.RemoveAll(h.Tmp)
+}
+
+// StopAll stops every process still running, the latest first.
+func (h *Harness) StopAll() {
+	h.mu.Lock()
+	procs := h.procs
+	h.procs = nil
+	h.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].Stop()
+	}
+}
+
+func (h *Harness) logf(format string, a ...any) {
+	fmt.Fprintf(h.Log, "[bench] "+format+"\n", a...)
+}
+
+// Dir makes a new directory under the run's temporary directory.
+func (h *Harness) Dir(name string) string {
+	h.mu.Lock()
+	h.seq++
+	n := h.seq
+	h.mu.Unlock()
+	d := filepath.Join(h.Tmp, fmt.Sprintf("%s-%d", name, n))
+	_ = os.MkdirAll(d, 0o755)
+	return d
+}
+
+// ---- processes ----
+
+// Proc is a process the harness started. Its output goes to a log file.
+type Proc struct {
+	Name    string
+	LogPath string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
+	stopped bool
+	mu      sync.Mutex
+}
+
+// productEnv are the prefixes of the variables openqq reads: the harness sets what it wants and
+// keeps the caller's environment from leaking into a run.
+var productEnv = []string{
+	"HTTP_ADDR", "ACCESS_TOKEN", "API_TIMEOUT", "MAX_BODY_BYTES", "SUBJECT_PREFIX", "ACCOUNT",
+	"DRIVER", "SIM_", "POST_", "CHECK_EVENT_", "STREAM_", "OUTBOX_SIZE", "CONTROL_DELAY", "NATS_",
+	"POLL_", "HEALTH_ADDR", "LOG_", "CPUPROFILE", "GOMAXPROCS", "GOGC", "GOMEMLIMIT",
+}
+
+func childEnv(set map[string]string) []string {
+	var env []string
+outer:
+	for _, kv := range os.Environ() {
+		for _, p := range productEnv {
+			if strings.HasPrefix(kv, p) {
+				continue outer
+			}
+		}
+		env = append(env, kv)
+	}
+	// Keep the logs for what goes wrong, and the health server off unless asked for.
+	defaults := map[string]string{"LOG_LEVEL": "warn", "HEALTH_ADDR": ""}
+	for k, v := range defaults {
+		if _, ok := set[k]; !ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	for k, v := range set {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// Start runs a binary of h.Bin (or an absolute path) with env on top of a clean environment.
+func (h *Harness) Start(name, bin string, env map[string]string, args ...string) (*Proc, error) {
+	if !filepath.IsAbs(bin) {
+		bin = filepath.Join(h.Bin, bin)
+	}
+	h.mu.Lock()
+	h.seq++
+	logPath := filepath.Join(h.Tmp, "logs", fmt.Sprintf("%03d-%s.log", h.seq, name))
+	h.mu.Unlock()
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = childEnv(env)
+	cmd.Stdout, cmd.Stderr = f, f
+	// The child dies with the harness, even when the harness is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Proc{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	h.mu.Lock()
+	h.procs = append(h.procs, p)
+	h.mu.Unlock()
+	return p, nil
+}
+
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process ended, and how, if it did.
+func (p *Proc) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	default:
+		return false, nil
+	}
+}
+
+// Crashed is an error if the process ended without being stopped.
+func (p *Proc) Crashed() error {
+	p.mu.Lock()
+	stopped := p.stopped
+	p.mu.Unlock()
+	if ended, err := p.Exited(); ended && !stopped {
+		return fmt.Errorf("%s ended by itself (%v); log:\n%s", p.Name, err, p.Tail(3000))
+	}
+	return nil
+}
+
+// Stop ends the process: SIGTERM, then SIGKILL after 5 s. It is safe to call twice.
+func (p *Proc) Stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Tail is the end of the process's log.
+func (p *Proc) Tail(n int) string {
+	b, _ := os.ReadFile(p.LogPath)
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// LogProblems counts the log lines at level ERROR and the panics, and returns a few of them.
+func (p *Proc) LogProblems() (int, []string) {
+	f, err := os.Open(p.LogPath)
+	if err != nil {
+		return 0, nil
+	}
+	defer f.Close()
+	n := 0
+	var some []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, "level=ERROR") || strings.HasPrefix(line, "panic:") || strings.Contains(line, "fatal error:") ||
+			strings.Contains(line, "[ERR]") || strings.Contains(line, "Slow Consumer") {
+			n++
+			if len(some) < 3 {
+				if len(line) > 300 {
+					line = line[:300] + "…"
+				}
+				some = append(some, line)
+			}
+		}
+	}
+	return n, some
+}
+
+// RSS is the process's resident set in bytes (VmRSS).
+func (p *Proc) RSS() (int64, error) { return rssOf(p.Pid()) }
+
+func rssOf(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range bytes.Split(b, []byte{'\n'}) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+			f := strings.Fields(string(rest))
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// PeakRSS samples a process's RSS every 50 ms until stop is called, which returns the highest.
+func PeakRSS(p *Proc) (stop func() int64) {
+	var (
+		mu   sync.Mutex
+		peak int64
+	)
+	sample := func() {
+		if r, err := p.RSS(); err == nil {
+			mu.Lock()
+			peak = max(peak, r)
+			mu.Unlock()
+		}
+	}
+	sample()
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	}()
+	return func() int64 {
+		close(quit)
+		<-done
+		sample()
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
+
+// ---- ports ----
+
+var (
+	portsMu sync.Mutex
+	used    = map[int]bool{}
+)
+
+// forbiddenPort are the ports of `make run` and `make run-cluster`.
+func forbiddenPort(p int) bool {
+	return p == 5000 || p == 4222 || p == 8222 || (p >= 8081 && p <= 8185)
+}
+
+// FreePort is a loopback port nobody listens on, never a well-known one and never one this
+// process handed out before.
+func FreePort() (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 200 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		if forbiddenPort(p) || used[p] {
+			continue
+		}
+		used[p] = true
+		return p, nil
+	}
+	return 0, errors.New("no free port")
+}
+
+// listenFree listens on a free loopback port in this process.
+func listenFree() (net.Listener, error) {
+	for range 200 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		if p := ln.Addr().(*net.TCPAddr).Port; forbiddenPort(p) {
+			_ = ln.Close()
+			continue
+		}
+		return ln, nil
+	}
+	return nil, errors.New("no free port")
+}
+
+// ---- topologies ----
+
+// System is a running openqq: its API URL, its NATS URL and its processes.
+type System struct {
+	API  string // http://127.0.0.1:port
+	NATS string // nats://127.0.0.1:port
+	// Main is the process that holds the session (the all-in-one, or openqq-session).
+	Main  *Proc
+	Procs []*Proc
+	mu    sync.Mutex
+}
+
+func (s *System) add(p *Proc) {
+	s.mu.Lock()
+	s.Procs = append(s.Procs, p)
+	s.mu.Unlock()
+}
+
+func (s *System) procs() []*Proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Proc(nil), s.Procs...)
+}
+
+// Stop stops the system's processes, the latest started first.
+func (s *System) Stop() {
+	procs := s.procs()
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].Stop()
+	}
+}
+
+// Crashed is an error if a process of the system ended by itself.
+func (s *System) Crashed() error {
+	var errs []error
+	for _, p := range s.procs() {
+		errs = append(errs, p.Crashed())
+	}
+	return errors.Join(errs...)
+}
+
+// Problems sums the error lines of the system's logs.
+func (s *System) Problems() (int, []string) {
+	total := 0
+	var some []string
+	for _, p := range s.procs() {
+		n, lines := p.LogProblems()
+		total += n
+		for _, l := range lines {
+			some = append(some, p.Name+": "+l)
+		}
+	}
+	return total, some
+}
+
+// AllInOne starts the all-in-one binary with env on top of the harness's settings and waits
+// until get_user_info answers.
+func (h *Harness) AllInOne(ctx context.Context, env map[string]string) (*System, error) {
+	return h.allInOne(ctx, binAllInOne, env)
+}
+
+func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]string) (*System, error) {
+	natsPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	httpPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]string{
+		"NATS_PORT":      strconv.Itoa(natsPort),
+		"NATS_STORE_DIR": h.Dir("nats"),
+		"HTTP_ADDR":      "127.0.0.1:" + strconv.Itoa(httpPort),
+		"SIM_QRCODE_DIR": h.Dir("qrcode"),
+	}
+	for k, v := range env {
+		set[k] = v
+	}
+	p, err := h.Start("openqq", bin, set)
+	if err != nil {
+		return nil, err
+	}
+	s := &System{
+		API: "http://127.0.0.1:" + strconv.Itoa(httpPort), NATS: "nats://127.0.0.1:" + strconv.Itoa(natsPort),
+		Main: p, Procs: []*Proc{p},
+	}
+	if err := waitAPI(ctx, s, 30*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NATSServer starts nats-server as deploy/nats.conf configures it (max_payload 64MB, JetStream
+// on a file store) on a free port.
+func (h *Harness) NATSServer(ctx context.Context) (*Proc, string, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, "", err
+	}
+	dir := h.Dir("nats-server")
+	conf := fmt.Sprintf("host: 127.0.0.1\nport: %d\nmax_payload: 64MB\njetstream {\n  store_dir: %q\n}\n", port, filepath.Join(dir, "store"))
+	confPath := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, "", err
+	}
+	p, err := h.Start("nats-server", binNATS, nil, "--config", confPath)
+	if err != nil {
+		return nil, "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return p, "nats://" + addr, nil
+		}
+		if ended, _ := p.Exited(); ended || time.Now().After(deadline) || ctx.Err() != nil {
+			p.Stop()
+			return nil, "", fmt.Errorf("nats-server not listening on %s: %v; log:\n%s", addr, err, p.Tail(2000))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Cluster starts nats-server, openqq-session, and (with gateway) openqq-gateway, each its own
+// process, and waits until the session answers (through the gateway, or over NATS).
+func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[string]string) (*System, error) {
+	ns, natsURL, err := h.NATSServer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &System{NATS: natsURL, Procs: []*Proc{ns}}
+	set := map[string]string{"NATS_URL": natsURL, "SIM_QRCODE_DIR": h.Dir("qrcode")}
+	for k, v := range sessionEnv {
+		set[k] = v
+	}
+	sess, err := h.Start("openqq-session", binSession, set)
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	s.Main = sess
+	s.add(sess)
+	if gateway {
+		port, err := FreePort()
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		gw, err := h.Start("openqq-gateway", binGateway, map[string]string{
+			"NATS_URL": natsURL, "HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(port),
+		})
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.add(gw)
+		s.API = "http://127.0.0.1:" + strconv.Itoa(port)
+		if err := waitAPI(ctx, s, 30*time.Second); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		return s, nil
+	}
+	if err := waitSessionNATS(ctx, s, 30*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reporter starts one openqq-reporter against the system's NATS, and waits until it is
+// connected (its /readyz).
+func (h *Harness) Reporter(ctx context.Context, s *System, env map[string]string) (*Proc, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]string{"NATS_URL": s.NATS, "HEALTH_ADDR": "127.0.0.1:" + strconv.Itoa(port)}
+	for k, v := range env {
+		set[k] = v
+	}
+	p, err := h.Start("openqq-reporter", binReporter, set)
+	if err != nil {
+		return nil, err
+	}
+	s.add(p)
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/readyz"
+	if err := pollHTTP(ctx, url, 30*time.Second, p, func(status int, _ []byte) bool { return status == 200 }); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -1,0 +1,121 @@
+package scenario
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestMain lets this test binary serve as the bare baseline server when the harness starts it
+// as one.
+func TestMain(m *testing.M) {
+	if ServeBareIfChild() {
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestScenarios runs every scenario once with tiny sizes. It checks that each completes with
+// numbers and without loss, never how fast: timings on a shared test machine mean nothing.
+func TestScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds openqq and starts its processes (skipped with -short)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	repo, err := FindRepo(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHarness(ctx, Tiny(), repo, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+
+	for _, s := range h.Scenarios() {
+		t.Run(s.Name, func(t *testing.T) {
+			rows := s.Run(ctx)
+			h.StopAll()
+			if len(rows) == 0 {
+				t.Fatal("no rows")
+			}
+			for _, r := range rows {
+				t.Logf("%s | %s | %s | %s", r.Path, r.What, r.Measured, r.BaselineText)
+				if r.Error != "" {
+					t.Errorf("%s: %s", r.What, r.Error)
+					continue
+				}
+				if r.Measured == "" || r.Metric == "" {
+					t.Errorf("%s: no measurement", r.What)
+				}
+				if r.Baseline != nil && *r.Baseline <= 0 && r.Unit != "ms" {
+					t.Errorf("%s: baseline %v", r.What, *r.Baseline)
+				}
+				if r.Unit == "req/s" || r.Unit == "events/s" {
+					if r.Value <= 0 {
+						t.Errorf("%s: %v %s", r.What, r.Value, r.Unit)
+					}
+				}
+			}
+			checkNoLoss(t, rows)
+		})
+	}
+	res := &Results{Rows: nil}
+	if md := res.Markdown(); md == "" {
+		t.Error("empty report")
+	}
+}
+
+// checkNoLoss fails on any row that saw an event lost or delivered twice, and on any error in
+// the API loads.
+func checkNoLoss(t *testing.T, rows []Row) {
+	t.Helper()
+	for _, r := range rows {
+		for _, key := range []string{"openqq", "baseline", "delivery"} {
+			switch v := r.Raw[key].(type) {
+			case Delivery:
+				if !v.Lossless() {
+					t.Errorf("%s: %s: %d missing, %d wrong id", r.What, key, v.Missing, v.WrongID)
+				}
+			case Throughput:
+				if v.Errors > 0 || v.Requests == 0 {
+					t.Errorf("%s: %s: %d requests, %d errors (%s)", r.What, key, v.Requests, v.Errors, v.FirstError)
+				}
+			case Latency:
+				if v.Errors > 0 || v.P99ms <= 0 {
+					t.Errorf("%s: %s: p99 %v ms, %d errors (%s)", r.What, key, v.P99ms, v.Errors, v.FirstError)
+				}
+			}
+		}
+		switch r.Path {
+		case pathLongPoll, pathEvents:
+			if (r.Metric == "missing" || r.Metric == "events not delivered once") && r.Value != 0 {
+				t.Errorf("%s: %s", r.What, r.Measured)
+			}
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func TestPercentile(t *testing.T) {
+	var s []time.Duration
+	for i := 1; i <= 100; i++ {
+		s = append(s, time.Duration(i))
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50}, {0.99, 99}, {1, 100}, {0.001, 1}} {
+		if got := Percentile(s, c.q); got != c.want {
+			t.Errorf("Percentile(%v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+}
