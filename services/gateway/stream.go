@@ -363,8 +363,10 @@ func (s *streamer) sse(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	out := &sseSink{w: w, rc: http.NewResponseController(w), ctx: ctx, timeout: s.writeTimeout}
-	defer func() { _ = out.rc.SetWriteDeadline(time.Time{}) }() // the connection may serve again
-	if err := out.write(nil); err != nil { // the headers: the client knows it is subscribed
+	// Clear the deadline at the end: the connection may serve other requests.
+	defer func() { _ = out.rc.SetWriteDeadline(time.Time{}) }()
+	// The headers now: once the client has them, it is subscribed.
+	if err := out.write(nil); err != nil {
 		return
 	}
 	log.Debug("event stream opened", "deliver", cfg.DeliverPolicy.String(), "start_seq", cfg.OptStartSeq,

@@ -309,13 +309,15 @@ func TestSSETooFarBehind(t *testing.T) {
 	e := startStream(t, Config{}, false, func(s *streamer) {
 		s.maxBehind = 5
 		s.writeTimeout = 2 * time.Minute // stalls do not count here: the lag does
+		s.pull = 2                       // what the consumer fetches ahead is not behind yet
 	})
 	s := e.open("")
 	first := e.publishN(1, events.GroupMessage)
 	s.want(first)
 	s.pause()
 	// Far more than the socket buffers hold (a few MB): the gateway blocks writing to the
-	// client, which reads nothing until all are stored; then it is far behind.
+	// client, which reads nothing until all are stored; then it is far behind. (NumPending
+	// counts the items not yet fetched from the stream.)
 	items := e.publishBig(48, 256<<10)
 	s.resume()
 	evs, err := s.waitEnd(60 * time.Second)
@@ -335,10 +337,13 @@ func TestSSETooFarBehind(t *testing.T) {
 	if len(got) >= len(items)-5 {
 		t.Fatalf("%d of %d items sent, want the client dropped far behind", len(got), len(items))
 	}
-	want := fmt.Sprintf(`{"code":-10,"status":"too slow: %d items behind; reconnect with Last-Event-ID to resume"}`,
-		len(items)-len(got))
-	if last.Event != "error" || last.ID != "" || last.Data != want {
-		t.Errorf("last event %.200v, want event=error data=%s", last, want)
+	// Behind: as the stream counted when the gateway fetched the item it stopped at, so no more
+	// than are left, and more than the limit.
+	var behind int
+	_, err = fmt.Sscanf(last.Data, `{"code":-10,"status":"too slow: %d items behind; reconnect with Last-Event-ID to resume"}`, &behind)
+	if last.Event != "error" || last.ID != "" || err != nil || behind <= 5 || behind > len(items)-len(got) ||
+		last.Data != fmt.Sprintf(`{"code":-10,"status":"too slow: %d items behind; reconnect with Last-Event-ID to resume"}`, behind) {
+		t.Errorf("last event %.200v, want event=error and too slow: 6 to %d items behind", last, len(items)-len(got))
 	}
 	// It resumes where it was dropped.
 	lastID := first[0].seq
@@ -453,19 +458,37 @@ func TestSSEManyClientsOneSlow(t *testing.T) {
 	}
 	t.Logf("%d clients got %d items each in %s", clients-1, n, time.Since(began).Round(time.Millisecond))
 
-	// The slow client's stream ends (within the write timeout, plus slack) instead of going on
-	// forever; what it can still read is a prefix of the items, perhaps with the error event
-	// at the end.
+	// The slow client, still not reading, is dropped once its write stalled for the write
+	// timeout: its consumer goes (and those of the others, which hung up).
+	stream, err := e.js.Stream(context.Background(), "QQ_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(defaultWriteTimeout + 30*time.Second)
+	for {
+		left := 0
+		for range stream.ListConsumers(context.Background()).Info() {
+			left++
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d consumers left: the slow client was not dropped", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Its stream has ended: it reads what the buffers held, perhaps the error event, and the end.
 	ended := make(chan error, 1)
 	var evs []sseEvent
 	go func() { ended <- readSSE(slowResp.Body, func(ev sseEvent) { evs = append(evs, ev) }) }()
 	select {
 	case err := <-ended:
 		t.Logf("slow client: %d events, then %v", len(evs), err)
-	case <-time.After(defaultWriteTimeout + 30*time.Second):
+	case <-time.After(10 * time.Second):
 		slowResp.Body.Close()
 		<-ended
-		t.Fatalf("the slow client was not dropped: %d events read", len(evs))
+		t.Fatalf("the slow client's stream did not end: %d events read", len(evs))
 	}
 	items := 0
 	for i, ev := range evs {

@@ -46,7 +46,13 @@ func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { _ = c.CloseNow() }()
-	ctx = c.CloseRead(ctx) // answers pings and close frames; ends ctx when the client goes
+	// CloseRead answers pings and close frames, and ends its context when the client goes. It
+	// closes the connection when that context ends: so not the stream's, or a shutdown could
+	// not say goodbye. The stream ends with either.
+	gone := c.CloseRead(context.WithoutCancel(ctx))
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	defer context.AfterFunc(gone, func() { stop(errClientGone) })()
 	out := &wsSink{c: c, ctx: ctx, timeout: s.writeTimeout}
 	log.Debug("event stream opened", "deliver", cfg.DeliverPolicy.String(), "start_seq", cfg.OptStartSeq,
 		"filter", cfg.FilterSubjects)
@@ -57,12 +63,15 @@ func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 		// closed by drop, or not to be closed politely
 	case errors.Is(err, errShutdown):
 		out.close(websocket.StatusGoingAway, "server shutting down; reconnect with since=<last id> to resume")
-	case ctx.Err() != nil:
+	case errors.Is(err, errClientGone), gone.Err() != nil:
 		// the client closed or is gone
 	default:
 		out.close(websocket.StatusTryAgainLater, "event stream interrupted; reconnect with since=<last id> to resume")
 	}
 }
+
+// errClientGone ends the stream of a WebSocket client that closed or went away.
+var errClientGone = errors.New("client gone")
 
 // wsSink writes WebSocket messages.
 type wsSink struct {
