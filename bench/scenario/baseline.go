@@ -33,11 +33,17 @@ type minimalLoop struct {
 	client  *http.Client
 	sinkURL string
 	pubErrs atomic.Int64
-	futures []jetstream.PubAckFuture
-	conc    int
-	stop    context.CancelFunc
-	done    sync.WaitGroup
-	errs    chan error
+	// restarts counts the iterators replaced after an error (a missed heartbeat).
+	restarts    atomic.Int64
+	lastRestart atomic.Value
+	// asyncErrs counts the consumer connection's asynchronous errors (slow consumer, ...).
+	asyncErrs    atomic.Int64
+	lastAsyncErr atomic.Value
+	futures      []jetstream.PubAckFuture
+	conc         int
+	stop         context.CancelFunc
+	done         sync.WaitGroup
+	errs         chan error
 }
 
 const baselineSubject = "bench.events.group_message"
@@ -53,7 +59,11 @@ func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int) (
 	if l.pub, err = srv.Connect("bench-publisher"); err != nil {
 		return fail(err)
 	}
-	if l.sub, err = srv.Connect("bench-consumer"); err != nil {
+	if l.sub, err = nats.Connect("", nats.Name("bench-consumer"), nats.InProcessServer(srv.Server),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			l.asyncErrs.Add(1)
+			l.lastAsyncErr.Store(err.Error())
+		})); err != nil {
 		return fail(err)
 	}
 	// 256 publishes in flight at once, as the session's publisher.
@@ -81,37 +91,46 @@ func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int) (
 	tr.MaxConnsPerHost = 2 * conc
 	l.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
-	it, err := l.cons.Messages(jetstream.PullMaxMessages(conc))
-	if err != nil {
-		return fail(err)
-	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	l.stop = stop
-	context.AfterFunc(runCtx, it.Stop)
 	l.done.Go(func() {
 		sem := make(chan struct{}, conc)
 		var wg sync.WaitGroup
 		defer wg.Wait()
-		for {
-			m, err := it.Next()
+		// As the reporter does: a broken iterator (a missed heartbeat) is replaced. The expiry
+		// is shorter than the reporter's default (30 s), so that a stalled pull (see restarts)
+		// costs seconds, not half a minute.
+		for runCtx.Err() == nil {
+			it, err := l.cons.Messages(jetstream.PullMaxMessages(conc), jetstream.PullExpiry(baselineExpiry))
 			if err != nil {
-				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					select {
-					case l.errs <- err:
-					default:
-					}
+				select {
+				case l.errs <- err:
+				default:
 				}
 				return
 			}
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				if l.post(m.Data()) == nil {
-					_ = m.Ack()
-				} else {
-					_ = m.NakWithDelay(100 * time.Millisecond)
+			stopIt := context.AfterFunc(runCtx, it.Stop)
+			for {
+				m, err := it.Next()
+				if err != nil {
+					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+						l.restarts.Add(1)
+						l.lastRestart.Store(err.Error())
+					}
+					break
 				}
-			})
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					if l.post(m.Data()) == nil {
+						_ = m.Ack()
+					} else {
+						_ = m.NakWithDelay(100 * time.Millisecond)
+					}
+				})
+			}
+			it.Stop()
+			stopIt()
 		}
 	})
 	return l, nil
@@ -196,8 +215,10 @@ func (l *minimalLoop) diagnose(ctx context.Context) string {
 	if err != nil {
 		return err.Error()
 	}
-	return fmt.Sprintf("stream: %d messages; consumer: %d pending, %d ack pending, %d redelivered, %d waiting pulls; %d publishes retried",
-		si.State.Msgs, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting, l.pubErrs.Load())
+	last, _ := l.lastAsyncErr.Load().(string)
+	restart, _ := l.lastRestart.Load().(string)
+	return fmt.Sprintf("stream: %d messages; consumer: %d pending, %d ack pending, %d redelivered, %d waiting pulls; %d publishes retried; %d async errors on the consumer's connection (%s); iterator restarted %d times (%s)",
+		si.State.Msgs, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting, l.pubErrs.Load(), l.asyncErrs.Load(), last, l.restarts.Load(), restart)
 }
 
 func (l *minimalLoop) flush(ctx context.Context) error {
@@ -257,9 +278,9 @@ func (l *minimalLoop) finish(ctx context.Context, sink *Sink, t0, ids []int64) (
 	if err != nil {
 		return Delivery{}, err
 	}
-	waitDelivered(ctx, sink, 10*time.Second)
+	waitDelivered(ctx, sink, 20*time.Second)
 	d := sink.Result(t0, ids)
-	if !d.Lossless() || n > 0 {
+	if !d.Lossless() || n > 0 || l.restarts.Load() > 0 || l.asyncErrs.Load() > 0 {
 		d.Note = l.diagnose(ctx)
 	}
 	return d, l.err()
@@ -301,3 +322,6 @@ func (l *minimalLoop) err() error {
 		return nil
 	}
 }
+
+// baselineExpiry is how long a pull request of the baseline's consumer lives.
+var baselineExpiry = 5 * time.Second

@@ -23,6 +23,9 @@ func deliveryText(d Delivery, withLatency bool) string {
 	if d.Duplicates > 0 {
 		s += fmt.Sprintf(", %d duplicates", d.Duplicates)
 	}
+	if d.MaxGapMs >= 1000 {
+		s += fmt.Sprintf(", **stalled for %s s**", num(d.MaxGapMs/1000))
+	}
 	if withLatency {
 		s += fmt.Sprintf(" (e2e p50 %s ms, p99 %s ms)", num(d.P50ms), num(d.P99ms))
 	}
@@ -73,7 +76,7 @@ func (h *Harness) events(ctx context.Context, what string) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	waitDelivered(ctx, sink, 15*time.Second)
+	waitDelivered(ctx, sink, stallWait)
 	got := sink.Result(in.T0, in.IDs)
 	bodies := sink.Bodies()
 	if err := sys.Crashed(); err != nil {
@@ -89,7 +92,7 @@ func (h *Harness) events(ctx context.Context, what string) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	waitDelivered(ctx, sink, 15*time.Second)
+	waitDelivered(ctx, sink, stallWait)
 	gotPaced := sink.Result(inPaced.T0, inPaced.IDs)
 	problems, lines := sys.Problems()
 	sys.Stop()
@@ -107,9 +110,25 @@ func (h *Harness) events(ctx context.Context, what string) ([]Row, error) {
 			return nil, fmt.Errorf("no message reached the sink: nothing to publish in the baseline")
 		}
 	}
-	base, err := h.BaselineAll(ctx, pay, ids, cfg.PostConcurrency)
-	if err != nil {
-		return nil, fmt.Errorf("baseline: %w", err)
+	// The baseline's pull consumer sometimes stalls until it misses a heartbeat (see
+	// startMinimalLoop); a stalled run is taken again, up to twice, and the best one kept.
+	var base Delivery
+	var stalls []Delivery
+	runs := 0
+	for try := range 3 {
+		runs++
+		b, err := h.BaselineAll(ctx, pay, ids, cfg.PostConcurrency)
+		if err != nil {
+			return nil, fmt.Errorf("baseline: %w", err)
+		}
+		if try == 0 || b.PerSec > base.PerSec {
+			base = b
+		}
+		if b.MaxGapMs < 1000 {
+			break
+		}
+		stalls = append(stalls, b)
+		h.logf("events: the baseline stalled for %.1f s, taking it again", b.MaxGapMs/1000)
 	}
 	basePaced, err := h.BaselinePaced(ctx, pay[:nPaced], ids[:nPaced], cfg.PostConcurrency, rate)
 	if err != nil {
@@ -118,12 +137,13 @@ func (h *Harness) events(ctx context.Context, what string) ([]Row, error) {
 
 	r := ratio(got.PerSec, base.PerSec)
 	met := atLeast(r, 0.5)
-	raw := map[string]any{"openqq": got, "injector": in, "baseline": base, "log_error_lines": problems, "log_error_sample": lines}
+	raw := map[string]any{"openqq": got, "injector": in, "baseline": base, "baseline_stalled_runs": stalls,
+		"log_error_lines": problems, "log_error_sample": lines}
 	rows := []Row{{
 		Path: pathEvents, What: what, Metric: "events/s", Unit: "events/s",
 		Value: got.PerSec, Baseline: f64(base.PerSec), Ratio: r,
 		Measured:     deliveryText(got, true) + fmt.Sprintf("; injector %s/s", num(in.PerSec)),
-		BaselineText: deliveryText(base, true),
+		BaselineText: deliveryText(base, true) + stalledNote(runs, len(stalls)),
 		Target:       "≥ 0.5 of baseline", Met: met, Raw: raw,
 	}, {
 		Path: pathEvents, What: "zero loss: every injected id counted at the sink", Metric: "missing", Unit: "events",
@@ -141,6 +161,17 @@ func (h *Harness) events(ctx context.Context, what string) ([]Row, error) {
 		rows[0].Measured += fmt.Sprintf("; injector: %s", in.FirstError)
 	}
 	return rows, nil
+}
+
+// stallWait is how long a delivery may make no progress before what has not arrived counts as
+// lost: longer than a pull consumer takes to notice a missed heartbeat (2 × 15 s) and resume.
+const stallWait = 45 * time.Second
+
+func stalledNote(runs, stalled int) string {
+	if stalled == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (best of %d runs, %d of which stalled)", runs, stalled)
 }
 
 func lossNote(d Delivery) string {
@@ -175,6 +206,9 @@ func (h *Harness) ScaleOut(ctx context.Context) []Row {
 		}
 		if d.Duplicates > 0 {
 			measured += fmt.Sprintf(", %d duplicates", d.Duplicates)
+		}
+		if d.MaxGapMs >= 1000 {
+			measured += fmt.Sprintf(", **stalled for %s s**", num(d.MaxGapMs/1000))
 		}
 		row := Row{
 			Path: pathScaleOut, What: what, Metric: "events/s", Unit: "events/s", Value: d.SteadyPerSec,
@@ -236,7 +270,7 @@ func (h *Harness) scaleOut(ctx context.Context, reporters int) (Delivery, map[st
 			return Delivery{}, nil, err
 		}
 	}
-	waitDelivered(ctx, sink, 15*time.Second)
+	waitDelivered(ctx, sink, stallWait)
 	d := sink.Result(in.T0, in.IDs)
 	if err := sys.Crashed(); err != nil {
 		return d, nil, err

@@ -82,7 +82,7 @@ type Throughput struct {
 	Conns    int     `json:"conns"`
 	Seconds  float64 `json:"seconds"`
 	Requests int64   `json:"requests"` // accepted replies within the window
-	Errors   int64   `json:"errors"`   // failed or refused replies within the window
+	Errors   int64   `json:"errors"`   // failed or refused replies within the window, or just after it
 	PerSec   float64 `json:"req_per_sec"`
 	// FirstError says what went wrong first, if anything did.
 	FirstError string `json:"first_error,omitempty"`
@@ -118,7 +118,16 @@ func ClosedLoop(ctx context.Context, c *http.Client, url string, conns int, warm
 				}
 				select {
 				case <-stop:
-					return // finished after the window
+					// Finished after the window: not counted, unless it failed (a reply that
+					// took until a time-out must not go unseen).
+					if !good && ctx.Err() == nil {
+						bad.Add(1)
+						if err == nil {
+							err = fmt.Errorf("HTTP %d, %d bytes: %.200s", status, buf.Len(), buf.String())
+						}
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+					return
 				default:
 				}
 				if good {
@@ -142,8 +151,8 @@ func ClosedLoop(ctx context.Context, c *http.Client, url string, conns int, warm
 	sleepCtx(ctx, dur)
 	close(stop)
 	elapsed := time.Since(start)
-	n, e := ok.Load(), bad.Load()
-	// Replies of huge bodies may still be in flight: do not wait for them long.
+	n := ok.Load()
+	// Requests still in flight finish (a failure among them counts), within a bound.
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -152,6 +161,7 @@ func ClosedLoop(ctx context.Context, c *http.Client, url string, conns int, warm
 		cancel()
 		<-done
 	}
+	e := bad.Load()
 	t := Throughput{Conns: conns, Seconds: elapsed.Seconds(), Requests: n, Errors: e, PerSec: float64(n) / elapsed.Seconds()}
 	if v, ok := firstErr.Load().(string); ok {
 		t.FirstError = v

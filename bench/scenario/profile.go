@@ -107,7 +107,7 @@ func (h *Harness) profileEvents(ctx context.Context, sys *System, sink *Sink) (s
 	if err != nil {
 		return "", err
 	}
-	waitDelivered(ctx, sink, 15*time.Second)
+	waitDelivered(ctx, sink, stallWait)
 	d := sink.Result(in.T0, in.IDs)
 	return fmt.Sprintf("%d messages, %s; injector %s/s", h.Cfg.Events, deliveryText(d, false), num(in.PerSec)), nil
 }

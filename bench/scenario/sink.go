@@ -145,6 +145,8 @@ type Delivery struct {
 	// SteadyPerSec is the arrival rate between the 10th and the 90th percentile of arrivals:
 	// delivery alone, without start-up and tail.
 	SteadyPerSec float64 `json:"steady_events_per_sec"`
+	// MaxGapMs is the longest pause between two consecutive first arrivals: a stall.
+	MaxGapMs float64 `json:"max_gap_ms"`
 	// Note says what the sender knows about what is missing.
 	Note string `json:"note,omitempty"`
 }
@@ -181,8 +183,11 @@ func (s *Sink) Result(t0, ids []int64) Delivery {
 		d.Seconds = time.Duration(last - first).Seconds()
 		d.PerSec = float64(d.Received) / d.Seconds
 	}
+	slices.Sort(arrivals)
+	for i := 1; i < len(arrivals); i++ {
+		d.MaxGapMs = max(d.MaxGapMs, ms(arrivals[i]-arrivals[i-1]))
+	}
 	if len(arrivals) >= 10 {
-		slices.Sort(arrivals)
 		lo, hi := len(arrivals)/10, len(arrivals)*9/10
 		if span := arrivals[hi] - arrivals[lo]; span > 0 {
 			d.SteadyPerSec = float64(hi-lo) / span.Seconds()

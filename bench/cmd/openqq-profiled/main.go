@@ -1,6 +1,6 @@
 // Command openqq-profiled is the all-in-one binary (cmd/openqq) with a CPU profile: with
-// CPUPROFILE set it profiles from start to exit and writes the profile there. The benchmark
-// harness runs it to show where the time of the small-reply row goes.
+// CPUPROFILE set it profiles from start to exit and writes the profile there (and with TRACEFILE,
+// an execution trace). The benchmark harness runs it to show where the time goes.
 package main
 
 import (
@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 
 	"github.com/openqq/openqq/cmd/openqq/allinone"
 	"github.com/openqq/openqq/pkg/infra/cli"
@@ -29,6 +30,17 @@ func main() {
 				return fmt.Errorf("CPUPROFILE: %w", err)
 			}
 			defer pprof.StopCPUProfile()
+		}
+		if path := os.Getenv("TRACEFILE"); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				return fmt.Errorf("TRACEFILE: %w", err)
+			}
+			defer f.Close()
+			if err := trace.Start(f); err != nil {
+				return fmt.Errorf("TRACEFILE: %w", err)
+			}
+			defer trace.Stop()
 		}
 		return allinone.Run(ctx, cfg, log)
 	})
