@@ -95,14 +95,35 @@ func (g *Gateway) release(ticket string, delivered bool) {
 // request asks the session and returns the HTTP status and body to answer with.
 func (g *Gateway) request(ctx context.Context, msg *nats.Msg, p events.Params, timeout time.Duration) (int, []byte) {
 	route := events.EventName(msg.Subject)
-	data, err := events.Marshal(p)
+	if !events.Cacheable(route) {
+		status, body, _ := g.exchange(ctx, msg, p, timeout)
+		return status, body
+	}
+	params, err := events.Marshal(p)
 	if err != nil {
 		return statusBody(events.ErrInternal)
+	}
+	return g.replies.get(ctx, route, params, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
+		m := nats.NewMsg(msg.Subject)
+		if etag != "" {
+			m.Header.Set(events.HeaderIfNoneMatch, etag)
+		}
+		return g.exchange(ctx, m, p, timeout)
+	})
+}
+
+// exchange sends one request to the session; it returns the HTTP status and body to answer
+// with and the reply's headers.
+func (g *Gateway) exchange(ctx context.Context, msg *nats.Msg, p events.Params, timeout time.Duration) (int, []byte, nats.Header) {
+	route := events.EventName(msg.Subject)
+	data, err := events.Marshal(p)
+	if err != nil {
+		return withoutHeader(statusBody(events.ErrInternal))
 	}
 	if !g.nc.IsConnected() {
 		// A request now would sit in the reconnect buffer until the time-out: say so at once.
 		g.log.Warn("session unavailable: NATS not connected", "route", route, "nats", g.nc.Status().String())
-		return statusBody(events.ErrUnavailable)
+		return withoutHeader(statusBody(events.ErrUnavailable))
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -112,17 +133,17 @@ func (g *Gateway) request(ctx context.Context, msg *nats.Msg, p events.Params, t
 	case err == nil:
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 		g.log.Warn("session timeout", "route", route, "after", timeout)
-		return statusBody(events.ErrTimeout)
+		return withoutHeader(statusBody(events.ErrTimeout))
 	case errors.Is(err, context.Canceled):
 		// The caller hung up; nobody reads this answer.
-		return statusBody(events.ErrTimeout)
+		return withoutHeader(statusBody(events.ErrTimeout))
 	default: // no responders, or NATS itself is away
 		g.log.Warn("session unavailable", "route", route, "err", err)
-		return statusBody(events.ErrUnavailable)
+		return withoutHeader(statusBody(events.ErrUnavailable))
 	}
 	code := reply.Header.Get(micro.ErrorCodeHeader)
 	if code == "" {
-		return http.StatusOK, reply.Data
+		return http.StatusOK, reply.Data, reply.Header
 	}
 	status, err := strconv.Atoi(code)
 	if err != nil || status < 400 || status > 599 {
@@ -130,10 +151,12 @@ func (g *Gateway) request(ctx context.Context, msg *nats.Msg, p events.Params, t
 	}
 	if len(reply.Data) == 0 {
 		// An error without a body: not our session's, but still a JSON answer.
-		return status, events.MustMarshal(events.NewStatus(events.CodeInternal, "%s", reply.Header.Get(micro.ErrorHeader)))
+		return status, events.MustMarshal(events.NewStatus(events.CodeInternal, "%s", reply.Header.Get(micro.ErrorHeader))), nil
 	}
-	return status, reply.Data
+	return status, reply.Data, nil
 }
+
+func withoutHeader(status int, body []byte) (int, []byte, nats.Header) { return status, body, nil }
 
 // jsIdentifier is what a JSONP callback may be: a dotted JavaScript name, nothing that could
 // run script of the caller's choosing.

@@ -40,6 +40,7 @@ type Config struct {
 // Gateway serves the HTTP API.
 type Gateway struct {
 	nc      *nats.Conn
+	replies *replyCache // the get_*_info replies
 	cfg     Config
 	subj    events.Subjects
 	log     *slog.Logger
@@ -85,7 +86,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway"),
-		stopping: make(chan struct{})}
+		stopping: make(chan struct{}), replies: newReplyCache(cfg.APITimeout)}
 	g.handler = g.mounted(instrument(g.routes()))
 	return g, nil
 }

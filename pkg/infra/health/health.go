@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 type Config struct {
 	// Addr is where /healthz, /readyz and /metrics are served; empty turns them off.
 	Addr string `envconfig:"HEALTH_ADDR" default:"127.0.0.1:8081"`
+	// Pprof also serves net/http/pprof under /debug/pprof/ on Addr (never on the API's port):
+	// off by default, since profiles show the process's internals.
+	Pprof bool `envconfig:"HEALTH_PPROF" default:"false"`
 }
 
 // Check is one readiness condition.
@@ -82,7 +86,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, checks ...Check) {
 		log.Error("health: cannot listen; /healthz, /readyz and /metrics are off", "addr", cfg.Addr, "err", err)
 		return
 	}
-	srv := &http.Server{Handler: Handler(checks...), ReadHeaderTimeout: 5 * time.Second}
+	h := Handler(checks...)
+	if cfg.Pprof {
+		h = withPprof(h)
+		log.Warn("health: pprof is on", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -93,6 +102,18 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger, checks ...Check) {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("health", "err", err)
 	}
+}
+
+// withPprof adds the profiling handlers to h.
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // Probe asks a running service on cfg.Addr whether it is ready.
