@@ -60,18 +60,23 @@ func (s *Session) endpoint(ctx context.Context, route string, h handler) micro.H
 
 func (s *Session) handle(ctx context.Context, route string, h handler, req micro.Request) {
 	ctx = withFrom(ctx, req.Headers().Get(events.HeaderFrom))
-	body, status := s.call(ctx, route, h, req.Data())
+	ctx = withIfNoneMatch(ctx, req.Headers().Get(events.HeaderIfNoneMatch))
+	body, status, hdr := s.call(ctx, route, h, req.Data())
 	if limit := s.nc.MaxPayload(); limit > 0 && int64(len(body)) > limit-1024 {
 		// NATS would refuse it and the caller would only see a time-out.
 		s.log.Error("reply larger than the NATS server's max_payload", "route", route, "bytes", len(body), "max_payload", limit)
 		body = events.MustMarshal(events.NewStatus(events.CodeInternal,
 			"reply of %d bytes exceeds the NATS max_payload of %d; raise max_payload on the NATS server", len(body), limit))
-		status = events.CodeInternal
+		status, hdr = events.CodeInternal, nil
 	}
 	sessionCalls.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	var err error
 	if status == events.CodeOK || events.HTTPStatus(status) == 200 {
-		err = req.Respond(body)
+		var opts []micro.RespondOpt
+		if hdr != nil {
+			opts = append(opts, micro.WithHeaders(hdr))
+		}
+		err = req.Respond(body, opts...)
 	} else {
 		err = req.Error(strconv.Itoa(events.HTTPStatus(status)), strconv.Itoa(status), body)
 	}
@@ -80,13 +85,14 @@ func (s *Session) handle(ctx context.Context, route string, h handler, req micro
 	}
 }
 
-// call runs a handler and encodes its reply, whatever happens; it returns the body and the code.
-func (s *Session) call(ctx context.Context, route string, h handler, data []byte) (body []byte, code int) {
+// call runs a handler and encodes its reply, whatever happens; it returns the body, the code and
+// the headers to answer with.
+func (s *Session) call(ctx context.Context, route string, h handler, data []byte) (body []byte, code int, hdr micro.Headers) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("handler panicked", "route", route, "panic", r)
-			body, code = events.MustMarshal(events.ErrInternal), events.CodeInternal
+			body, code, hdr = events.MustMarshal(events.ErrInternal), events.CodeInternal, nil
 		}
 	}()
 	reply, err := s.dispatch(ctx, route, h, data)
@@ -103,16 +109,19 @@ func (s *Session) call(ctx context.Context, route string, h handler, data []byte
 			reply, code = events.ErrInternal, events.CodeInternal
 		}
 	}
-	if raw, ok := reply.(json.RawMessage); ok {
-		return raw, code
+	switch r := reply.(type) {
+	case json.RawMessage:
+		return r, code, nil
+	case versioned:
+		return r.body, code, r.headers()
 	}
 	body, err = events.Marshal(reply)
 	if err != nil {
 		s.log.Error("encode reply", "route", route, "err", err)
-		return events.MustMarshal(events.ErrInternal), events.CodeInternal
+		return events.MustMarshal(events.ErrInternal), events.CodeInternal, nil
 	}
 	s.log.Debug("api", "route", route, "code", code, "took", time.Since(start))
-	return body, code
+	return body, code, nil
 }
 
 func (s *Session) dispatch(ctx context.Context, route string, h handler, data []byte) (any, error) {
@@ -128,35 +137,6 @@ func (s *Session) dispatch(ctx context.Context, route string, h handler, data []
 	return h(ctx, p)
 }
 
-type cachedReply struct {
-	gen  uint64
-	body json.RawMessage
-}
-
-// cached is read for the get_*_info routes: the encoded reply is kept until the roster
-// changes, since a large roster takes long to encode and seldom changes.
-func (s *Session) cached(route string, f func() any) (any, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.ro == nil {
-		return nil, events.ErrNotReady(s.state)
-	}
-	s.cacheMu.Lock()
-	c, ok := s.cache[route]
-	s.cacheMu.Unlock()
-	if ok && c.gen == s.gen {
-		return c.body, nil
-	}
-	b, err := events.Marshal(f())
-	if err != nil {
-		return nil, err
-	}
-	s.cacheMu.Lock()
-	s.cache[route] = cachedReply{gen: s.gen, body: b}
-	s.cacheMu.Unlock()
-	return json.RawMessage(b), nil
-}
-
 // read runs f on the roster under the read lock; the roster is gone while logging in again.
 func (s *Session) read(f func() any) (any, error) {
 	s.mu.RLock()
@@ -169,24 +149,24 @@ func (s *Session) read(f func() any) (any, error) {
 	return json.RawMessage(b), err
 }
 
-func (s *Session) getUserInfo(context.Context, events.Params) (any, error) {
-	return s.cached(events.RouteGetUserInfo, func() any { return s.ro.User })
+func (s *Session) getUserInfo(ctx context.Context, _ events.Params) (any, error) {
+	return s.cached(ctx, events.RouteGetUserInfo, func(int) ([]byte, error) { return events.Marshal(&s.ro.User) })
 }
 
-func (s *Session) getFriendInfo(context.Context, events.Params) (any, error) {
-	return s.cached(events.RouteGetFriendInfo, func() any { return s.ro.Friends })
+func (s *Session) getFriendInfo(ctx context.Context, _ events.Params) (any, error) {
+	return s.cached(ctx, events.RouteGetFriendInfo, func(hint int) ([]byte, error) { return events.MarshalList(s.ro.Friends, hint) })
 }
 
-func (s *Session) getGroupInfo(context.Context, events.Params) (any, error) {
-	return s.cached(events.RouteGetGroupInfo, func() any { return s.ro.Groups })
+func (s *Session) getGroupInfo(ctx context.Context, _ events.Params) (any, error) {
+	return s.cached(ctx, events.RouteGetGroupInfo, func(hint int) ([]byte, error) { return events.MarshalList(s.ro.Groups, hint) })
 }
 
-func (s *Session) getGroupBasicInfo(context.Context, events.Params) (any, error) {
-	return s.cached(events.RouteGetGroupBasicInfo, func() any { return s.ro.BasicGroups() })
+func (s *Session) getGroupBasicInfo(ctx context.Context, _ events.Params) (any, error) {
+	return s.cached(ctx, events.RouteGetGroupBasicInfo, func(hint int) ([]byte, error) { return events.MarshalList(s.ro.BasicGroups(), hint) })
 }
 
-func (s *Session) getDiscussInfo(context.Context, events.Params) (any, error) {
-	return s.cached(events.RouteGetDiscussInfo, func() any { return s.ro.Discusses })
+func (s *Session) getDiscussInfo(ctx context.Context, _ events.Params) (any, error) {
+	return s.cached(ctx, events.RouteGetDiscussInfo, func(hint int) ([]byte, error) { return events.MarshalList(s.ro.Discusses, hint) })
 }
 
 func (s *Session) searchFriend(_ context.Context, p events.Params) (any, error) {

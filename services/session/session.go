@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
+	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
@@ -84,10 +85,9 @@ type Session struct {
 	mu    sync.RWMutex
 	state events.State
 	ro    *roster.Roster
-	gen   uint64 // counts roster changes, so cached replies know when they are stale
-
-	cacheMu sync.Mutex
-	cache   map[string]cachedReply // encoded get_*_info replies
+	gen   uint64   // counts roster changes: the version of the get_*_info replies (cache.go)
+	boot  string   // tells this process's versions from an earlier one's
+	sizes sync.Map // route → the size of its last get_*_info reply (cache.go)
 
 	inflight chan struct{} // bounds the API calls handled at once
 
@@ -123,7 +123,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 		pub:      pub,
 		checks:   newCheckEvents(cfg.CheckEventConfig, log),
 		control:  make(chan controlOp, 1),
-		cache:    map[string]cachedReply{},
+		boot:     nuid.Next(),
 		inflight: make(chan struct{}, maxInflight),
 	}
 	switch cfg.Driver {

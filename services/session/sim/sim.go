@@ -9,9 +9,11 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -55,17 +57,25 @@ type Sim struct {
 
 // New loads the roster and returns a Sim that takes injections on subj.SimInject().
 func New(nc *nats.Conn, subj events.Subjects, account string, cfg Config, log *slog.Logger) (*Sim, error) {
-	data := defaultRoster
+	var src io.Reader = bytes.NewReader(defaultRoster)
 	if cfg.Roster != "" {
-		b, err := os.ReadFile(cfg.Roster)
+		// Decoded from the file, not from a copy of it in memory: a roster of 100,000
+		// members is a 27 MB file.
+		f, err := os.Open(cfg.Roster)
 		if err != nil {
 			return nil, fmt.Errorf("sim roster: %w", err)
 		}
-		data = b
+		defer f.Close()
+		src = f
 	}
-	ro, err := roster.Decode(bytes.NewReader(data))
+	ro, err := roster.Decode(src)
 	if err != nil {
 		return nil, fmt.Errorf("sim roster %q: %w", cfg.Roster, err)
+	}
+	if cfg.Roster != "" {
+		// Decoding a large roster leaves about twice the file's size as garbage, which the
+		// runtime would otherwise hand back to the OS only slowly: return it now, once.
+		debug.FreeOSMemory()
 	}
 	if cfg.QRCodeDir == "" {
 		cfg.QRCodeDir = os.TempDir()
@@ -76,9 +86,22 @@ func New(nc *nats.Conn, subj events.Subjects, account string, cfg Config, log *s
 	}, nil
 }
 
+// maxInjections bounds the injections handled at once.
+const maxInjections = 256
+
 // Run logs in, then takes injections until ctx ends.
 func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
-	sub, err := s.nc.Subscribe(s.subject, func(m *nats.Msg) { s.inject(ctx, m) })
+	// Each injection waits for its report to be stored; taken one at a time, they would go
+	// no faster than one JetStream round trip each. A caller that needs an order waits for
+	// each reply before the next injection, as a real peer's messages arrive.
+	inflight := make(chan struct{}, maxInjections)
+	sub, err := s.nc.Subscribe(s.subject, func(m *nats.Msg) {
+		inflight <- struct{}{}
+		go func() {
+			defer func() { <-inflight }()
+			s.inject(ctx, m)
+		}()
+	})
 	if err != nil {
 		return fmt.Errorf("sim: subscribe %s: %w", s.subject, err)
 	}
