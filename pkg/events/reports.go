@@ -47,6 +47,10 @@ const (
 	EventGroupPropertyChange       = "group_property_change"
 	EventGroupMemberPropertyChange = "group_member_property_change"
 	EventUserPropertyChange        = "user_property_change"
+	// openqq's extension events (the onebot driver), never in the default post_event_list:
+	// someone asks to be a friend, or to join a group (or invites the account to one).
+	EventFriendRequest = "friend_request"
+	EventGroupRequest  = "group_request"
 )
 
 // MessageTypes are the four message types, each a subject of its own.
@@ -110,6 +114,9 @@ type Message struct {
 	// From says who asked for a sent message: "api" for an API call, "reply" for a post_api
 	// answer. A reply to a report whose From is "reply" is not sent again (Mojo's endless loop).
 	From string `json:"from,omitempty"`
+	// RawContent is openqq's addition: the message as the QQ implementation gave it (OneBot
+	// segments), for clients that want more than the text of content.
+	RawContent json.RawMessage `json:"raw_content,omitempty"`
 
 	*Sender
 	*Receiver

@@ -19,15 +19,18 @@ const (
 	RouteStopClient         = "stop_client"
 	RouteRelogin            = "relogin"
 	RouteCheckEvent         = "check_event"
+	// openqq's extension routes: answers to friend_request and group_request events.
+	RouteAnswerFriendRequest = "answer_friend_request"
+	RouteAnswerGroupRequest  = "answer_group_request"
 )
 
-// Routes lists every route of the API, in the order of the seeds' table.
+// Routes lists every route of the API, in the order of the seeds' table, then openqq's own.
 var Routes = []string{
 	RouteGetUserInfo, RouteGetFriendInfo, RouteGetGroupInfo, RouteGetGroupBasicInfo,
 	RouteGetDiscussInfo, RouteSearchFriend, RouteSearchGroup, RouteShutupGroupMember,
 	RouteKickGroupMember, RouteSendFriendMessage, RouteSendGroupMessage,
 	RouteSendDiscussMessage, RouteSendSessMessage, RouteCheckEvent, RouteGetClientInfo,
-	RouteStopClient, RouteRelogin,
+	RouteStopClient, RouteRelogin, RouteAnswerFriendRequest, RouteAnswerGroupRequest,
 }
 
 var routeSet = func() map[string]bool {

@@ -87,8 +87,8 @@ func TestValidPrefix(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	if len(Routes) != 17 {
-		t.Errorf("len(Routes) = %d, want 17", len(Routes))
+	if len(Routes) != 19 {
+		t.Errorf("len(Routes) = %d, want 19", len(Routes))
 	}
 	seen := map[string]bool{}
 	for _, r := range Routes {

@@ -37,6 +37,9 @@ func (s *Session) handlers() map[string]handler {
 		events.RouteGetClientInfo:      s.getClientInfo,
 		events.RouteStopClient:         s.stopClient,
 		events.RouteRelogin:            s.relogin,
+		// openqq's own, for drivers that implement driver.Requests (ext.go)
+		events.RouteAnswerFriendRequest: s.answerFriendRequest,
+		events.RouteAnswerGroupRequest:  s.answerGroupRequest,
 	}
 }
 

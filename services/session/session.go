@@ -5,6 +5,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/driver/onebot"
 	"github.com/openqq/openqq/services/session/roster"
 	"github.com/openqq/openqq/services/session/sim"
 )
@@ -29,10 +31,18 @@ type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
-	// Driver is the QQ connection: "sim" (the simulated account).
+	// Driver is the QQ connection: "sim" (the simulated account) or "onebot" (a OneBot v11
+	// implementation such as NapCat or Lagrange.OneBot).
 	Driver string `envconfig:"DRIVER" default:"sim"`
 	// Sim configures the simulated account (SIM_ROSTER, SIM_LOGIN_DELAY, SIM_QRCODE_DIR).
 	Sim sim.Config `envconfig:"SIM"`
+	// OneBot configures the onebot driver (ONEBOT_URL, ONEBOT_ACCESS_TOKEN, ...).
+	OneBot onebot.Config `envconfig:"ONEBOT"`
+	// SendInterval and SendBurst rate-limit the onebot driver's sends (a token bucket: one
+	// more send every SendInterval, up to SendBurst at once), as Mojo's send_interval did:
+	// the QQ implementations have none, and QQ's risk control punishes bursts.
+	SendInterval time.Duration `envconfig:"SEND_INTERVAL" default:"1s"`
+	SendBurst    int           `envconfig:"SEND_BURST" default:"5"`
 	// DriverTimeout bounds one send, mute or kick; it stays below the gateway's API_TIMEOUT so
 	// that a bot gets a send failure rather than a time-out.
 	DriverTimeout time.Duration `envconfig:"DRIVER_TIMEOUT" default:"8s"`
@@ -133,8 +143,16 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 			return nil, err
 		}
 		s.drv = d
+	case "onebot":
+		ocfg := cfg.OneBot
+		ocfg.SendInterval, ocfg.SendBurst = cfg.SendInterval, cfg.SendBurst
+		d, err := onebot.New(ocfg, log)
+		if err != nil {
+			return nil, fmt.Errorf("session: %w", err)
+		}
+		s.drv = d
 	default:
-		return nil, fmt.Errorf("session: unknown DRIVER %q (want sim)", cfg.Driver)
+		return nil, fmt.Errorf("session: unknown DRIVER %q (want sim or onebot)", cfg.Driver)
 	}
 	return s, nil
 }
@@ -194,6 +212,10 @@ func (s *Session) Run(ctx context.Context) error {
 			s.log.Info("relogin")
 			backoff = time.Second
 			continue
+		case errors.Is(err, driver.ErrFatal):
+			s.log.Error("driver failed, stopping", "err", err)
+			s.finish()
+			return fmt.Errorf("session: %w", err)
 		case err != nil:
 			s.log.Error("driver failed, logging in again", "err", err, "in", backoff)
 		default:

@@ -59,7 +59,7 @@ func (s *Session) incoming(in driver.Incoming) (*events.Message, error) {
 	me := &s.ro.User
 	m := &events.Message{
 		Class: events.ClassRecv, Content: in.Content, PostType: events.PostReceiveMessage,
-		Time: in.Time.Unix(), Type: in.Type,
+		Time: in.Time.Unix(), Type: in.Type, RawContent: in.Raw,
 		Receiver: &events.Receiver{Name: me.DisplayName(), ID: me.ID, UID: me.UID},
 	}
 	unknown := func(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, driver.ErrUnknown) }

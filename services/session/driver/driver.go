@@ -5,6 +5,7 @@ package driver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -49,6 +50,8 @@ type Incoming struct {
 	DiscussID int64 // discuss messages, and sess messages met in a discuss
 	Content   string
 	Time      time.Time
+	// Raw is the driver's own form of the message (OneBot segments), reported as raw_content.
+	Raw json.RawMessage
 }
 
 // Outgoing is a message to send, its target resolved by the session.
@@ -83,3 +86,80 @@ type SendError struct {
 }
 
 func (e *SendError) Error() string { return "send failed: " + e.Info }
+
+// ErrFatal marks an error after which logging in again cannot help (a refused access token,
+// say): the session stops with it instead of retrying.
+var ErrFatal = errors.New("fatal")
+
+// The optional parts of the contract below are checked with a type assertion, so a driver
+// (or a sink) that has no use for them, like sim, implements none.
+
+// ExtendedSink is what a session offers beyond Sink, for drivers whose account does more than
+// WebQQ did.
+type ExtendedSink interface {
+	Sink
+	// Sent reports a message the account sent by other means than this session (another
+	// device, or the QQ implementation's own report of it) and returns its id.
+	Sent(ctx context.Context, m SentMessage) (int64, error)
+	// ChangeProperty reports a changed attribute of a roster object, published as
+	// *_property_change [object, property, old, new]. ErrNoChange means the roster had it.
+	ChangeProperty(ctx context.Context, c PropertyChange) error
+	// Publish publishes an extension event {"event":name,"params":params}.
+	Publish(ctx context.Context, name string, params ...any) error
+}
+
+// SentMessage is a message the account sent elsewhere: to a friend (TargetID), a group
+// (GroupID), or a group member in a temporary session (both).
+type SentMessage struct {
+	Type     string // events.FriendMessage, GroupMessage or SessMessage
+	TargetID int64
+	GroupID  int64
+	Content  string
+	Raw      json.RawMessage // the driver's own form of the message, reported as raw_content
+	Time     time.Time
+}
+
+// The properties a PropertyChange names, as Mojo-Webqq named them.
+const (
+	PropertyCard     = "card"     // a member's group card
+	PropertyRole     = "role"     // a member's role (owner, admin, member)
+	PropertyName     = "name"     // a group's name
+	PropertyMarkname = "markname" // a friend's remark
+)
+
+// PropertyChange is a changed attribute: of a group (GroupID), a member (GroupID and
+// MemberID) or a friend (FriendID).
+type PropertyChange struct {
+	GroupID  int64
+	MemberID int64
+	FriendID int64
+	Property string
+	New      string
+}
+
+// Requests is a driver whose account receives friend and group requests (published as the
+// extension events friend_request and group_request) and can answer them.
+type Requests interface {
+	// AnswerFriend approves or rejects a friend request. ErrUnknown: no such request.
+	AnswerFriend(ctx context.Context, a FriendAnswer) error
+	// AnswerGroup approves or rejects a request to join a group, or an invitation.
+	AnswerGroup(ctx context.Context, a GroupAnswer) error
+}
+
+// FriendAnswer answers a friend request, named by its flag or else by who asked (UserID).
+type FriendAnswer struct {
+	Flag    string
+	UserID  int64
+	Approve bool
+	Remark  string
+}
+
+// GroupAnswer answers a group request, named by its flag or else by who asked and where.
+type GroupAnswer struct {
+	Flag    string
+	UserID  int64
+	GroupID int64
+	SubType string // "add" or "invite"; empty: what the request said
+	Approve bool
+	Reason  string
+}

@@ -1,0 +1,225 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/roster"
+)
+
+// The session offers drivers more than the WebQQ-shaped Sink: messages sent elsewhere,
+// property changes, extension events.
+var _ driver.ExtendedSink = (*Session)(nil)
+
+// Sent publishes a send_message report for a message the account sent by other means than
+// this session; Mojo-Webqq reported those with the info 来自其他设备.
+func (s *Session) Sent(_ context.Context, in driver.SentMessage) (int64, error) {
+	m, err := s.sent(in)
+	if err != nil {
+		return 0, err
+	}
+	m.ID = s.ids.next()
+	if err := s.publishMessage(m); err != nil {
+		return 0, fmt.Errorf("publish message %d: %w", m.ID, err)
+	}
+	return m.ID, nil
+}
+
+// sentOtherDevice is Mojo's info for a message the account sent from another device.
+const sentOtherDevice = "来自其他设备"
+
+func (s *Session) sent(in driver.SentMessage) (*events.Message, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.state != events.StateRunning || s.ro == nil {
+		return nil, driver.ErrNotReady
+	}
+	me := &s.ro.User
+	m := &events.Message{
+		Class: events.ClassSend, Content: in.Content, PostType: events.PostSendMessage,
+		Time: in.Time.Unix(), Type: in.Type, RawContent: in.Raw,
+		Sender:     &events.Sender{Name: me.DisplayName(), ID: me.ID, UID: me.UID},
+		SendResult: &events.SendResult{Code: 0, Info: sentOtherDevice, Msg: events.SendOK, Status: events.SendOK},
+	}
+	unknown := func(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, driver.ErrUnknown) }
+	switch in.Type {
+	case events.FriendMessage:
+		// A friend may have been removed since; the report still names the peer by number.
+		m.Receiver = &events.Receiver{ID: in.TargetID, UID: in.TargetID}
+		if f := s.ro.Friend(in.TargetID); f != nil {
+			m.Receiver = &events.Receiver{Name: f.DisplayName(), ID: f.ID, UID: f.UID}
+		}
+	case events.GroupMessage, events.SessMessage:
+		g := s.ro.Group(in.GroupID)
+		if g == nil {
+			return nil, unknown("group", in.GroupID)
+		}
+		m.GroupRef = &events.GroupRef{Name: g.DisplayName(), ID: g.ID, UID: g.UID}
+		if in.Type == events.SessMessage {
+			mem := roster.GroupMember(g, in.TargetID)
+			if mem == nil {
+				return nil, unknown("group member", in.TargetID)
+			}
+			m.Receiver = &events.Receiver{Name: mem.DisplayName(), ID: mem.ID, UID: mem.UID}
+			m.Via = "group"
+		}
+	default:
+		return nil, fmt.Errorf("message type %q: %w", in.Type, driver.ErrUnknown)
+	}
+	return m, nil
+}
+
+// ChangeProperty applies a changed attribute and publishes *_property_change [object,
+// property, old, new].
+func (s *Session) ChangeProperty(_ context.Context, c driver.PropertyChange) error {
+	s.mu.Lock()
+	if s.state != events.StateRunning || s.ro == nil {
+		s.mu.Unlock()
+		return driver.ErrNotReady
+	}
+	name, obj, old, err := s.changeProperty(c)
+	var ev *events.Event
+	if err == nil {
+		s.gen++
+		// Encode while the lock still guards the object.
+		ev, err = events.NewEvent(name, obj, c.Property, old, c.New)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.log.Info("roster change", "event", name, "property", c.Property)
+	return s.pub.publish(ev, nextEventID())
+}
+
+// changeProperty changes the roster under the write lock and returns the event to publish.
+func (s *Session) changeProperty(c driver.PropertyChange) (name string, obj any, old string, err error) {
+	unknown := func(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, driver.ErrUnknown) }
+	set := func(field *string) error {
+		old = *field
+		if old == c.New {
+			return driver.ErrNoChange
+		}
+		*field = c.New
+		return nil
+	}
+	switch {
+	case c.FriendID != 0 && c.Property == driver.PropertyMarkname:
+		f := s.ro.Friend(c.FriendID)
+		if f == nil {
+			return "", nil, "", unknown("friend", c.FriendID)
+		}
+		return events.EventFriendPropertyChange, f, old, set(&f.Markname)
+	case c.MemberID != 0 && (c.Property == driver.PropertyCard || c.Property == driver.PropertyRole):
+		g := s.ro.Group(c.GroupID)
+		if g == nil {
+			return "", nil, "", unknown("group", c.GroupID)
+		}
+		mem := roster.GroupMember(g, c.MemberID)
+		if mem == nil {
+			return "", nil, "", unknown("group member", c.MemberID)
+		}
+		field := &mem.Card
+		if c.Property == driver.PropertyRole {
+			field = &mem.Role
+		}
+		if err := set(field); err != nil {
+			return "", nil, "", err
+		}
+		if c.Property == driver.PropertyRole {
+			if mem.ID == s.ro.User.ID {
+				g.Role = accountRole(mem.Role)
+			}
+			if mem.Role == events.MemberRoleOwner {
+				g.OwnerID, g.OwnerUID = mem.ID, mem.UID
+			}
+		}
+		return events.EventGroupMemberPropertyChange, mem, old, nil
+	case c.GroupID != 0 && c.Property == driver.PropertyName:
+		g := s.ro.Group(c.GroupID)
+		if g == nil {
+			return "", nil, "", unknown("group", c.GroupID)
+		}
+		return events.EventGroupPropertyChange, g, old, set(&g.Name)
+	default:
+		return "", nil, "", fmt.Errorf("property %q: %w", c.Property, driver.ErrUnknown)
+	}
+}
+
+// accountRole is the account's role in a group (create, manage, attend) from its member role.
+func accountRole(memberRole string) string {
+	switch memberRole {
+	case events.MemberRoleOwner:
+		return events.GroupRoleCreate
+	case events.MemberRoleAdmin:
+		return events.GroupRoleManage
+	default:
+		return events.GroupRoleAttend
+	}
+}
+
+// Publish publishes an extension event.
+func (s *Session) Publish(_ context.Context, name string, params ...any) error {
+	ev, err := events.NewEvent(name, params...)
+	if err != nil {
+		return err
+	}
+	return s.pub.publish(ev, nextEventID())
+}
+
+// answerFriendRequest answers a friend_request: flag (or the asker's id/uid), approve (default
+// 1), remark.
+func (s *Session) answerFriendRequest(ctx context.Context, p events.Params) (any, error) {
+	d, ok := s.drv.(driver.Requests)
+	if !ok {
+		return nil, events.ErrRequestNotFound
+	}
+	a := driver.FriendAnswer{Flag: p["flag"], UserID: paramID(p, "id", "uid"), Approve: approve(p), Remark: p["remark"]}
+	return s.answered(d.AnswerFriend(ctx, a), "friend", a.Flag)
+}
+
+// answerGroupRequest answers a group_request: flag (or the asker's id/uid and group_id/
+// group_uid), approve (default 1), reason, sub_type.
+func (s *Session) answerGroupRequest(ctx context.Context, p events.Params) (any, error) {
+	d, ok := s.drv.(driver.Requests)
+	if !ok {
+		return nil, events.ErrRequestNotFound
+	}
+	a := driver.GroupAnswer{
+		Flag: p["flag"], UserID: paramID(p, "id", "uid"), GroupID: paramID(p, "group_id", "group_uid"),
+		SubType: p["sub_type"], Approve: approve(p), Reason: p["reason"],
+	}
+	return s.answered(d.AnswerGroup(ctx, a), "group", a.Flag)
+}
+
+func (s *Session) answered(err error, kind, flag string) (any, error) {
+	switch {
+	case err == nil:
+		return events.StatusSuccess, nil
+	case errors.Is(err, driver.ErrUnknown):
+		return nil, events.ErrRequestNotFound
+	default:
+		s.log.Warn("answer request failed", "kind", kind, "flag", flag, "err", err)
+		return nil, events.ErrFailure
+	}
+}
+
+// approve is true unless the call says approve=0 (or empty): a bot that answers means yes.
+func approve(p events.Params) bool {
+	_, given := p["approve"]
+	return !given || p.Truthy("approve")
+}
+
+// paramID reads the first of keys that holds a number.
+func paramID(p events.Params, keys ...string) int64 {
+	for _, k := range keys {
+		if n, err := strconv.ParseInt(p[k], 10, 64); err == nil {
+			return n
+		}
+	}
+	return 0
+}
