@@ -298,7 +298,7 @@ func TestOneBotReconnect(t *testing.T) {
 				}
 			}
 		})
-		peer.RemoveFriend(obLi)          // only a fresh roster knows
+		peer.RemoveFriend(obLi)            // only a fresh roster knows
 		peer.Stall("get_login_info", true) // hold the reconnection in "updating"
 		peer.Drop()
 		changes := [][2]events.State{}

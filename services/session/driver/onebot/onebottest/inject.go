@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// Segments are a message's parts, as a test writes them: Text("hi"), Face(14), ...
+// Segment is a part of a message, as a test writes it: Text("hi"), Face(14), ...
 type Segment map[string]any
 
 // Text is a text segment.

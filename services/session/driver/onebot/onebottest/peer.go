@@ -542,5 +542,5 @@ func (p *Peer) WaitConnections(t testing.TB, n int) {
 	p.WaitFor(t, 10*time.Second, fmt.Sprintf("%d connections", n), func() bool { return p.Connections() == n })
 }
 
-// errorsf is a failed action's answer in the flavour's style.
+// errUnknownAction is an action the flavour does not have; each answers it with its own retcode.
 var errUnknownAction = errors.New("unknown action")
