@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"errors"
 	"maps"
 	"testing"
@@ -203,6 +204,12 @@ func FuzzDecodeParams(f *testing.F) {
 		if p == nil {
 			t.Fatalf("DecodeParams(%q) = nil Params without an error", data)
 		}
+		// The fast path for objects of strings reads them as the general path does.
+		if trimmed := bytes.TrimSpace(data); len(trimmed) == 0 {
+			// no parameters, without decoding
+		} else if q, err := decodeAny(trimmed); err != nil || !maps.Equal(p, q) {
+			t.Fatalf("DecodeParams(%q) = %q, the general path gives %q, %v", data, p, q, err)
+		}
 		for k, v := range p {
 			if !utf8.ValidString(k) {
 				t.Fatalf("DecodeParams(%q): key %q is not UTF-8", data, k)
@@ -223,4 +230,14 @@ func FuzzDecodeParams(f *testing.F) {
 			t.Fatalf("round trip of %q through %s gave %q", p, b, again)
 		}
 	})
+}
+
+func BenchmarkDecodeParams(b *testing.B) {
+	data := []byte(`{"id":"2372835507","content":"你好，openqq","async":"0"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeParams(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

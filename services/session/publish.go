@@ -33,9 +33,6 @@ type StreamConfig struct {
 // outbox.
 var ErrOutboxFull = errors.New("outbox full: NATS has been unreachable too long")
 
-// batchSize is how many reports are in flight to JetStream at once.
-const batchSize = 256
-
 // publisher stores reports on the stream, in order, each under its id (Nats-Msg-Id) so that a
 // retried publish is stored once. Reports wait in a bounded outbox while NATS is away, and go
 // out in order when it is back. Core subscribers (nats sub 'qq.events.*') see every report
@@ -69,7 +66,7 @@ type entry struct {
 const ackWait = 5 * time.Second
 
 func newPublisher(nc *nats.Conn, subj events.Subjects, sc StreamConfig, outbox int, log *slog.Logger) (*publisher, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*batchSize))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*window))
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +145,9 @@ func (p *publisher) run(ctx context.Context) {
 			}
 		}
 		stored, err := p.flush(ctx)
+		if ctx.Err() != nil {
+			return
+		}
 		p.away.Store(err != nil)
 		if err == nil {
 			if outage {
@@ -180,62 +180,85 @@ func (p *publisher) pending() int {
 	return len(p.queue)
 }
 
-// flush publishes the head of the queue and drops from it what was stored, in order: after a
-// failure, the rest is tried again (and de-duplicated by id if it was stored after all). It
+// flush stores the queue, in order, until it is empty or a publish fails. It pipelines: each
+// report is published as soon as it is queued (up to window unacknowledged), and leaves the
+// queue when its ack comes, so a report waits for one JetStream round trip, not for a whole
+// batch before it and then its own. After a failure, run calls flush again, which publishes
+// again from the head what was not acknowledged (the stream keeps one copy of each id). It
 // returns how many reports it stored.
 func (p *publisher) flush(ctx context.Context) (int, error) {
 	if err := p.ensureStream(ctx); err != nil {
 		return 0, err
 	}
-	p.mu.Lock()
-	batch := append([]entry(nil), p.queue[:min(len(p.queue), batchSize)]...)
-	p.mu.Unlock()
-	futures := make([]jetstream.PubAckFuture, 0, len(batch))
-	var err error
-	for _, e := range batch {
-		f, perr := p.js.PublishMsgAsync(e.msg)
-		if perr != nil {
-			err = perr
-			break
+	var (
+		acks   []jetstream.PubAckFuture // of the head of the queue, in order
+		stored int
+		timer  = time.NewTimer(ackWait)
+	)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		more := p.queue[len(acks):min(len(p.queue), window)]
+		var toSend []*nats.Msg
+		for _, e := range more {
+			toSend = append(toSend, e.msg)
 		}
-		futures = append(futures, f)
-	}
-	stored := 0
-	timeout := time.After(5 * time.Second)
-wait:
-	for _, f := range futures {
+		p.mu.Unlock()
+		for _, m := range toSend {
+			f, err := p.js.PublishMsgAsync(m)
+			if err != nil {
+				return stored, p.failed(err)
+			}
+			if len(acks) == 0 {
+				timer.Reset(ackWait)
+			}
+			acks = append(acks, f)
+		}
+		if len(acks) == 0 {
+			return stored, nil
+		}
 		select {
-		case <-f.Ok():
-			if err == nil {
-				stored++
-			}
-		case ferr := <-f.Err():
-			if err == nil {
-				err = ferr
-			}
-		case <-timeout:
-			if err == nil {
-				err = errors.New("no publish ack within 5s")
-			}
-			break wait
+		case <-acks[0].Ok():
+			p.stored()
+			acks = acks[1:]
+			stored++
+			timer.Reset(ackWait)
+		case err := <-acks[0].Err():
+			return stored, p.failed(err)
+		case <-timer.C:
+			return stored, fmt.Errorf("no publish ack within %s", ackWait)
+		case <-p.wake:
+		case <-ctx.Done():
+			return stored, ctx.Err()
 		}
 	}
-	for _, e := range batch[:stored] {
-		eventsPublished.WithLabelValues(events.EventName(e.msg.Subject)).Inc()
-		close(e.stored)
-	}
+}
+
+// window is how many reports may be published and not yet acknowledged.
+const window = 256
+
+// stored drops the head of the queue, which the stream has.
+func (p *publisher) stored() {
 	p.mu.Lock()
-	p.queue = p.queue[stored:]
-	outboxReports.Sub(float64(stored))
+	e := p.queue[0]
+	p.queue[0] = entry{}
+	p.queue = p.queue[1:]
 	if len(p.queue) == 0 {
 		p.queue = nil // let the backing array go
 		p.idle.Broadcast()
 	}
 	p.mu.Unlock()
+	outboxReports.Dec()
+	eventsPublished.WithLabelValues(events.EventName(e.msg.Subject)).Inc()
+	close(e.stored)
+}
+
+// failed notes a failed publish: a stream that is gone is created again by the next flush.
+func (p *publisher) failed(err error) error {
 	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-		p.forgetStream() // it may have been deleted: create it again
+		p.forgetStream()
 	}
-	return stored, err
+	return err
 }
 
 func (p *publisher) ensureStream(ctx context.Context) error {
