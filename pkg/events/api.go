@@ -10,14 +10,15 @@ import (
 const (
 	CodeOK = 0
 
-	CodeAPINotFound  = -1 // HTTP 403: no such route
-	CodeNotReady     = -2 // the client is not running yet
-	CodeUnavailable  = -3 // HTTP 503: no session answers
-	CodeTimeout      = -4 // HTTP 504: the session did not answer in time
-	CodeAuthFailure  = -6 // HTTP 403: access token missing or wrong
-	CodeBadRequest   = -7 // HTTP 400: parameters that cannot be read
-	CodeTooLarge     = -8 // HTTP 413: request body over the limit
-	CodeInternal     = -9 // HTTP 500: a fault of openqq's own, logged
+	CodeAPINotFound  = -1  // HTTP 403: no such route
+	CodeNotReady     = -2  // the client is not running yet
+	CodeUnavailable  = -3  // HTTP 503: no session answers
+	CodeTimeout      = -4  // HTTP 504: the session did not answer in time
+	CodeAuthFailure  = -6  // HTTP 403: access token missing or wrong
+	CodeBadRequest   = -7  // HTTP 400: parameters that cannot be read
+	CodeTooLarge     = -8  // HTTP 413: request body over the limit
+	CodeInternal     = -9  // HTTP 500: a fault of openqq's own, logged
+	CodeTooSlow      = -10 // the last message of an event stream whose client could not keep up
 	CodeNotFound     = 100
 	CodeGroupMissing = 101
 	CodeDiscussMiss  = 102

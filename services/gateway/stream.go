@@ -45,9 +45,6 @@ const (
 	streamResets = 3
 )
 
-// codeTooSlow is the code of the last message to a client that could not keep up.
-const codeTooSlow = -10
-
 // errShutdown ends the streams of a server that shuts down.
 var errShutdown = errors.New("server shutting down")
 
@@ -392,7 +389,7 @@ func (o *sseSink) send(it item) error {
 func (o *sseSink) keepalive() error { return o.write([]byte(": keepalive\n\n")) }
 
 func (o *sseSink) drop(reason string) {
-	st := events.NewStatus(codeTooSlow, "%s; reconnect with Last-Event-ID to resume", reason)
+	st := events.NewStatus(events.CodeTooSlow, "%s; reconnect with Last-Event-ID to resume", reason)
 	o.timeout = time.Second // best effort: do not wait long on a client that is not reading
 	_ = o.write(append(append([]byte("event: error\ndata: "), events.MustMarshal(st)...), '\n', '\n'))
 }
