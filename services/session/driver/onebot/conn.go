@@ -99,6 +99,7 @@ type conn struct {
 	seq      atomic.Uint64
 	lastSeen atomic.Int64 // unix nanos of the last frame or pong
 	interval atomic.Int64 // the last heartbeat's interval, nanos; 0: none seen
+	retime   chan struct{} // tells watch that the interval changed
 
 	mu      sync.Mutex
 	pending map[string]chan *envelope
@@ -115,7 +116,7 @@ func newConn(ws *websocket.Conn, log *slog.Logger, timeout, idle time.Duration) 
 	ws.SetReadLimit(readLimit)
 	c := &conn{
 		ws: ws, log: log, timeout: timeout, idle: idle, events: newQueue(),
-		pending: map[string]chan *envelope{}, done: make(chan struct{}),
+		pending: map[string]chan *envelope{}, done: make(chan struct{}), retime: make(chan struct{}, 1),
 	}
 	c.touch()
 	go c.read()
@@ -168,7 +169,13 @@ func (c *conn) read() {
 		switch {
 		case env.PostType != "":
 			if env.PostType == "meta_event" && env.MetaEventType == "heartbeat" && env.Interval > 0 {
-				c.interval.Store(int64(time.Duration(env.Interval) * time.Millisecond))
+				iv := int64(time.Duration(env.Interval) * time.Millisecond)
+				if c.interval.Swap(iv) != iv {
+					select {
+					case c.retime <- struct{}{}:
+					default:
+					}
+				}
 			}
 			c.events.push(data)
 		case env.Retcode != nil || env.Status != "":
@@ -220,6 +227,9 @@ func (c *conn) watch() {
 		case <-c.done:
 			t.Stop()
 			return
+		case <-c.retime: // the first heartbeat may come long before the idle-based tick
+			t.Stop()
+			continue
 		case <-t.C:
 		}
 		silent := time.Since(time.Unix(0, c.lastSeen.Load()))
