@@ -97,8 +97,8 @@ type conn struct {
 	idle     time.Duration // liveness window while no heartbeat said otherwise
 	events   *queue
 	seq      atomic.Uint64
-	lastSeen atomic.Int64 // unix nanos of the last frame or pong
-	interval atomic.Int64 // the last heartbeat's interval, nanos; 0: none seen
+	lastSeen atomic.Int64  // unix nanos of the last frame or pong
+	interval atomic.Int64  // the last heartbeat's interval, nanos; 0: none seen
 	retime   chan struct{} // tells watch that the interval changed
 
 	mu      sync.Mutex
