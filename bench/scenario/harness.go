@@ -109,9 +109,14 @@ func FindRepo(dir string) (string, error) {
 	}
 }
 
-// Close stops every process still running and removes the temporary directory.
+// Close stops every process still running and removes the temporary directory, unless
+// BENCH_KEEP=1 asks to keep it (the processes' logs are in its logs/).
 func (h *Harness) Close() {
 	h.StopAll()
+	if os.Getenv("BENCH_KEEP") == "1" {
+		h.logf("kept %s (BENCH_KEEP=1)", h.Tmp)
+		return
+	}
 	_ = os.RemoveAll(h.Tmp)
 }
 
