@@ -77,7 +77,7 @@ func textOf(ctx context.Context, sel string) (string, error) {
 // waitText waits until the element's text contains want.
 func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var got string
 	for time.Now().Before(deadline) {
 		var err error
@@ -131,7 +131,9 @@ func TestConsoleShowsQRDuringLogin(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatal(err)
 	}
-	e := start(t, func(s *session.Config, _ *gateway.Config) { s.Sim.LoginDelay = 2 * time.Second })
+	// Each login state lasts 5 s: the page must load and show scaning within that, on a CI
+	// machine busy with every other test package (2 s was too short there).
+	e := start(t, func(s *session.Config, _ *gateway.Config) { s.Sim.LoginDelay = 5 * time.Second })
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
 		t.Fatal(err)
 	}
