@@ -27,8 +27,8 @@ func (v versioned) headers() micro.Headers {
 
 // cached answers a get_*_info route. The gateway keeps the last reply and asks again with its
 // version, so a roster that has not changed costs a few bytes instead of an encoding and a
-// copy of the whole roster; the session keeps no encoded copy of its own, which with 100,000
-// group members would be 26 MB more on top of the roster.
+// copy of the whole roster; the session keeps an encoded copy of small replies only, since
+// with 100,000 group members one would be 26 MB more on top of the roster.
 func (s *Session) cached(ctx context.Context, route string, encode func(sizeHint int) ([]byte, error)) (any, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -39,6 +39,9 @@ func (s *Session) cached(ctx context.Context, route string, encode func(sizeHint
 	if ifNoneMatch(ctx) == etag {
 		return versioned{etag: etag}, nil
 	}
+	if k, ok := s.kept.Load(route); ok && k.(keptReply).gen == s.gen {
+		return versioned{etag: etag, body: k.(keptReply).body}, nil
+	}
 	// Encode under the lock: the reply shares slices with the roster. The last size of the
 	// route's reply sizes the buffer, so that a large one is built without regrowing.
 	hint, _ := s.sizes.Load(route)
@@ -47,7 +50,23 @@ func (s *Session) cached(ctx context.Context, route string, encode func(sizeHint
 		return nil, err
 	}
 	s.sizes.Store(route, len(b))
+	if len(b) <= maxKept {
+		s.kept.Store(route, keptReply{gen: s.gen, body: b})
+	} else {
+		s.kept.Delete(route)
+	}
 	return versioned{etag: etag, body: b}, nil
+}
+
+// maxKept is the size up to which the session keeps a reply it encoded: the gateway asks
+// for small replies on every call (a few hundred bytes cost no more to send than to
+// revalidate) and keeps the large ones itself.
+const maxKept = 64 << 10
+
+// keptReply is an encoded reply and the roster version it shows.
+type keptReply struct {
+	gen  uint64
+	body json.RawMessage
 }
 
 type ifNoneMatchKey struct{}

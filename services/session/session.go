@@ -98,8 +98,10 @@ type Session struct {
 	gen   uint64   // counts roster changes: the version of the get_*_info replies (cache.go)
 	boot  string   // tells this process's versions from an earlier one's
 	sizes sync.Map // route → the size of its last get_*_info reply (cache.go)
+	kept  sync.Map // route → its last small get_*_info reply (cache.go)
 
 	inflight chan struct{} // bounds the API calls handled at once
+	calls    chan func()   // to the idle workers (api.go)
 
 	control chan controlOp // stop_client and relogin, for Run
 	async   sync.WaitGroup // async sends still going
@@ -135,6 +137,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 		control:  make(chan controlOp, 1),
 		boot:     nuid.Next(),
 		inflight: make(chan struct{}, maxInflight),
+		calls:    make(chan func()),
 	}
 	switch cfg.Driver {
 	case "sim":
@@ -313,6 +316,9 @@ func (s *Session) serve(ctx context.Context) (micro.Service, error) {
 		micro.WithEndpointSubject(events.RouteCheckEvent+".release")); err != nil {
 		_ = svc.Stop()
 		return nil, fmt.Errorf("session: add endpoint check_event_release: %w", err)
+	}
+	for range workers {
+		go s.work(ctx)
 	}
 	handlers := s.handlers()
 	for _, route := range events.Routes {
