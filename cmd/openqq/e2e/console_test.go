@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,17 +78,24 @@ func textOf(ctx context.Context, sel string) (string, error) {
 // waitText waits until the element's text contains want.
 func waitText(t *testing.T, ctx context.Context, sel, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	start := time.Now()
+	deadline := start.Add(30 * time.Second)
 	var got string
+	var seen []string // each text and error seen, when it was first seen: the story of a failure
 	for time.Now().Before(deadline) {
 		var err error
-		if got, err = textOf(ctx, sel); err == nil && strings.Contains(got, want) {
+		got, err = textOf(ctx, sel)
+		if err == nil && strings.Contains(got, want) {
 			return
+		}
+		now := fmt.Sprintf("%q %v", got, err)
+		if len(seen) == 0 || !strings.HasSuffix(seen[len(seen)-1], now) {
+			seen = append(seen, fmt.Sprintf("%.2fs: %s", time.Since(start).Seconds(), now))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	screenshot(t, ctx, "failure-"+strings.ReplaceAll(t.Name(), "/", "_"))
-	t.Fatalf("%s never showed %q; it shows %.300q", sel, want, got)
+	t.Fatalf("%s never showed %q; it shows %.300q; seen: %s", sel, want, got, strings.Join(seen, "; "))
 }
 
 // The console in a real browser: the client running, an injected message appearing live, a

@@ -32,7 +32,7 @@ function setState(s) {
   el.textContent = s;
   el.className = "state " + s;
   $("qr").hidden = !(s === "scaning" && qr);
-  if (s === "running") loadRoster();
+  if (s === "running") { loadAccount(); loadRoster(); }
 }
 
 function showQR(b64) {
@@ -41,13 +41,19 @@ function showQR(b64) {
   $("qr").hidden = state !== "scaning";
 }
 
+// stateChanges counts the state_change events seen, so that a get_client_info answer that
+// was on its way while one arrived does not put an older state back.
+let stateChanges = 0;
+
 async function loadClient() {
+  const seen = stateChanges;
   const info = await api("get_client_info");
-  if (info.state) setState(info.state);
-  if (info.state === "running") {
-    const me = await api("get_user_info");
-    $("account").textContent = me.name + " (" + me.uid + ")";
-  }
+  if (info.state && seen === stateChanges) setState(info.state);
+}
+
+async function loadAccount() {
+  const me = await api("get_user_info");
+  if (me.name !== undefined) $("account").textContent = me.name + " (" + me.uid + ")";
 }
 
 async function loadRoster() {
@@ -153,7 +159,7 @@ function onItem(name, e) {
   let d;
   try { d = JSON.parse(e.data); } catch { return; }
   addEvent(name, d, e.lastEventId);
-  if (name === "state_change") setState(d.params[1]);
+  if (name === "state_change") { stateChanges++; setState(d.params[1]); }
   if (name === "input_qrcode") showQR(d.params[1]);
   if (name === "login") $("qr").hidden = true;
   if (/^(new|lose)_/.test(name) && state === "running") loadRoster();
