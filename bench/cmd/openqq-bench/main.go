@@ -4,7 +4,7 @@
 //
 //	make bench                 # the full pass, a few minutes
 //	BENCH_QUICK=1 make bench   # about a minute
-//	BENCH_PROFILE=1 make bench # also a CPU profile of the all-in-one under the small-reply load
+//	BENCH_PROFILE=1 make bench # also CPU profiles of the all-in-one (small replies, large replies, events)
 //
 // Flags: -only api-small,api-large,events,scale-out,long-poll,start runs some rows only.
 package main
@@ -30,7 +30,7 @@ func main() {
 		out     = flag.String("out", "bench/out", "where results.md and results.json go")
 		quick   = flag.Bool("quick", os.Getenv("BENCH_QUICK") == "1", "the one-minute pass (also BENCH_QUICK=1)")
 		only    = flag.String("only", "", "comma-separated scenarios to run (default: all)")
-		profile = flag.Bool("profile", os.Getenv("BENCH_PROFILE") == "1", "also profile the all-in-one under the small-reply load (also BENCH_PROFILE=1)")
+		profile = flag.Bool("profile", os.Getenv("BENCH_PROFILE") == "1", "also profile the all-in-one under the small-reply, large-reply and events loads (also BENCH_PROFILE=1)")
 	)
 	flag.Parse()
 	if err := run(*out, *quick, *only, *profile); err != nil {
