@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
 // Config is the poller's configuration, read from the environment.
@@ -312,7 +313,7 @@ func (p *Poller) followState(ctx context.Context) {
 			p.setRunning(st == events.StateRunning)
 			break
 		}
-		sleep(ctx, time.Second)
+		_ = wait.Sleep(ctx, time.Second)
 	}
 	js, err := jetstream.New(p.nc)
 	if err != nil {
@@ -343,7 +344,7 @@ func (p *Poller) followState(ctx context.Context) {
 			}
 		}
 		p.log.Info("waiting for the event stream", "err", err)
-		sleep(ctx, time.Second)
+		_ = wait.Sleep(ctx, time.Second)
 	}
 }
 
@@ -357,15 +358,6 @@ func (p *Poller) clientState(ctx context.Context) (events.State, error) {
 		return "", err
 	}
 	return info.State, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 func redact(u *url.URL) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
 // deliverAll feeds one target from its durable consumer until ctx ends. It comes back by
@@ -30,14 +31,14 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 				} else {
 					log.Warn("consumer not ready, retrying", "err", err)
 				}
-				sleep(ctx, time.Second)
+				_ = wait.Sleep(ctx, time.Second)
 			}
 			continue
 		}
 		log.Info("delivering", "filter", r.filterSubjects())
 		if err := r.consume(ctx, work, t, cons, &wg); err != nil && ctx.Err() == nil {
 			log.Warn("delivery interrupted, resuming", "err", err)
-			sleep(ctx, time.Second)
+			_ = wait.Sleep(ctx, time.Second)
 		}
 	}
 	return nil
@@ -167,14 +168,5 @@ func (r *Reporter) ensureConsumer(ctx context.Context, t target) (jetstream.Cons
 		return r.js.CreateConsumer(ctx, stream, cfg)
 	default:
 		return nil, err
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
 // CheckEventConfig is check_event's long poll.
@@ -253,6 +254,6 @@ func (s *Session) feedCheckEvents(ctx context.Context) {
 			}
 		}
 		s.log.Warn("check_event feed not ready, retrying", "err", err)
-		_ = sleep(ctx, time.Second)
+		_ = wait.Sleep(ctx, time.Second)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/driver/onebot"
 	"github.com/openqq/openqq/services/session/roster"
@@ -224,7 +225,7 @@ func (s *Session) Run(ctx context.Context) error {
 		default:
 			s.log.Warn("driver stopped, logging in again", "in", backoff)
 		}
-		if sleep(ctx, backoff) != nil {
+		if wait.Sleep(ctx, backoff) != nil {
 			s.finish()
 			return nil
 		}
@@ -255,17 +256,6 @@ func (s *Session) after(op controlOp) {
 		default: // one is pending already
 		}
 	})
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Ready is nil while the client is running: the session's readiness.

@@ -21,6 +21,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/roster"
 )
@@ -124,7 +125,7 @@ func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
 	sink.QRCode(path, png)
 	for _, st := range []events.State{events.StateScaning, events.StateConfirming, events.StateUpdating} {
 		sink.State(st)
-		if err := sleep(ctx, s.cfg.LoginDelay); err != nil {
+		if err := wait.Sleep(ctx, s.cfg.LoginDelay); err != nil {
 			return nil
 		}
 	}
@@ -150,20 +151,6 @@ func (s *Sim) qrcode(attempt int) (string, []byte, error) {
 		s.log.Warn("sim: could not save the QR code", "path", path, "err", err)
 	}
 	return path, png, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Send delivers a message to a target that exists on the simulated server.

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/roster"
 )
@@ -195,10 +196,10 @@ func (d *Driver) runForward(ctx context.Context, sink driver.Sink) error {
 			}
 			d.log.Error("onebot: access token refused", "url", target, "err", err)
 		}
-		wait := backoff(attempt, d.cfg.ReconnectMin, d.cfg.ReconnectMax)
-		d.log.Warn("onebot: not connected, dialing again", "url", target, "err", err, "in", wait.Round(time.Millisecond))
+		pause := backoff(attempt, d.cfg.ReconnectMin, d.cfg.ReconnectMax)
+		d.log.Warn("onebot: not connected, dialing again", "url", target, "err", err, "in", pause.Round(time.Millisecond))
 		sink.State(events.StateLoading)
-		if sleep(ctx, wait) != nil {
+		if wait.Sleep(ctx, pause) != nil {
 			return nil
 		}
 	}
@@ -216,17 +217,6 @@ func backoff(attempt int, lo, hi time.Duration) time.Duration {
 		}
 	}
 	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // current is the live connection, or nil.
