@@ -142,7 +142,7 @@ func TestComposeNATS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"jetstream", "store_dir: /data", "http_port: 8222", "max_payload: 64MB"} {
+	for _, want := range []string{"jetstream", "store_dir: /data", "http_port: 8222", "max_payload: 64MB", "max_pending: 256MB"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("deploy/nats.conf lacks %q", want)
 		}

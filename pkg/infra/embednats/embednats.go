@@ -52,8 +52,11 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		JetStream:  true,
 		StoreDir:   cfg.StoreDir,
 		NoSigs:     true,
-		// get_group_info of a large roster is one reply: allow what NATS allows at most.
+		// get_group_info of a large roster is one reply: allow what NATS allows at most, and
+		// buffer a few of them for one client before calling it a slow consumer (the default
+		// max_pending is one max_payload).
 		MaxPayload: maxPayload,
+		MaxPending: 4 * maxPayload,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embednats: %w", err)
