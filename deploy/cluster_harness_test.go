@@ -494,6 +494,23 @@ func (c *cluster) checkUnavailable(within time.Duration) {
 	}
 }
 
+// waitUnavailable waits until get_user_info answers 503: a call that reached the NATS server
+// before it noticed a killed session's connection was gone went to that connection and
+// times out (504); the server learns of the death a moment after the process is reaped.
+func (c *cluster) waitUnavailable(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var status int
+	var body string
+	for time.Now().Before(deadline) {
+		if status, body, _ = get(c.apiURL("get_user_info"), timeout); status == http.StatusServiceUnavailable {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Errorf("get_user_info: HTTP %d %q, want 503 within %s", status, body, timeout)
+}
+
 // waitAPI waits until get_user_info answers 200 with a JSON object.
 func (c *cluster) waitAPI(timeout time.Duration) {
 	c.t.Helper()

@@ -123,6 +123,7 @@ func TestClusterSessionRestart(t *testing.T) {
 		t.Fatal("the session did not die of SIGKILL")
 	}
 	t.Logf("session killed (%v)", old.err)
+	c.waitUnavailable(2*apiTimeout + time.Second)
 	for range 3 {
 		c.checkUnavailable(apiTimeout + time.Second)
 		time.Sleep(200 * time.Millisecond)
