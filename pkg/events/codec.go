@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"slices"
 )
 
@@ -10,9 +11,7 @@ import (
 // that message content reads the same on the wire as in the chat.
 func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := newEncoder(&buf).Encode(v); err != nil {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
@@ -33,8 +32,7 @@ func MustMarshal(v any) []byte {
 // whole encoding and a copy of it behind as garbage.
 func MarshalList[T any](items []T, sizeHint int) ([]byte, error) {
 	w := &listWriter{buf: make([]byte, 0, max(sizeHint, 2))}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	enc := newEncoder(w)
 	w.buf = append(w.buf, '[')
 	for i := range items {
 		if i > 0 {
@@ -60,4 +58,11 @@ type listWriter struct{ buf []byte }
 func (w *listWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, bytes.TrimSuffix(p, []byte{'\n'})...)
 	return len(p), nil
+}
+
+// newEncoder writes JSON as the API does (see Marshal).
+func newEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
 }

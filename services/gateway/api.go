@@ -94,32 +94,30 @@ func (g *Gateway) release(ticket string, delivered bool) {
 
 // request asks the session and returns the HTTP status and body to answer with.
 func (g *Gateway) request(ctx context.Context, msg *nats.Msg, p events.Params, timeout time.Duration) (int, []byte) {
-	route := events.EventName(msg.Subject)
-	if !events.Cacheable(route) {
-		status, body, _ := g.exchange(ctx, msg, p, timeout)
-		return status, body
-	}
-	params, err := events.Marshal(p)
+	data, err := events.Marshal(p)
 	if err != nil {
 		return statusBody(events.ErrInternal)
 	}
-	return g.replies.get(ctx, route, params, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
+	msg.Data = data
+	route := events.EventName(msg.Subject)
+	if !events.Cacheable(route) {
+		status, body, _ := g.exchange(ctx, msg, timeout)
+		return status, body
+	}
+	return g.replies.get(ctx, route, data, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
 		m := nats.NewMsg(msg.Subject)
+		m.Data = data
 		if etag != "" {
 			m.Header.Set(events.HeaderIfNoneMatch, etag)
 		}
-		return g.exchange(ctx, m, p, timeout)
+		return g.exchange(ctx, m, timeout)
 	})
 }
 
-// exchange sends one request to the session; it returns the HTTP status and body to answer
-// with and the reply's headers.
-func (g *Gateway) exchange(ctx context.Context, msg *nats.Msg, p events.Params, timeout time.Duration) (int, []byte, nats.Header) {
+// exchange sends one request (msg, its parameters encoded) to the session; it returns the
+// HTTP status and body to answer with and the reply's headers.
+func (g *Gateway) exchange(ctx context.Context, msg *nats.Msg, timeout time.Duration) (int, []byte, nats.Header) {
 	route := events.EventName(msg.Subject)
-	data, err := events.Marshal(p)
-	if err != nil {
-		return withoutHeader(statusBody(events.ErrInternal))
-	}
 	if !g.nc.IsConnected() {
 		// A request now would sit in the reconnect buffer until the time-out: say so at once.
 		g.log.Warn("session unavailable: NATS not connected", "route", route, "nats", g.nc.Status().String())
@@ -127,7 +125,6 @@ func (g *Gateway) exchange(ctx context.Context, msg *nats.Msg, p events.Params, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	msg.Data = data
 	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
 	switch {
 	case err == nil:

@@ -82,7 +82,7 @@ func (c *replyCache) get(ctx context.Context, route string, params []byte, do ex
 		c.mu.Unlock()
 		status, body, hdr := do(ctx, "")
 		c.mu.Lock()
-		c.keep(r, status, body, hdr)
+		r.keep(status, body, hdr)
 		c.mu.Unlock()
 		replyCacheCalls.WithLabelValues(route, "direct").Inc()
 		return status, body
@@ -136,7 +136,7 @@ func (c *replyCache) run(f *flight) {
 				r.etag, r.body = "", nil
 			}
 		} else {
-			c.keep(r, status, body, hdr)
+			r.keep(status, body, hdr)
 		}
 		replyCacheCalls.WithLabelValues(r.name, result).Inc()
 		x.status, x.body = status, body
@@ -146,7 +146,7 @@ func (c *replyCache) run(f *flight) {
 }
 
 // keep remembers a reply of the session: a large one with its version, or that it was small.
-func (c *replyCache) keep(r *cachedRoute, status int, body []byte, hdr nats.Header) {
+func (r *cachedRoute) keep(status int, body []byte, hdr nats.Header) {
 	etag := hdr.Get(events.HeaderETag)
 	if status != http.StatusOK || etag == "" {
 		return // an error, or a session that does not version its replies: nothing learnt

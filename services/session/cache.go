@@ -39,22 +39,22 @@ func (s *Session) cached(ctx context.Context, route string, encode func(sizeHint
 	if ifNoneMatch(ctx) == etag {
 		return versioned{etag: etag}, nil
 	}
-	if k, ok := s.kept.Load(route); ok && k.(keptReply).gen == s.gen {
-		return versioned{etag: etag, body: k.(keptReply).body}, nil
+	last, _ := s.replies.Load(route)
+	prev, _ := last.(lastReply)
+	if prev.body != nil && prev.gen == s.gen {
+		return versioned{etag: etag, body: prev.body}, nil
 	}
 	// Encode under the lock: the reply shares slices with the roster. The last size of the
 	// route's reply sizes the buffer, so that a large one is built without regrowing.
-	hint, _ := s.sizes.Load(route)
-	b, err := encode(orZero(hint))
+	b, err := encode(prev.size)
 	if err != nil {
 		return nil, err
 	}
-	s.sizes.Store(route, len(b))
+	next := lastReply{gen: s.gen, size: len(b)}
 	if len(b) <= maxKept {
-		s.kept.Store(route, keptReply{gen: s.gen, body: b})
-	} else {
-		s.kept.Delete(route)
+		next.body = b
 	}
+	s.replies.Store(route, next)
 	return versioned{etag: etag, body: b}, nil
 }
 
@@ -63,10 +63,12 @@ func (s *Session) cached(ctx context.Context, route string, encode func(sizeHint
 // revalidate) and keeps the large ones itself.
 const maxKept = 64 << 10
 
-// keptReply is an encoded reply and the roster version it shows.
-type keptReply struct {
+// lastReply is what the session remembers of a route's last reply: its size, and the reply
+// itself if it is small, with the roster version it shows.
+type lastReply struct {
 	gen  uint64
-	body json.RawMessage
+	size int
+	body json.RawMessage // nil: not kept
 }
 
 type ifNoneMatchKey struct{}
@@ -82,9 +84,4 @@ func withIfNoneMatch(ctx context.Context, etag string) context.Context {
 func ifNoneMatch(ctx context.Context) string {
 	etag, _ := ctx.Value(ifNoneMatchKey{}).(string)
 	return etag
-}
-
-func orZero(v any) int {
-	n, _ := v.(int)
-	return n
 }

@@ -18,34 +18,20 @@ var _ driver.ExtendedSink = (*Session)(nil)
 // Sent publishes a send_message report for a message the account sent by other means than
 // this session; Mojo-Webqq reported those with the info 来自其他设备.
 func (s *Session) Sent(_ context.Context, in driver.SentMessage) (int64, error) {
-	m, err := s.sent(in)
-	if err != nil {
-		return 0, err
-	}
-	m.ID = s.ids.next()
-	if err := s.publishMessage(m); err != nil {
-		return 0, fmt.Errorf("publish message %d: %w", m.ID, err)
-	}
-	return m.ID, nil
+	return s.report(func(me *events.User) (*events.Message, error) { return s.sent(me, in) })
 }
 
 // sentOtherDevice is Mojo's info for a message the account sent from another device.
 const sentOtherDevice = "来自其他设备"
 
-func (s *Session) sent(in driver.SentMessage) (*events.Message, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.state != events.StateRunning || s.ro == nil {
-		return nil, driver.ErrNotReady
-	}
-	me := &s.ro.User
+// sent is the report of a message sent elsewhere; the read lock is held.
+func (s *Session) sent(me *events.User, in driver.SentMessage) (*events.Message, error) {
 	m := &events.Message{
 		Class: events.ClassSend, Content: in.Content, PostType: events.PostSendMessage,
 		Time: in.Time.Unix(), Type: in.Type, RawContent: in.Raw,
 		Sender:     &events.Sender{Name: me.DisplayName(), ID: me.ID, UID: me.UID},
 		SendResult: &events.SendResult{Code: 0, Info: sentOtherDevice, Msg: events.SendOK, Status: events.SendOK},
 	}
-	unknown := func(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, driver.ErrUnknown) }
 	switch in.Type {
 	case events.FriendMessage:
 		// A friend may have been removed since; the report still names the peer by number.
@@ -98,7 +84,6 @@ func (s *Session) ChangeProperty(_ context.Context, c driver.PropertyChange) err
 
 // changeProperty changes the roster under the write lock and returns the event to publish.
 func (s *Session) changeProperty(c driver.PropertyChange) (name string, obj any, old string, err error) {
-	unknown := func(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, driver.ErrUnknown) }
 	set := func(field *string) error {
 		old = *field
 		if old == c.New {

@@ -93,13 +93,12 @@ type Session struct {
 	ids    idGen
 	start  time.Time
 
-	mu    sync.RWMutex
-	state events.State
-	ro    *roster.Roster
-	gen   uint64   // counts roster changes: the version of the get_*_info replies (cache.go)
-	boot  string   // tells this process's versions from an earlier one's
-	sizes sync.Map // route → the size of its last get_*_info reply (cache.go)
-	kept  sync.Map // route → its last small get_*_info reply (cache.go)
+	mu      sync.RWMutex
+	state   events.State
+	ro      *roster.Roster
+	gen     uint64   // counts roster changes: the version of the get_*_info replies (cache.go)
+	boot    string   // tells this process's versions from an earlier one's
+	replies sync.Map // route → lastReply of its get_*_info (cache.go)
 
 	inflight chan struct{} // bounds the API calls handled at once
 	calls    chan func()   // to the idle workers (api.go)

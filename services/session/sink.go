@@ -38,8 +38,20 @@ func (s *Session) LoggedIn(r *roster.Roster, scanned bool) {
 }
 
 // Receive publishes a message the account received, named from the roster.
-func (s *Session) Receive(ctx context.Context, in driver.Incoming) (int64, error) {
-	m, err := s.incoming(in)
+func (s *Session) Receive(_ context.Context, in driver.Incoming) (int64, error) {
+	return s.report(func(me *events.User) (*events.Message, error) { return s.incoming(me, in) })
+}
+
+// report builds a message report from the roster with build, under the read lock, then gives
+// it an id and publishes it.
+func (s *Session) report(build func(me *events.User) (*events.Message, error)) (int64, error) {
+	s.mu.RLock()
+	if s.state != events.StateRunning || s.ro == nil {
+		s.mu.RUnlock()
+		return 0, driver.ErrNotReady
+	}
+	m, err := build(&s.ro.User)
+	s.mu.RUnlock()
 	if err != nil {
 		return 0, err
 	}
@@ -50,19 +62,18 @@ func (s *Session) Receive(ctx context.Context, in driver.Incoming) (int64, error
 	return m.ID, nil
 }
 
-func (s *Session) incoming(in driver.Incoming) (*events.Message, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.state != events.StateRunning || s.ro == nil {
-		return nil, driver.ErrNotReady
-	}
-	me := &s.ro.User
+// unknown is the error for an id the roster does not know.
+func unknown(what string, id int64) error {
+	return fmt.Errorf("%s %d: %w", what, id, driver.ErrUnknown)
+}
+
+// incoming is the report of a received message; the read lock is held.
+func (s *Session) incoming(me *events.User, in driver.Incoming) (*events.Message, error) {
 	m := &events.Message{
 		Class: events.ClassRecv, Content: in.Content, PostType: events.PostReceiveMessage,
 		Time: in.Time.Unix(), Type: in.Type, RawContent: in.Raw,
 		Receiver: &events.Receiver{Name: me.DisplayName(), ID: me.ID, UID: me.UID},
 	}
-	unknown := func(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, driver.ErrUnknown) }
 	switch in.Type {
 	case events.FriendMessage:
 		f := s.ro.Friend(in.SenderID)
