@@ -13,7 +13,7 @@ import (
 	"github.com/openqq/openqq/cmd/openqq/allinone"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // The README's promise: the all-in-one run with POST_API pointed at this bot answers an
@@ -27,7 +27,7 @@ func TestReplyBotAnswersInTheGroup(t *testing.T) {
 	cfg.Gateway.Addr, cfg.Gateway.SubjectPrefix = "127.0.0.1:0", "qq"
 	cfg.Gateway.APITimeout, cfg.Gateway.MaxBodyBytes = 5*time.Second, 1<<20
 	cfg.Session.SubjectPrefix, cfg.Session.Driver = "qq", "sim"
-	cfg.Session.Sim.QRCodeDir = t.TempDir()
+	cfg.Session.DriverConfig = sim.Config{QRCodeDir: t.TempDir()}
 	cfg.Reporter.PostAPI = []string{bot.URL + "/post_api"}
 	ready := make(chan allinone.Addrs, 1)
 	cfg.Ready = func(a allinone.Addrs) { ready <- a }
@@ -52,12 +52,12 @@ func TestReplyBotAnswersInTheGroup(t *testing.T) {
 	if _, err := nc.ChanSubscribe("qq.events.group_message", sent); err != nil {
 		t.Fatal(err)
 	}
-	in, _ := json.Marshal(sim.Injection{Type: events.GroupMessage, GroupID: 2617047292, SenderID: 2372835507, Content: "你好"})
+	in, _ := json.Marshal(events.Injection{Type: events.GroupMessage, GroupID: 2617047292, SenderID: 2372835507, Content: "你好"})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r, err := nc.Request("qq.sim.inject", in, time.Second)
 		if err == nil && json.Valid(r.Data) {
-			var rep sim.InjectReply
+			var rep events.InjectReply
 			_ = json.Unmarshal(r.Data, &rep)
 			if rep.Code == 0 {
 				break

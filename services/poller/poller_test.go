@@ -16,7 +16,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // pollServer is a real poll_api on loopback: it answers each GET with the next scripted
@@ -87,7 +87,7 @@ func start(t *testing.T, pollURL string, interval, loginDelay time.Duration, rep
 	log := natstest.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := session.New(natstest.Connect(t, srv), session.Config{
-		Driver: "sim", Sim: sim.Config{QRCodeDir: t.TempDir(), LoginDelay: loginDelay}, ControlDelay: time.Millisecond,
+		Driver: "sim", DriverConfig: &sim.Config{QRCodeDir: t.TempDir(), LoginDelay: loginDelay}, ControlDelay: time.Millisecond,
 	}, log)
 	if err != nil {
 		t.Fatal(err)

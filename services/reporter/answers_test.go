@@ -13,7 +13,6 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // sentReports are the send_message reports stored on the stream.
@@ -63,18 +62,18 @@ func TestAnswerReplyLandsInConversation(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		in   sim.Injection
+		in   events.Injection
 		want want
 	}{
-		{"friend", sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "f"},
+		{"friend", events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "f"},
 			want{typ: events.FriendMessage, receiver: friendID, rcRef: true}},
-		{"group", sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "g"},
+		{"group", events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "g"},
 			want{typ: events.GroupMessage, group: adminGroupID, groupRef: true}},
-		{"discuss", sim.Injection{Type: events.DiscussMessage, DiscussID: discussID, SenderID: discussMember, Content: "d"},
+		{"discuss", events.Injection{Type: events.DiscussMessage, DiscussID: discussID, SenderID: discussMember, Content: "d"},
 			want{typ: events.DiscussMessage, discussID: discussID, discussRef: true}},
-		{"sess via group", sim.Injection{Type: events.SessMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "sg"},
+		{"sess via group", events.Injection{Type: events.SessMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "sg"},
 			want{typ: events.SessMessage, receiver: plainMemberID, group: adminGroupID, rcRef: true, groupRef: true}},
-		{"sess via discuss", sim.Injection{Type: events.SessMessage, DiscussID: discussID, SenderID: discussMember, Content: "sd"},
+		{"sess via discuss", events.Injection{Type: events.SessMessage, DiscussID: discussID, SenderID: discussMember, Content: "sd"},
 			want{typ: events.SessMessage, receiver: discussMember, discussID: discussID, rcRef: true, discussRef: true}},
 	}
 	for _, c := range cases {
@@ -150,10 +149,10 @@ func TestAnswerShutupMutesTheSender(t *testing.T) {
 	runReporter(t, s.srv, fastConfig(rc.url()))
 
 	start := time.Now()
-	s.mustInject(t, sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "mute me"})
-	var rep sim.InjectReply
+	s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "mute me"})
+	var rep events.InjectReply
 	waitUntilf(t, 15*time.Second, func() string { return fmt.Sprintf("the sender to be muted; last reply %+v", rep) }, func() bool {
-		rep = s.inject(t, sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "still here?"})
+		rep = s.inject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "still here?"})
 		return rep.Code != events.CodeOK
 	})
 	if rep.Code != events.CodeFailure {
@@ -172,13 +171,13 @@ func TestAnswerShutupMutesTheSender(t *testing.T) {
 		t.Errorf("muted for about %v, want 120s", d.Round(time.Second))
 	}
 	// Only the sender: another member still speaks.
-	s.mustInject(t, sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: friendID, Content: "I may speak"})
+	s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: friendID, Content: "I may speak"})
 
 	// Where the account is no admin the API refuses: that is final, the item is acked and
 	// nobody is muted.
-	s.mustInject(t, sim.Injection{Type: events.GroupMessage, GroupID: otherGroupID, SenderID: otherMember, Content: "mute me too"})
+	s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: otherGroupID, SenderID: otherMember, Content: "mute me too"})
 	s.waitConsumerIdle(t, consumerName(rc.url()), 15*time.Second)
-	s.mustInject(t, sim.Injection{Type: events.GroupMessage, GroupID: otherGroupID, SenderID: otherMember, Content: "not muted"})
+	s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: otherGroupID, SenderID: otherMember, Content: "not muted"})
 	for _, p := range rc.all() {
 		if p.str("content") == "mute me too" && p.Status != http.StatusOK {
 			t.Errorf("unexpected status %d", p.Status)
@@ -195,7 +194,7 @@ func TestAnswerAlwaysReplyingReceiverDoesNotLoop(t *testing.T) {
 		return answer{status: http.StatusOK, ctype: "application/json", body: `{"reply":"again","format":"text"}`}
 	})
 	runReporter(t, s.srv, fastConfig(rc.url()))
-	s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "hello bot"})
+	s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "hello bot"})
 	rc.waitFor(t, 15*time.Second, "the reply's own report", func(ps []post) bool {
 		for _, p := range ps {
 			if p.str("post_type") == events.PostSendMessage && p.str("from") == events.FromReply {
@@ -249,7 +248,7 @@ func TestAnswerNotApplied(t *testing.T) {
 	})
 	runReporter(t, s.srv, fastConfig(rc.url()))
 	for name := range cases {
-		s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: name})
+		s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: name})
 	}
 	rc.waitFor(t, 15*time.Second, "every case accepted", func(ps []post) bool {
 		got := map[string]bool{}
@@ -285,7 +284,7 @@ func TestAnswerNotApplied(t *testing.T) {
 func TestAnswerAppliedOnce(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t)
-	id := s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "answer me once"})
+	id := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "answer me once"})
 	var item []byte
 	var seq uint64
 	for _, m := range s.streamItems(t, "qq.events.friend_message") {
@@ -333,7 +332,7 @@ func TestAnswerAppliedOnce(t *testing.T) {
 	}
 
 	// Another item gets its own answer.
-	id2 := s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "and me"})
+	id2 := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "and me"})
 	for _, m := range s.streamItems(t, "qq.events.friend_message") {
 		if strings.Contains(string(m.Data), fmt.Sprintf(`"id":%d`, id2)) {
 			if err := rs[1].apply(ctx, newHTTPTarget(rs[1], url), m.Sequence, m.Data, Answer{Reply: "second"}); err != nil {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // deadLetters reads the dead-letter stream (nil if it does not exist).
@@ -69,7 +68,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	var ids []int64
 	var poisonID int64
 	for _, content := range []string{"before 1", "before 2", "poison", "after 1", "after 2", "after 3"} {
-		id := s.mustInject(t, sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: content})
+		id := s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: content})
 		if content == "poison" {
 			poisonID = id
 		} else {

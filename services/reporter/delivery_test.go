@@ -15,7 +15,6 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // injected is what a test injected and expects at post_api.
@@ -29,7 +28,7 @@ type injected struct {
 func injectEverything(t *testing.T, s *system) injected {
 	t.Helper()
 	in := injected{msgs: map[int64]string{}}
-	for _, m := range []sim.Injection{
+	for _, m := range []events.Injection{
 		{Type: events.FriendMessage, SenderID: friendID, Content: "friend\nline two\n"},
 		{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "group <&> \"quoted\""},
 		{Type: events.DiscussMessage, DiscussID: discussID, SenderID: discussMember, Content: "discuss"},
@@ -38,7 +37,7 @@ func injectEverything(t *testing.T, s *system) injected {
 	} {
 		in.msgs[s.mustInject(t, m)] = m.Type
 	}
-	for _, e := range []sim.Injection{
+	for _, e := range []events.Injection{
 		{Event: events.EventNewFriend, Friend: &events.Friend{ID: 3000000001, UID: 990001, Name: "新朋友"}},
 		{Event: events.EventNewGroup, Group: &events.Group{ID: 3000000002, UID: 990002, Name: "新群", Role: "attend"}},
 		{Event: events.EventNewGroupMember, GroupID: adminGroupID, Member: &events.GroupMember{ID: 3000000003, UID: 990003, Name: "新人"}},
@@ -350,7 +349,7 @@ func checkQRCode(t *testing.T, ps []any) {
 // before it has been delivered by then.
 func barrier(t *testing.T, s *system, rc *receiver) []post {
 	t.Helper()
-	id := s.mustInject(t, sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "barrier"})
+	id := s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "barrier"})
 	return rc.waitFor(t, 15*time.Second, "the barrier message", func(ps []post) bool {
 		return hasMessage(ps, id, events.PostReceiveMessage)
 	})
@@ -412,7 +411,7 @@ func TestDeliverySignature(t *testing.T) {
 	cfg := fastConfig(rc.url())
 	cfg.PostSecret = secret
 	runReporter(t, s.srv, cfg)
-	id := s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "signed"})
+	id := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "signed"})
 	ps := rc.waitFor(t, 15*time.Second, "the message", func(ps []post) bool { return hasMessage(ps, id, events.PostReceiveMessage) })
 	for _, p := range ps {
 		sig := p.Header.Get("X-Signature")
@@ -565,7 +564,7 @@ func TestDeliverySlowTargetDoesNotStallOther(t *testing.T) {
 	runReporter(t, s.srv, fastConfig(a.url(), b.url()))
 	var ids []int64
 	for i := range 20 {
-		ids = append(ids, s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: fmt.Sprint("m", i)}))
+		ids = append(ids, s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: fmt.Sprint("m", i)}))
 	}
 	all := func(ps []post) bool {
 		for _, id := range ids {
@@ -607,7 +606,7 @@ func TestDeliveryReceiverCallsAPIFromItsHandler(t *testing.T) {
 	cfg := fastConfig(rc.url())
 	cfg.PostConcurrency = 1
 	runReporter(t, s.srv, cfg)
-	s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "call the API"})
+	s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "call the API"})
 	rc.waitFor(t, 15*time.Second, "both sent messages' reports", func(ps []post) bool {
 		var api, reply bool
 		for _, p := range ps {
@@ -634,17 +633,17 @@ func TestDeliveryRestartKeepsPositionAndTakesNewFilter(t *testing.T) {
 	cfg := fastConfig(rc.url())
 	cfg.PostEventList = []string{events.EventNewFriend}
 	_, stop := runReporter(t, s.srv, cfg)
-	first := s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "first"})
+	first := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "first"})
 	rc.waitFor(t, 15*time.Second, "the first message", func(ps []post) bool { return hasMessage(ps, first, events.PostReceiveMessage) })
 	s.waitConsumerIdle(t, consumerName(rc.url()), 15*time.Second)
 	stop()
 
-	second := s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "while away"})
-	s.mustInject(t, sim.Injection{Event: events.EventLoseFriend, FriendID: 2372843426})
+	second := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "while away"})
+	s.mustInject(t, events.Injection{Event: events.EventLoseFriend, FriendID: 2372843426})
 	cfg.PostEventList = nil // the default list, lose_friend included
 	runReporter(t, s.srv, cfg)
-	third := s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "after"})
-	s.mustInject(t, sim.Injection{Event: events.EventLoseFriend, FriendID: 2372851345})
+	third := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "after"})
+	s.mustInject(t, events.Injection{Event: events.EventLoseFriend, FriendID: 2372851345})
 	rc.waitFor(t, 15*time.Second, "the messages since, and lose_friend", func(ps []post) bool {
 		n := 0
 		for _, p := range ps {

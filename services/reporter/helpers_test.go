@@ -21,7 +21,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // Ids of the simulated account's default roster (services/session/sim/default_roster.json).
@@ -62,7 +62,7 @@ func startSystemLog(t testing.TB, log *slog.Logger) *system {
 	}
 	sc := natstest.Connect(t, srv)
 	sess, err := session.New(sc, session.Config{
-		SubjectPrefix: "qq", Driver: "sim", Sim: sim.Config{QRCodeDir: t.TempDir()},
+		SubjectPrefix: "qq", Driver: "sim", DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
 		ControlDelay: 100 * time.Millisecond,
 	}, log)
 	if err != nil {
@@ -95,7 +95,7 @@ func startSystemLog(t testing.TB, log *slog.Logger) *system {
 
 // inject asks the simulated account to receive a message or a roster change; a refusal comes
 // back in the reply.
-func (s *system) inject(t testing.TB, in sim.Injection) sim.InjectReply {
+func (s *system) inject(t testing.TB, in events.Injection) events.InjectReply {
 	t.Helper()
 	data, err := json.Marshal(in)
 	if err != nil {
@@ -105,7 +105,7 @@ func (s *system) inject(t testing.TB, in sim.Injection) sim.InjectReply {
 	for {
 		m, err := s.nc.Request("qq.sim.inject", data, 5*time.Second)
 		if err == nil {
-			var rep sim.InjectReply
+			var rep events.InjectReply
 			if err := json.Unmarshal(m.Data, &rep); err != nil {
 				t.Fatalf("inject reply %q: %v", m.Data, err)
 			}
@@ -121,7 +121,7 @@ func (s *system) inject(t testing.TB, in sim.Injection) sim.InjectReply {
 
 // mustInject injects and fails the test unless the injection was accepted; it returns the
 // message id (0 for a roster change).
-func (s *system) mustInject(t testing.TB, in sim.Injection) int64 {
+func (s *system) mustInject(t testing.TB, in events.Injection) int64 {
 	t.Helper()
 	rep := s.inject(t, in)
 	if rep.Code != events.CodeOK {

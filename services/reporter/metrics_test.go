@@ -13,7 +13,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/metrics/metricstest"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // lockedBuffer is a log sink for several goroutines.
@@ -80,8 +79,8 @@ func TestMetricsDeliveries(t *testing.T) {
 	before := metricstest.Local(t)
 	answered := before.Value("openqq_answers_applied_total", "route", events.RouteSendGroupMessage)
 	runReporterOn(t, natstest.Connect(t, s.srv), cfg, log)
-	s.mustInject(t, sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "metrics: fails once"})
-	s.mustInject(t, sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "metrics: always fails"})
+	s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "metrics: fails once"})
+	s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "metrics: always fails"})
 
 	rc.waitFor(t, 15*time.Second, "the reply's report", func(ps []post) bool {
 		for _, p := range ps {

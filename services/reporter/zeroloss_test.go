@@ -15,7 +15,6 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // flakyReceiver is a post_api receiver that can answer 500, or be down entirely (nothing
@@ -183,7 +182,7 @@ func TestZeroLoss(t *testing.T) {
 					content += "\n" // line breaks travel too
 				}
 				for {
-					rep := s.inject(t, sim.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: content})
+					rep := s.inject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: content})
 					if rep.Code == events.CodeOK {
 						idsMu.Lock()
 						ids[rep.ID] = true

@@ -37,7 +37,7 @@ func (s *Session) handlers() map[string]handler {
 		events.RouteGetClientInfo:      s.getClientInfo,
 		events.RouteStopClient:         s.stopClient,
 		events.RouteRelogin:            s.relogin,
-		// openqq's own, for drivers that implement driver.Requests (ext.go)
+		// openqq's own, for drivers that declare Requests (ext.go)
 		events.RouteAnswerFriendRequest: s.answerFriendRequest,
 		events.RouteAnswerGroupRequest:  s.answerGroupRequest,
 	}

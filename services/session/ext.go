@@ -11,9 +11,8 @@ import (
 	"github.com/openqq/openqq/services/session/roster"
 )
 
-// The session offers drivers more than the WebQQ-shaped Sink: messages sent elsewhere,
-// property changes, extension events.
-var _ driver.ExtendedSink = (*Session)(nil)
+// Beyond the WebQQ-shaped reports, the session's Sink takes messages sent elsewhere, property
+// changes and extension events, from the drivers that declare them.
 
 // Sent publishes a send_message report for a message the account sent by other means than
 // this session; Mojo-Webqq reported those with the info 来自其他设备.
@@ -159,8 +158,8 @@ func (s *Session) Publish(_ context.Context, name string, params ...any) error {
 // answerFriendRequest answers a friend_request: flag (or the asker's id/uid), approve (default
 // 1), remark.
 func (s *Session) answerFriendRequest(ctx context.Context, p events.Params) (any, error) {
-	d, ok := s.drv.(driver.Requests)
-	if !ok {
+	d := s.caps.Requests
+	if d == nil {
 		return nil, events.ErrRequestNotFound
 	}
 	a := driver.FriendAnswer{Flag: p["flag"], UserID: paramID(p, "id", "uid"), Approve: approve(p), Remark: p["remark"]}
@@ -170,8 +169,8 @@ func (s *Session) answerFriendRequest(ctx context.Context, p events.Params) (any
 // answerGroupRequest answers a group_request: flag (or the asker's id/uid and group_id/
 // group_uid), approve (default 1), reason, sub_type.
 func (s *Session) answerGroupRequest(ctx context.Context, p events.Params) (any, error) {
-	d, ok := s.drv.(driver.Requests)
-	if !ok {
+	d := s.caps.Requests
+	if d == nil {
 		return nil, events.ErrRequestNotFound
 	}
 	a := driver.GroupAnswer{

@@ -24,7 +24,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // The session service over connections made as the binaries make them (natsconn.Connect),
@@ -80,7 +80,7 @@ func TestSecureSessionOverAuthenticatedTLS(t *testing.T) {
 	sessNC := dial("openqq-session")
 	clientNC := dial("openqq-gateway")
 
-	sess, err := session.New(sessNC, session.Config{Sim: sim.Config{QRCodeDir: t.TempDir()}}, log)
+	sess, err := session.New(sessNC, session.Config{DriverConfig: &sim.Config{QRCodeDir: t.TempDir()}}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

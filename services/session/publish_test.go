@@ -22,7 +22,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/session/driver"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // Tests of the publisher against a real NATS server that the test stops and starts again on
@@ -125,7 +125,7 @@ func startPubEnv(t *testing.T, mod func(*Config)) *pubEnv {
 
 	cfg := Config{
 		SubjectPrefix: "qq", Account: "default", Driver: "sim", DriverTimeout: 5 * time.Second,
-		ControlDelay: 100 * time.Millisecond, Sim: sim.Config{QRCodeDir: t.TempDir()},
+		ControlDelay: 100 * time.Millisecond, DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
 	}
 	if mod != nil {
 		mod(&cfg)

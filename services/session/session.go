@@ -18,9 +18,7 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
-	"github.com/openqq/openqq/services/session/driver/onebot"
 	"github.com/openqq/openqq/services/session/roster"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // Version is openqq's version, reported by get_client_info and the micro service.
@@ -32,16 +30,18 @@ type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
-	// Driver is the QQ connection: "sim" (the simulated account) or "onebot" (a OneBot v11
-	// implementation such as NapCat or Lagrange.OneBot).
+	// Driver names the QQ connection, a driver registered with driver.Register by a package
+	// the binary imports: "sim" (the simulated account, driver/sim) or "onebot" (a OneBot v11
+	// implementation such as NapCat or Lagrange.OneBot, driver/onebot).
 	Driver string `envconfig:"DRIVER" default:"sim"`
-	// Sim configures the simulated account (SIM_ROSTER, SIM_LOGIN_DELAY, SIM_QRCODE_DIR).
-	Sim sim.Config `envconfig:"SIM"`
-	// OneBot configures the onebot driver (ONEBOT_URL, ONEBOT_ACCESS_TOKEN, ...).
-	OneBot onebot.Config `envconfig:"ONEBOT"`
-	// SendInterval and SendBurst rate-limit the onebot driver's sends (a token bucket: one
-	// more send every SendInterval, up to SendBurst at once), as Mojo's send_interval did:
-	// the QQ implementations have none, and QQ's risk control punishes bursts.
+	// DriverConfig is the driver's configuration built in code: its own Config type (or a
+	// pointer to it), sim.Config or onebot.Config. Nil: the driver reads its configuration
+	// from its own variables (SIM_*, ONEBOT_*).
+	DriverConfig any `ignored:"true"`
+	// SendInterval and SendBurst rate-limit the sends of drivers that need it, the onebot
+	// driver (a token bucket: one more send every SendInterval, up to SendBurst at once), as
+	// Mojo's send_interval did: the QQ implementations have none, and QQ's risk control
+	// punishes bursts.
 	SendInterval time.Duration `envconfig:"SEND_INTERVAL" default:"1s"`
 	SendBurst    int           `envconfig:"SEND_BURST" default:"5"`
 	// DriverTimeout bounds one send, mute or kick; it stays below the gateway's API_TIMEOUT so
@@ -88,6 +88,7 @@ type Session struct {
 	subj   events.Subjects
 	log    *slog.Logger
 	drv    driver.Driver
+	caps   driver.Capabilities // what drv declared when it was opened
 	pub    *publisher
 	checks *checkEvents
 	ids    idGen
@@ -139,24 +140,13 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 		inflight: make(chan struct{}, maxInflight),
 		calls:    make(chan func()),
 	}
-	switch cfg.Driver {
-	case "sim":
-		d, err := sim.New(nc, subj, cfg.Account, cfg.Sim, log)
-		if err != nil {
-			return nil, err
-		}
-		s.drv = d
-	case "onebot":
-		ocfg := cfg.OneBot
-		ocfg.SendInterval, ocfg.SendBurst = cfg.SendInterval, cfg.SendBurst
-		d, err := onebot.New(ocfg, log)
-		if err != nil {
-			return nil, fmt.Errorf("session: %w", err)
-		}
-		s.drv = d
-	default:
-		return nil, fmt.Errorf("session: unknown DRIVER %q (want sim or onebot)", cfg.Driver)
+	d, err := driver.Open(cfg.Driver, cfg.DriverConfig, driver.Params{
+		Account: cfg.Account, Log: log, SendInterval: cfg.SendInterval, SendBurst: cfg.SendBurst,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
 	}
+	s.drv, s.caps = d, d.Capabilities()
 	return s, nil
 }
 
@@ -191,7 +181,7 @@ func (s *Session) Run(ctx context.Context) error {
 		s.setState(events.StateLoading)
 		dctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- s.drv.Run(dctx, s) }()
+		go func() { done <- s.runDriver(dctx) }()
 
 		var op controlOp = -1
 		select {
@@ -230,6 +220,18 @@ func (s *Session) Run(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// runDriver runs the driver once, with the injection endpoint served while it runs if the
+// driver declares an Injector.
+func (s *Session) runDriver(ctx context.Context) error {
+	stop, err := s.serveInjections(ctx, s.caps.Injector)
+	if err != nil {
+		return err
+	}
+	err = s.drv.Run(ctx, s)
+	stop()
+	return err
 }
 
 // finish waits for async sends, then reports the stop.

@@ -22,6 +22,10 @@ import (
 	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/driver"
+	// The drivers DRIVER can name.
+	_ "github.com/openqq/openqq/services/session/driver/onebot"
+	_ "github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // Config is everything the all-in-one run reads from the environment.
@@ -48,7 +52,9 @@ type Addrs struct {
 
 // Specs are the configuration structs for envconfig.
 func (c *Config) Specs() []any {
-	return []any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter, &c.Poller}
+	// The drivers read their own variables when they are opened; listed here, they show in
+	// --help and a malformed one stops the start.
+	return append([]any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter, &c.Poller}, driver.EnvSpecs()...)
 }
 
 // Run starts the NATS server, the session, the gateway, (with POST_API or POST_STDOUT) the

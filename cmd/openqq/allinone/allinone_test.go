@@ -16,7 +16,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // config is an all-in-one run on free ports, with its store in the test's directory.
@@ -26,7 +26,7 @@ func config(t *testing.T) Config {
 		Session: session.Config{
 			SubjectPrefix: "qq", Account: "default", Driver: "sim", DriverTimeout: 5 * time.Second,
 			ControlDelay: 100 * time.Millisecond, LogLevel: "info",
-			Sim: sim.Config{QRCodeDir: t.TempDir()},
+			DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
 		},
 		Gateway: gateway.Config{Addr: "127.0.0.1:0", SubjectPrefix: "qq", APITimeout: 2 * time.Second, MaxBodyBytes: 1 << 20},
 	}
@@ -157,7 +157,7 @@ func TestRunReadyCancel(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := config(t)
-			cfg.Session.Sim.LoginDelay = c.loginDelay
+			cfg.Session.DriverConfig.(*sim.Config).LoginDelay = c.loginDelay
 			r := runAllInOne(t, cfg)
 			if c.loginDelay == 0 {
 				r.waitRunning()
@@ -179,7 +179,7 @@ func TestRunReadyCancel(t *testing.T) {
 func TestRunReadyStopWhileLoggingIn(t *testing.T) {
 	t.Parallel()
 	cfg := config(t)
-	cfg.Session.Sim.LoginDelay = time.Hour
+	cfg.Session.DriverConfig.(*sim.Config).LoginDelay = time.Hour
 	r := runAllInOne(t, cfg)
 	r.waitState("scaning")
 	if code, reply := r.get("stop_client"); code != 200 || reply["code"] != float64(0) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 type syncBuffer struct {
@@ -41,7 +42,7 @@ func TestTerminalShowsQRWhileScaning(t *testing.T) {
 			cfg := Config{Terminal: &out}
 			cfg.NATS.Host, cfg.NATS.Port, cfg.NATS.StoreDir = "127.0.0.1", -1, t.TempDir()
 			cfg.Gateway.Addr, cfg.Gateway.APITimeout, cfg.Gateway.MaxBodyBytes = "127.0.0.1:0", 2*time.Second, 1<<20
-			cfg.Session.Sim.QRCodeDir, cfg.Session.Sim.LoginDelay = t.TempDir(), tc.delay
+			cfg.Session.DriverConfig = &sim.Config{QRCodeDir: t.TempDir(), LoginDelay: tc.delay}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- Run(ctx, cfg, natstest.Logger(t)) }()

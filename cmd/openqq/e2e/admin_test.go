@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 const (
@@ -93,7 +93,7 @@ func TestShutupValidation(t *testing.T) {
 		}
 	}
 	// The muted-nobody check above is the proof; the member can still speak, too.
-	if r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: "still here"}); r.Code != 0 {
+	if r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: "still here"}); r.Code != 0 {
 		t.Errorf("member refused after failed mutes: %+v", r)
 	}
 }
@@ -155,7 +155,7 @@ func TestShutupSuccess(t *testing.T) {
 				if until.Before(began.Add(d)) || until.After(ended.Add(d)) {
 					t.Errorf("member %d muted until %s, want %s after the call (%s..%s)", m, until, d, began.Add(d), ended.Add(d))
 				}
-				r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: c.group, SenderID: m, Content: "我被禁言了吗"})
+				r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: c.group, SenderID: m, Content: "我被禁言了吗"})
 				if r.Code == 0 {
 					t.Errorf("a muted member's group message was delivered: %+v", r)
 				}
@@ -163,7 +163,7 @@ func TestShutupSuccess(t *testing.T) {
 		})
 	}
 	t.Run("others can still speak", func(t *testing.T) {
-		r := e.with(t).inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlOwnerID, Content: "我没被禁言"})
+		r := e.with(t).inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlOwnerID, Content: "我没被禁言"})
 		if r.Code != 0 {
 			t.Errorf("an unmuted member was refused: %+v", r)
 		}
@@ -294,7 +294,7 @@ func TestKickSuccess(t *testing.T) {
 					t.Fatalf("status %d: %s", code, body)
 				}
 				sameJSON(t, body, `{"code":103,"id":null,"status":"group member not found"}`)
-				if r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: c.group, SenderID: id, Content: "我还在吗"}); r.Code == 0 {
+				if r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: c.group, SenderID: id, Content: "我还在吗"}); r.Code == 0 {
 					t.Errorf("a kicked member's message was delivered: %+v", r)
 				}
 			}

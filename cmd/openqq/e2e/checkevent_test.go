@@ -21,7 +21,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // check_event over HTTP: the long poll of the real gateway against the real session.
@@ -110,7 +109,7 @@ func ceWaitRequests(e *env, n int) {
 // ceInject makes the account receive a group message and returns its id.
 func ceInject(e *env, content string) int64 {
 	e.t.Helper()
-	r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: content})
+	r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: content})
 	if r.Code != 0 || r.ID == 0 {
 		e.t.Fatalf("inject %q: %+v", content, r)
 	}
@@ -275,7 +274,7 @@ func TestCheckEventHTTPOnlyReportedEvents(t *testing.T) {
 		}
 	}
 	e.waitState(events.StateRunning)
-	r := e.inject(sim.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: 3000000001, UID: 3000001, Name: "新朋友"}})
+	r := e.inject(events.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: 3000000001, UID: 3000001, Name: "新朋友"}})
 	if r.Code != 0 {
 		t.Fatalf("inject new_friend: %+v", r)
 	}
@@ -525,9 +524,9 @@ func TestCheckEventHTTPCallerGoneLosesNothing(t *testing.T) {
 				cancel()
 			}()
 			go func() { // injects without t: this goroutine must not fail the test
-				b, _ := json.Marshal(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "hang-up " + strconv.Itoa(i)})
+				b, _ := json.Marshal(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "hang-up " + strconv.Itoa(i)})
 				m, err := e.nc.Request(events.Subjects{}.SimInject(), b, 5*time.Second)
-				var rep sim.InjectReply
+				var rep events.InjectReply
 				if err == nil {
 					err = json.Unmarshal(m.Data, &rep)
 				}

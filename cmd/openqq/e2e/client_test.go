@@ -11,7 +11,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // get_client_info: Mojo's fields, whatever the method.
@@ -193,10 +192,10 @@ func TestRosterSurvivesRelogin(t *testing.T) {
 		t.Fatalf("shutup: %d %s", code, body)
 	}
 	sameJSON(t, body, success)
-	if r := e.inject(sim.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: 9000001, UID: 9001, Name: "新朋友"}}); r.Code != 0 {
+	if r := e.inject(events.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: 9000001, UID: 9001, Name: "新朋友"}}); r.Code != 0 {
 		t.Fatalf("new_friend: %+v", r)
 	}
-	if r := e.inject(sim.Injection{Event: events.EventLoseGroup, GroupID: hikeGroupID}); r.Code != 0 {
+	if r := e.inject(events.Injection{Event: events.EventLoseGroup, GroupID: hikeGroupID}); r.Code != 0 {
 		t.Fatalf("lose_group: %+v", r)
 	}
 

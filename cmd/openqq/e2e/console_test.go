@@ -16,7 +16,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // browser starts headless Chromium (Debian's, which `make test` installs) for one test. Without
@@ -112,7 +111,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	in := "浏览器里看见我了吗 " + tag
-	if r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: in}); r.Code != 0 {
+	if r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: in}); r.Code != 0 {
 		t.Fatalf("inject: %+v", r)
 	}
 	waitText(t, ctx, "#events", in)
@@ -141,7 +140,7 @@ func TestConsoleShowsQRDuringLogin(t *testing.T) {
 	}
 	// Each login state lasts 5 s: the page must load and show scaning within that, on a CI
 	// machine busy with every other test package (2 s was too short there).
-	e := start(t, func(s *session.Config, _ *gateway.Config) { s.Sim.LoginDelay = 5 * time.Second })
+	e := start(t, func(s *session.Config, _ *gateway.Config) { simConfig(s).LoginDelay = 5 * time.Second })
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // The seeds' headline: a Chinese group message goes out, and its send_message report carries
@@ -44,7 +43,7 @@ func TestChineseGroupMessageRoundTrip(t *testing.T) {
 func TestReceivedGroupMessage(t *testing.T) {
 	e := start(t)
 	reports := e.subscribe("")
-	r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: "测试一下"})
+	r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: "测试一下"})
 	if r.Code != 0 || r.ID == 0 {
 		t.Fatalf("inject: %+v", r)
 	}
@@ -106,7 +105,7 @@ func TestConcurrentSends(t *testing.T) {
 
 // Before running, calls are refused at once with the documented code, except the client routes.
 func TestRefusedBeforeRunning(t *testing.T) {
-	e := start(t, func(s *session.Config, _ *gateway.Config) { s.Sim.LoginDelay = time.Hour })
+	e := start(t, func(s *session.Config, _ *gateway.Config) { simConfig(s).LoginDelay = time.Hour })
 	e.waitState(events.StateScaning)
 	for _, route := range events.Routes {
 		if events.AnswersBeforeRunning(route) {

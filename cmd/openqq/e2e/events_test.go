@@ -17,7 +17,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // loginStep is one item of a login as a bot sees it on qq.events.>.
@@ -126,7 +125,7 @@ func TestLoginEvents(t *testing.T) {
 	for _, delay := range []time.Duration{0, 50 * time.Millisecond} {
 		t.Run("LoginDelay="+delay.String(), func(t *testing.T) {
 			t.Parallel()
-			l := launch(t, func(s *session.Config, _ *gateway.Config) { s.Sim.LoginDelay = delay })
+			l := launch(t, func(s *session.Config, _ *gateway.Config) { simConfig(s).LoginDelay = delay })
 			qr := checkLogin(t, l.all, loginSteps(events.StateInit))
 			checkQRCode(t, qr)
 			l.waitState(events.StateRunning)
@@ -146,35 +145,35 @@ func TestReceivedMessages(t *testing.T) {
 	perl := map[string]any{"group": "PERL学习交流", "group_id": perlGroupID, "group_uid": perlGroupUID}
 	cases := []struct {
 		name   string
-		in     sim.Injection
+		in     events.Injection
 		want   map[string]any
 		absent []string
 	}{
-		{"friend with markname", sim.Injection{Type: events.FriendMessage, SenderID: friendID},
+		{"friend with markname", events.Injection{Type: events.FriendMessage, SenderID: friendID},
 			map[string]any{"sender": "老王", "sender_id": friendID, "sender_uid": friendUID},
 			append(append([]string{"via"}, groupKeysOfMessage...), discussKeysOfMessage...)},
-		{"friend without markname", sim.Injection{Type: events.FriendMessage, SenderID: friend2ID},
+		{"friend without markname", events.Injection{Type: events.FriendMessage, SenderID: friend2ID},
 			map[string]any{"sender": "邵秀兰", "sender_id": friend2ID, "sender_uid": friend2UID}, groupKeysOfMessage},
-		{"group member without card", sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID},
+		{"group member without card", events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID},
 			merge(perl, map[string]any{"sender": "邓宇航", "sender_id": perlMemberID, "sender_uid": perlMemberUID}),
 			append([]string{"via"}, discussKeysOfMessage...)},
-		{"group member with card", sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlCardedID},
+		{"group member with card", events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlCardedID},
 			merge(perl, map[string]any{"sender": "测试-邱涛", "sender_id": perlCardedID, "sender_uid": perlCardedUID}), discussKeysOfMessage},
-		{"group with markname", sim.Injection{Type: events.GroupMessage, GroupID: devGroupID, SenderID: devMemberID},
+		{"group with markname", events.Injection{Type: events.GroupMessage, GroupID: devGroupID, SenderID: devMemberID},
 			map[string]any{"group": "开发组", "group_id": devGroupID, "group_uid": devGroupUID, "sender": "老司机-金敏", "sender_id": devMemberID},
 			discussKeysOfMessage},
-		{"group where the account is a plain member", sim.Injection{Type: events.GroupMessage, GroupID: hikeGroupID, SenderID: hikeOwnerID},
+		{"group where the account is a plain member", events.Injection{Type: events.GroupMessage, GroupID: hikeGroupID, SenderID: hikeOwnerID},
 			map[string]any{"group": "周末爬山群", "group_id": hikeGroupID, "group_uid": hikeGroupUID, "sender_id": hikeOwnerID}, nil},
-		{"discuss", sim.Injection{Type: events.DiscussMessage, DiscussID: discussID, SenderID: discussMemberID},
+		{"discuss", events.Injection{Type: events.DiscussMessage, DiscussID: discussID, SenderID: discussMemberID},
 			map[string]any{"discuss": "周末聚餐", "discuss_id": discussID, "sender": "魏雨桐", "sender_id": discussMemberID, "sender_uid": discussMemberUID},
 			append([]string{"via"}, groupKeysOfMessage...)},
-		{"sess via group", sim.Injection{Type: events.SessMessage, GroupID: perlGroupID, SenderID: perlMemberID},
+		{"sess via group", events.Injection{Type: events.SessMessage, GroupID: perlGroupID, SenderID: perlMemberID},
 			merge(perl, map[string]any{"sender": "邓宇航", "sender_id": perlMemberID, "sender_uid": perlMemberUID, "via": "group"}),
 			discussKeysOfMessage},
-		{"sess via discuss", sim.Injection{Type: events.SessMessage, DiscussID: discussID, SenderID: discussMemberID},
+		{"sess via discuss", events.Injection{Type: events.SessMessage, DiscussID: discussID, SenderID: discussMemberID},
 			map[string]any{"discuss": "周末聚餐", "discuss_id": discussID, "sender": "魏雨桐", "sender_id": discussMemberID, "via": "discuss"},
 			groupKeysOfMessage},
-		{"a given time", sim.Injection{Type: events.FriendMessage, SenderID: friendID, Time: 1442542632},
+		{"a given time", events.Injection{Type: events.FriendMessage, SenderID: friendID, Time: 1442542632},
 			map[string]any{"time": 1442542632}, nil},
 	}
 	for i, c := range cases {
@@ -229,28 +228,28 @@ func TestInjectRefused(t *testing.T) {
 	reports := e.subscribe("")
 	cases := []struct {
 		name string
-		in   any // a sim.Injection, or raw bytes
+		in   any // a events.Injection, or raw bytes
 	}{
-		{"friend message from a stranger", sim.Injection{Type: events.FriendMessage, SenderID: 1, Content: "x"}},
-		{"friend message from a group member who is no friend", sim.Injection{Type: events.FriendMessage, SenderID: perlMemberID, Content: "x"}},
-		{"group message from a non-member", sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: discussMemberID, Content: "x"}},
-		{"group message in an unknown group", sim.Injection{Type: events.GroupMessage, GroupID: 1, SenderID: perlMemberID, Content: "x"}},
-		{"discuss message from a non-member", sim.Injection{Type: events.DiscussMessage, DiscussID: discussID, SenderID: perlMemberID, Content: "x"}},
-		{"discuss message in an unknown discuss", sim.Injection{Type: events.DiscussMessage, DiscussID: 1, SenderID: discussMemberID, Content: "x"}},
-		{"sess via group from a non-member", sim.Injection{Type: events.SessMessage, GroupID: perlGroupID, SenderID: 1, Content: "x"}},
-		{"sess via discuss from a non-member", sim.Injection{Type: events.SessMessage, DiscussID: discussID, SenderID: perlMemberID, Content: "x"}},
-		{"sess with neither group nor discuss", sim.Injection{Type: events.SessMessage, SenderID: perlMemberID, Content: "x"}},
-		{"unknown message type", sim.Injection{Type: "weird_message", SenderID: friendID, Content: "x"}},
-		{"unknown event", sim.Injection{Event: "new_universe"}},
-		{"new_friend without friend", sim.Injection{Event: events.EventNewFriend}},
-		{"new_group without group", sim.Injection{Event: events.EventNewGroup}},
-		{"new_group_member without member", sim.Injection{Event: events.EventNewGroupMember, GroupID: perlGroupID}},
-		{"lose_friend of a stranger", sim.Injection{Event: events.EventLoseFriend, FriendID: 1}},
-		{"lose_group of an unknown group", sim.Injection{Event: events.EventLoseGroup, GroupID: 1}},
-		{"lose_group_member of a non-member", sim.Injection{Event: events.EventLoseGroupMember, GroupID: perlGroupID, MemberID: 1}},
-		{"new_friend already a friend", sim.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: friendID, UID: friendUID, Name: "夏梓轩"}}},
-		{"both type and event", sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "x", Event: events.EventLoseFriend, FriendID: friendID}},
-		{"neither type nor event", sim.Injection{Content: "x"}},
+		{"friend message from a stranger", events.Injection{Type: events.FriendMessage, SenderID: 1, Content: "x"}},
+		{"friend message from a group member who is no friend", events.Injection{Type: events.FriendMessage, SenderID: perlMemberID, Content: "x"}},
+		{"group message from a non-member", events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: discussMemberID, Content: "x"}},
+		{"group message in an unknown group", events.Injection{Type: events.GroupMessage, GroupID: 1, SenderID: perlMemberID, Content: "x"}},
+		{"discuss message from a non-member", events.Injection{Type: events.DiscussMessage, DiscussID: discussID, SenderID: perlMemberID, Content: "x"}},
+		{"discuss message in an unknown discuss", events.Injection{Type: events.DiscussMessage, DiscussID: 1, SenderID: discussMemberID, Content: "x"}},
+		{"sess via group from a non-member", events.Injection{Type: events.SessMessage, GroupID: perlGroupID, SenderID: 1, Content: "x"}},
+		{"sess via discuss from a non-member", events.Injection{Type: events.SessMessage, DiscussID: discussID, SenderID: perlMemberID, Content: "x"}},
+		{"sess with neither group nor discuss", events.Injection{Type: events.SessMessage, SenderID: perlMemberID, Content: "x"}},
+		{"unknown message type", events.Injection{Type: "weird_message", SenderID: friendID, Content: "x"}},
+		{"unknown event", events.Injection{Event: "new_universe"}},
+		{"new_friend without friend", events.Injection{Event: events.EventNewFriend}},
+		{"new_group without group", events.Injection{Event: events.EventNewGroup}},
+		{"new_group_member without member", events.Injection{Event: events.EventNewGroupMember, GroupID: perlGroupID}},
+		{"lose_friend of a stranger", events.Injection{Event: events.EventLoseFriend, FriendID: 1}},
+		{"lose_group of an unknown group", events.Injection{Event: events.EventLoseGroup, GroupID: 1}},
+		{"lose_group_member of a non-member", events.Injection{Event: events.EventLoseGroupMember, GroupID: perlGroupID, MemberID: 1}},
+		{"new_friend already a friend", events.Injection{Event: events.EventNewFriend, Friend: &events.Friend{ID: friendID, UID: friendUID, Name: "夏梓轩"}}},
+		{"both type and event", events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "x", Event: events.EventLoseFriend, FriendID: friendID}},
+		{"neither type nor event", events.Injection{Content: "x"}},
 		{"malformed JSON", []byte(`{"type":"friend_message",`)},
 		{"not JSON", []byte(`hello`)},
 		{"a JSON array", []byte(`[{"type":"friend_message"}]`)},
@@ -259,12 +258,12 @@ func TestInjectRefused(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := e.with(t)
-			var r sim.InjectReply
+			var r events.InjectReply
 			switch in := c.in.(type) {
 			case []byte:
 				r = e.injectRaw(in)
 			default:
-				r = e.inject(in.(sim.Injection))
+				r = e.inject(in.(events.Injection))
 			}
 			if r.Code == 0 || r.Status == "" || r.Status == "success" {
 				t.Errorf("reply %+v, want a non-zero code and a reason", r)
@@ -290,7 +289,7 @@ func TestRosterChanges(t *testing.T) {
 	e := start(t)
 	reports := e.subscribe("")
 	// change injects in, checks the reply, and returns the event's params.
-	change := func(t *testing.T, in sim.Injection, n int) []json.RawMessage {
+	change := func(t *testing.T, in events.Injection, n int) []json.RawMessage {
 		t.Helper()
 		if r := e.with(t).inject(in); r.Code != 0 || r.Status != "success" {
 			t.Fatalf("inject %s: %+v", in.Event, r)
@@ -306,7 +305,7 @@ func TestRosterChanges(t *testing.T) {
 	newcomer := events.GroupMember{ID: 9200001, UID: 9201, Name: "新人", Role: "member", Card: "新人卡片"}
 
 	t.Run("new_friend", func(t *testing.T) {
-		p := change(t, sim.Injection{Event: events.EventNewFriend, Friend: &newFriend}, 1)
+		p := change(t, events.Injection{Event: events.EventNewFriend, Friend: &newFriend}, 1)
 		f := object(t, p[0])
 		hasKeys(t, "new_friend param", f, friendKeys...)
 		fields(t, "new_friend param", f, map[string]any{"id": newFriend.ID, "uid": newFriend.UID, "name": "新朋友", "markname": "小新", "category": "我的好友"})
@@ -317,15 +316,15 @@ func TestRosterChanges(t *testing.T) {
 		// The new friend can be written to and can write.
 		code, body := e.with(t).get("send_friend_message", q("displayname", "小新", "content", "欢迎"))
 		checkSendReply(t, code, body)
-		if r := e.with(t).inject(sim.Injection{Type: events.FriendMessage, SenderID: newFriend.ID, Content: "你好"}); r.Code != 0 {
+		if r := e.with(t).inject(events.Injection{Type: events.FriendMessage, SenderID: newFriend.ID, Content: "你好"}); r.Code != 0 {
 			t.Errorf("message from the new friend: %+v", r)
 		}
-		if r := e.with(t).inject(sim.Injection{Event: events.EventNewFriend, Friend: &newFriend}); r.Code == 0 {
+		if r := e.with(t).inject(events.Injection{Event: events.EventNewFriend, Friend: &newFriend}); r.Code == 0 {
 			t.Errorf("the same new_friend again: %+v", r)
 		}
 	})
 	t.Run("lose_friend", func(t *testing.T) {
-		p := change(t, sim.Injection{Event: events.EventLoseFriend, FriendID: friendID}, 1)
+		p := change(t, events.Injection{Event: events.EventLoseFriend, FriendID: friendID}, 1)
 		f := object(t, p[0])
 		hasKeys(t, "lose_friend param", f, friendKeys...)
 		fields(t, "lose_friend param", f, map[string]any{"id": friendID, "uid": friendUID, "name": "夏梓轩", "markname": "老王", "category": "我的好友"})
@@ -343,12 +342,12 @@ func TestRosterChanges(t *testing.T) {
 			t.Fatalf("status %d", code)
 		}
 		sameJSON(t, body, objNotFound)
-		if r := e.with(t).inject(sim.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "x"}); r.Code == 0 {
+		if r := e.with(t).inject(events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "x"}); r.Code == 0 {
 			t.Errorf("message from a lost friend delivered: %+v", r)
 		}
 	})
 	t.Run("new_group", func(t *testing.T) {
-		p := change(t, sim.Injection{Event: events.EventNewGroup, Group: &newGroup}, 1)
+		p := change(t, events.Injection{Event: events.EventNewGroup, Group: &newGroup}, 1)
 		g := object(t, p[0])
 		hasKeys(t, "new_group param", g, append(groupKeys, "member")...)
 		fields(t, "new_group param", g, map[string]any{"id": newGroup.ID, "uid": newGroup.UID, "name": "新群", "role": "attend", "member_count": 0})
@@ -376,7 +375,7 @@ func TestRosterChanges(t *testing.T) {
 		checkSendReply(t, code, body)
 	})
 	t.Run("new_group_member", func(t *testing.T) {
-		p := change(t, sim.Injection{Event: events.EventNewGroupMember, GroupID: newGroup.ID, Member: &newcomer}, 2)
+		p := change(t, events.Injection{Event: events.EventNewGroupMember, GroupID: newGroup.ID, Member: &newcomer}, 2)
 		m, g := object(t, p[0]), object(t, p[1])
 		hasKeys(t, "new_group_member member", m, memberKeys...)
 		hasKeys(t, "new_group_member group", g, append(groupKeys, "member")...)
@@ -390,21 +389,21 @@ func TestRosterChanges(t *testing.T) {
 			t.Errorf("get_group_info: new group %v", got)
 		}
 		// Into a full group, too.
-		p = change(t, sim.Injection{Event: events.EventNewGroupMember, GroupID: perlGroupID, Member: &newcomer}, 2)
+		p = change(t, events.Injection{Event: events.EventNewGroupMember, GroupID: perlGroupID, Member: &newcomer}, 2)
 		fields(t, "new_group_member group", object(t, p[1]), map[string]any{"id": perlGroupID, "member_count": 312})
 		perl := byID(e.with(t).groupInfo(), perlGroupID)
 		if intOf(t, perl, "member_count") != 312 || byID(members(t, perl), newcomer.ID) == nil {
 			t.Errorf("get_group_info: PERL学习交流 member_count %v", perl["member_count"])
 		}
 		// The newcomer can speak, and be written to.
-		if r := e.with(t).inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: newcomer.ID, Content: "我来了"}); r.Code != 0 {
+		if r := e.with(t).inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: newcomer.ID, Content: "我来了"}); r.Code != 0 {
 			t.Errorf("message from the newcomer: %+v", r)
 		}
 		code, body := e.with(t).get("send_sess_message", q("group_id", itoa(perlGroupID), "uid", itoa(newcomer.UID), "content", "欢迎"))
 		checkSendReply(t, code, body)
 	})
 	t.Run("lose_group_member", func(t *testing.T) {
-		p := change(t, sim.Injection{Event: events.EventLoseGroupMember, GroupID: perlGroupID, MemberID: perlMemberID}, 2)
+		p := change(t, events.Injection{Event: events.EventLoseGroupMember, GroupID: perlGroupID, MemberID: perlMemberID}, 2)
 		m, g := object(t, p[0]), object(t, p[1])
 		hasKeys(t, "lose_group_member member", m, memberKeys...)
 		fields(t, "lose_group_member member", m, map[string]any{"id": perlMemberID, "uid": perlMemberUID, "name": "邓宇航", "role": "member"})
@@ -418,7 +417,7 @@ func TestRosterChanges(t *testing.T) {
 		}
 	})
 	t.Run("lose_group", func(t *testing.T) {
-		p := change(t, sim.Injection{Event: events.EventLoseGroup, GroupID: hikeGroupID}, 1)
+		p := change(t, events.Injection{Event: events.EventLoseGroup, GroupID: hikeGroupID}, 1)
 		g := object(t, p[0])
 		hasKeys(t, "lose_group param", g, append(groupKeys, "member")...)
 		fields(t, "lose_group param", g, map[string]any{"id": hikeGroupID, "uid": hikeGroupUID, "name": "周末爬山群", "member_count": 61})
@@ -431,7 +430,7 @@ func TestRosterChanges(t *testing.T) {
 			t.Fatalf("status %d", code)
 		}
 		sameJSON(t, body, `{"code":101,"id":null,"status":"group not found"}`)
-		if r := e.with(t).inject(sim.Injection{Type: events.GroupMessage, GroupID: hikeGroupID, SenderID: hikeOwnerID, Content: "x"}); r.Code == 0 {
+		if r := e.with(t).inject(events.Injection{Type: events.GroupMessage, GroupID: hikeGroupID, SenderID: hikeOwnerID, Content: "x"}); r.Code == 0 {
 			t.Errorf("message in a lost group delivered: %+v", r)
 		}
 	})

@@ -19,7 +19,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // Ids of the default roster (services/session/sim/default_roster.json).
@@ -60,7 +60,7 @@ func start(t *testing.T, opts ...option) *env {
 	scfg := session.Config{
 		SubjectPrefix: "qq", Account: "default", Driver: "sim", DriverTimeout: 5 * time.Second,
 		ControlDelay: 200 * time.Millisecond, LogLevel: "info",
-		Sim: sim.Config{QRCodeDir: t.TempDir()},
+		DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
 	}
 	gcfg := gateway.Config{SubjectPrefix: "qq", APITimeout: 2 * time.Second, MaxBodyBytes: 64 << 10}
 	for _, o := range opts {
@@ -104,10 +104,20 @@ func start(t *testing.T, opts ...option) *env {
 			}
 		}
 	})
-	if scfg.Driver != "" && scfg.Sim.LoginDelay == 0 {
+	if c, isSim := scfg.DriverConfig.(*sim.Config); scfg.Driver != "" && (!isSim || c.LoginDelay == 0) {
 		e.waitState(events.StateRunning)
 	}
 	return e
+}
+
+// simConfig is the simulated account's configuration in s, for options to change.
+func simConfig(s *session.Config) *sim.Config {
+	c, ok := s.DriverConfig.(*sim.Config)
+	if !ok {
+		c = &sim.Config{}
+		s.DriverConfig = c
+	}
+	return c
 }
 
 // noSession leaves the session out: the gateway has nobody to ask.
@@ -195,14 +205,14 @@ func (e *env) getJSON(route string, q url.Values, v any) (int, []byte) {
 }
 
 // inject makes the simulated account receive a message or a roster change.
-func (e *env) inject(in sim.Injection) sim.InjectReply {
+func (e *env) inject(in events.Injection) events.InjectReply {
 	e.t.Helper()
 	b, _ := json.Marshal(in)
 	m, err := e.nc.Request(events.Subjects{}.SimInject(), b, 5*time.Second)
 	if err != nil {
 		e.t.Fatalf("inject: %v", err)
 	}
-	var r sim.InjectReply
+	var r events.InjectReply
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		e.t.Fatalf("inject reply %s: %v", m.Data, err)
 	}

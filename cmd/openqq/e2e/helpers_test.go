@@ -20,7 +20,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // Shared helpers of the themed e2e tests (routes, send, admin, events, client, http).
@@ -99,13 +99,13 @@ func (e *env) raw(req *http.Request) (*http.Response, []byte) {
 }
 
 // injectRaw sends data to qq.sim.inject as is.
-func (e *env) injectRaw(data []byte) sim.InjectReply {
+func (e *env) injectRaw(data []byte) events.InjectReply {
 	e.t.Helper()
 	m, err := e.nc.Request(events.Subjects{}.SimInject(), data, 5*time.Second)
 	if err != nil {
 		e.t.Fatalf("inject %s: %v", data, err)
 	}
-	var r sim.InjectReply
+	var r events.InjectReply
 	if err := json.Unmarshal(m.Data, &r); err != nil {
 		e.t.Fatalf("inject reply %s: %v", m.Data, err)
 	}
@@ -348,7 +348,7 @@ func params(t *testing.T, raw *nats.Msg, name string, n int) []json.RawMessage {
 func sentinel(t *testing.T, e *env, it *items) []*nats.Msg {
 	t.Helper()
 	content := fmt.Sprintf("sentinel %d", time.Now().UnixNano())
-	r := e.with(t).inject(sim.Injection{Type: events.FriendMessage, SenderID: friend2ID, Content: content})
+	r := e.with(t).inject(events.Injection{Type: events.FriendMessage, SenderID: friend2ID, Content: content})
 	if r.Code != 0 {
 		t.Fatalf("sentinel inject: %+v", r)
 	}
@@ -388,7 +388,7 @@ func launch(t *testing.T, opts ...option) *launched {
 	scfg := session.Config{
 		SubjectPrefix: "qq", Account: "default", Driver: "sim", DriverTimeout: 5 * time.Second,
 		ControlDelay: 200 * time.Millisecond, LogLevel: "info",
-		Sim: sim.Config{QRCodeDir: t.TempDir()},
+		DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
 	}
 	gcfg := gateway.Config{SubjectPrefix: "qq", APITimeout: 2 * time.Second, MaxBodyBytes: 64 << 10}
 	for _, o := range opts {

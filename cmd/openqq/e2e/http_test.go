@@ -205,7 +205,10 @@ func TestAccessToken(t *testing.T) {
 	t.Parallel()
 	const token = "s3cret-令牌"
 	// A login delay keeps start() from waiting with calls that have no token.
-	e := start(t, func(s *session.Config, g *gateway.Config) { g.AccessToken = token; s.Sim.LoginDelay = time.Millisecond })
+	e := start(t, func(s *session.Config, g *gateway.Config) {
+		g.AccessToken = token
+		simConfig(s).LoginDelay = time.Millisecond
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var info struct{ State string }

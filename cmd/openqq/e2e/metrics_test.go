@@ -20,7 +20,7 @@ import (
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // The metric tests are not parallel: metrics are process-wide, and a sequential test runs
@@ -39,7 +39,7 @@ func runForMetrics(t *testing.T, mod func(*allinone.Config)) *allInOne {
 		NATS: embednats.Config{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()},
 		Session: session.Config{
 			SubjectPrefix: "qq", Account: "default", Driver: "sim", DriverTimeout: 5 * time.Second,
-			ControlDelay: 100 * time.Millisecond, LogLevel: "info", Sim: sim.Config{QRCodeDir: t.TempDir()},
+			ControlDelay: 100 * time.Millisecond, LogLevel: "info", DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
 		},
 		Gateway: gateway.Config{Addr: "127.0.0.1:0", SubjectPrefix: "qq", APITimeout: 2 * time.Second, MaxBodyBytes: 1 << 20},
 	}

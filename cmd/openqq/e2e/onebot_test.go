@@ -54,7 +54,7 @@ func obOptions(f onebottest.Flavour) onebottest.Options {
 func withOneBot(peerURL, token string) option {
 	return func(s *session.Config, _ *gateway.Config) {
 		s.Driver = "onebot"
-		s.OneBot = onebot.Config{URL: peerURL, AccessToken: token, CallTimeout: 2 * time.Second,
+		s.DriverConfig = onebot.Config{URL: peerURL, AccessToken: token, CallTimeout: 2 * time.Second,
 			ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond}
 	}
 }
@@ -336,7 +336,7 @@ func TestOneBotReverse(t *testing.T) {
 		var once sync.Once
 		e := start(t, func(s *session.Config, _ *gateway.Config) {
 			s.Driver = "onebot"
-			s.OneBot = onebot.Config{ReverseAddr: "127.0.0.1:0", AccessToken: o.Token, CallTimeout: 2 * time.Second,
+			s.DriverConfig = onebot.Config{ReverseAddr: "127.0.0.1:0", AccessToken: o.Token, CallTimeout: 2 * time.Second,
 				OnListen: func(a net.Addr) {
 					once.Do(func() { peer.DialReverse(t, "ws://"+a.String()+"/onebot/v11/ws", 50*time.Millisecond) })
 				}}
@@ -359,7 +359,7 @@ func TestOneBotWrongToken(t *testing.T) {
 		cfg := allinone.Config{
 			NATS: embednats.Config{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), DontListen: true},
 			Session: session.Config{Driver: "onebot", ControlDelay: 100 * time.Millisecond,
-				OneBot: onebot.Config{URL: peer.Serve(t), AccessToken: "wrong", CallTimeout: 2 * time.Second}},
+				DriverConfig: onebot.Config{URL: peer.Serve(t), AccessToken: "wrong", CallTimeout: 2 * time.Second}},
 			Gateway: gateway.Config{Addr: "127.0.0.1:0", APITimeout: 2 * time.Second, MaxBodyBytes: 1 << 20},
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -25,7 +25,7 @@ import (
 	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // syncBuffer collects log lines from many goroutines.
@@ -149,7 +149,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}))
 	t.Cleanup(poll.Close)
 
-	sess, err := session.New(ncS, session.Config{Sim: sim.Config{QRCodeDir: t.TempDir()}, ControlDelay: 100 * time.Millisecond}, log)
+	sess, err := session.New(ncS, session.Config{DriverConfig: &sim.Config{QRCodeDir: t.TempDir()}, ControlDelay: 100 * time.Millisecond}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

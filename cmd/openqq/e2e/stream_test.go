@@ -16,7 +16,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/sim"
 )
 
 // sse is one event of GET /openqq/events.
@@ -136,7 +135,7 @@ func TestStreamGroupMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	c := e.openEvents("")
-	r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "流里见 <&>\n第二行"})
+	r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "流里见 <&>\n第二行"})
 	if r.Code != 0 || r.ID == 0 {
 		t.Fatalf("inject: %+v", r)
 	}
@@ -178,7 +177,7 @@ func TestStreamAccessToken(t *testing.T) {
 	// shows when the client is running.
 	e := start(t, func(s *session.Config, g *gateway.Config) {
 		g.AccessToken = "令牌-s3cret"
-		s.Sim.LoginDelay = time.Millisecond
+		simConfig(s).LoginDelay = time.Millisecond
 	})
 	for _, q := range []string{"", "access_token=wrong"} {
 		resp, body := e.streamRequest(q)
@@ -194,7 +193,7 @@ func TestStreamAccessToken(t *testing.T) {
 			break
 		}
 	}
-	r := e.inject(sim.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "带令牌"})
+	r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "带令牌"})
 	ev := c.next(events.GroupMessage)
 	if m := object(t, []byte(ev.data)); m["id"] != num(r.ID) {
 		t.Errorf("event %s, want the message %d", ev.data, r.ID)

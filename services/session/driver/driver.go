@@ -25,9 +25,31 @@ type Driver interface {
 	Mute(ctx context.Context, groupID int64, memberIDs []int64, d time.Duration) error
 	// Kick removes members from a group.
 	Kick(ctx context.Context, groupID int64, memberIDs []int64) error
+	// Capabilities declares the optional parts of the contract the driver keeps. The session
+	// asks once, when it opens the driver; the answer must not change afterwards.
+	Capabilities() Capabilities
 }
 
-// Sink is how a driver reports to the session. Its methods are safe for concurrent use.
+// Capabilities are the optional parts of the contract. The session offers a feature only if
+// the driver declares it, and the conformance suite (drivertest) tests exactly what is declared.
+type Capabilities struct {
+	// Requests, if not nil, answers the friend and group requests the account receives (which
+	// the driver reports with Sink.Publish as friend_request and group_request).
+	Requests Requests
+	// Injector, if not nil, makes the account "receive" what is asked on the injection
+	// endpoint (<prefix>.sim.inject), which the session serves for it while Run runs.
+	Injector Injector
+	// SentElsewhere: the driver reports messages the account sent by other means
+	// (Sink.Sent).
+	SentElsewhere bool
+	// Properties: the driver reports changed attributes of roster objects
+	// (Sink.ChangeProperty).
+	Properties bool
+}
+
+// Sink is how a driver reports to the session. Its methods are safe for concurrent use. A
+// driver calls Sent and ChangeProperty only if it declares them in its Capabilities, and
+// Publish only for the extension events of what it declares.
 type Sink interface {
 	// State reports a login state the driver reached (scaning, confirming, updating).
 	State(s events.State)
@@ -40,6 +62,25 @@ type Sink interface {
 	Receive(ctx context.Context, in Incoming) (int64, error)
 	// Change reports a change of the roster. ErrNoChange means the session already knew.
 	Change(ctx context.Context, c Change) error
+
+	// Sent reports a message the account sent by other means than this session (another
+	// device, or the QQ implementation's own report of it) and returns its id.
+	Sent(ctx context.Context, m SentMessage) (int64, error)
+	// ChangeProperty reports a changed attribute of a roster object, published as
+	// *_property_change [object, property, old, new]. ErrNoChange means the roster had it.
+	ChangeProperty(ctx context.Context, c PropertyChange) error
+	// Publish publishes an extension event {"event":name,"params":params}.
+	Publish(ctx context.Context, name string, params ...any) error
+}
+
+// Injector is a driver whose account can be made to receive things on request (the
+// simulated account): tests, demos and benchmarks drive the whole system through it.
+type Injector interface {
+	// Inject makes the account receive a message (in.Type) or a roster change (in.Event),
+	// and returns the id the message was published with (0 for a change). A refusal is an
+	// *events.Status, whose code and text the injection's reply carries; any other error is
+	// reported as a failure.
+	Inject(ctx context.Context, in events.Injection) (int64, error)
 }
 
 // Incoming is a message the account received, named by ids the roster knows.
@@ -91,23 +132,6 @@ func (e *SendError) Error() string { return "send failed: " + e.Info }
 // say): the session stops with it instead of retrying.
 var ErrFatal = errors.New("fatal")
 
-// The optional parts of the contract below are checked with a type assertion, so a driver
-// (or a sink) that has no use for them, like sim, implements none.
-
-// ExtendedSink is what a session offers beyond Sink, for drivers whose account does more than
-// WebQQ did.
-type ExtendedSink interface {
-	Sink
-	// Sent reports a message the account sent by other means than this session (another
-	// device, or the QQ implementation's own report of it) and returns its id.
-	Sent(ctx context.Context, m SentMessage) (int64, error)
-	// ChangeProperty reports a changed attribute of a roster object, published as
-	// *_property_change [object, property, old, new]. ErrNoChange means the roster had it.
-	ChangeProperty(ctx context.Context, c PropertyChange) error
-	// Publish publishes an extension event {"event":name,"params":params}.
-	Publish(ctx context.Context, name string, params ...any) error
-}
-
 // SentMessage is a message the account sent elsewhere: to a friend (TargetID), a group
 // (GroupID), or a group member in a temporary session (both).
 type SentMessage struct {
@@ -137,8 +161,8 @@ type PropertyChange struct {
 	New      string
 }
 
-// Requests is a driver whose account receives friend and group requests (published as the
-// extension events friend_request and group_request) and can answer them.
+// Requests answers the friend and group requests the account receives (published as the
+// extension events friend_request and group_request).
 type Requests interface {
 	// AnswerFriend approves or rejects a friend request. ErrUnknown: no such request.
 	AnswerFriend(ctx context.Context, a FriendAnswer) error

@@ -10,6 +10,10 @@ import (
 	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/driver"
+	// The drivers DRIVER can name.
+	_ "github.com/openqq/openqq/services/session/driver/onebot"
+	_ "github.com/openqq/openqq/services/session/driver/sim"
 )
 
 func main() {
@@ -17,7 +21,10 @@ func main() {
 		nats natsconn.Config
 		cfg  session.Config
 	)
-	cli.Main("openqq-session", []any{&nats, &cfg}, func(ctx context.Context, log *slog.Logger, hc health.Config) error {
+	// The drivers read their own variables when they are opened; listed here, they show in
+	// --help and a malformed one stops the start.
+	specs := append([]any{&nats, &cfg}, driver.EnvSpecs()...)
+	cli.Main("openqq-session", specs, func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		nc, err := natsconn.Connect(nats, "openqq-session", log)
 		if err != nil {
 			return err

@@ -19,7 +19,6 @@ type session struct {
 	d       *Driver
 	c       *conn
 	sink    driver.Sink
-	ext     driver.ExtendedSink // nil if the session offers no more than Sink
 	online  bool
 	learned map[string]time.Time // when an unknown sender last made us fetch a list
 }
@@ -170,7 +169,7 @@ func (s *session) message(ctx context.Context, ev *obEvent) {
 // account (Lagrange). The session already reported the ones this driver sent.
 func (s *session) selfMessage(ctx context.Context, ev *obEvent, content string, raw json.RawMessage, at time.Time) {
 	s.d.sends.wait(ctx, s.d.cfg.CallTimeout)
-	if s.d.ownSend(int64(ev.MessageID)) || s.ext == nil {
+	if s.d.ownSend(int64(ev.MessageID)) {
 		return
 	}
 	m := driver.SentMessage{Content: content, Raw: raw, Time: at}
@@ -187,7 +186,7 @@ func (s *session) selfMessage(ctx context.Context, ev *obEvent, content string, 
 		s.d.log.Debug("onebot: own message without a target skipped", "message_type", ev.MessageType)
 		return
 	}
-	if _, err := s.ext.Sent(ctx, m); err != nil {
+	if _, err := s.sink.Sent(ctx, m); err != nil {
 		s.d.log.Warn("onebot: own message not reported", "type", m.Type, "err", err)
 	}
 }
@@ -273,8 +272,8 @@ func (s *session) update(ctx context.Context, sc scope, edit func(next *roster.R
 		switch {
 		case o.change != nil:
 			err = s.sink.Change(ctx, *o.change)
-		case s.ext != nil:
-			err = s.ext.ChangeProperty(ctx, *o.prop)
+		default:
+			err = s.sink.ChangeProperty(ctx, *o.prop)
 		}
 		if err != nil && !errors.Is(err, driver.ErrNoChange) {
 			s.d.log.Warn("onebot: roster change not reported", "err", err)
@@ -418,16 +417,13 @@ func (s *session) request(ctx context.Context, ev *obEvent) {
 		s.d.log.Warn("onebot: request without a flag skipped", "request_type", ev.RequestType)
 		return
 	}
-	if s.ext == nil {
-		return
-	}
 	name := s.strangerName(ctx, uid)
 	var err error
 	switch ev.RequestType {
 	case "friend":
 		r.kind = "friend"
 		s.d.keepRequest(r)
-		err = s.ext.Publish(ctx, events.EventFriendRequest, events.FriendRequest{
+		err = s.sink.Publish(ctx, events.EventFriendRequest, events.FriendRequest{
 			Comment: ev.Comment, Flag: r.flag, ID: uid, UID: uid, Name: name, Time: eventTime(ev.Time).Unix(),
 		})
 	case "group":
@@ -442,7 +438,7 @@ func (s *session) request(ctx context.Context, ev *obEvent) {
 			req.Group = g.DisplayName()
 		}
 		s.d.mu.Unlock()
-		err = s.ext.Publish(ctx, events.EventGroupRequest, req)
+		err = s.sink.Publish(ctx, events.EventGroupRequest, req)
 	default:
 		return
 	}

@@ -3,6 +3,9 @@
 // implementation's forward WebSocket (ONEBOT_URL), or takes the implementation's reverse
 // WebSocket connection (ONEBOT_REVERSE_ADDR). It maps the roster, the sends and the events
 // both ways, as ../shared/ONEBOT.md lays out.
+//
+// It registers itself as the driver "onebot", configured by ONEBOT_* variables (Config) and
+// the session's SEND_INTERVAL and SEND_BURST.
 package onebot
 
 import (
@@ -50,8 +53,9 @@ type Config struct {
 	// DedupWindow is how long an event's id is remembered to drop the peer's duplicates.
 	DedupWindow time.Duration `envconfig:"DEDUP_WINDOW" default:"5m"`
 
-	// SendInterval and SendBurst are the session's SEND_INTERVAL and SEND_BURST; an interval
-	// of 0 sends without limit.
+	// SendInterval and SendBurst are the session's SEND_INTERVAL and SEND_BURST
+	// (driver.Params), which the registered driver takes over; an interval of 0 sends without
+	// limit.
 	SendInterval time.Duration `ignored:"true"`
 	SendBurst    int           `ignored:"true"`
 	// OnListen, if set, is told where the reverse WebSocket listens (tests use port 0).
@@ -101,6 +105,19 @@ var (
 	_ driver.Driver   = (*Driver)(nil)
 	_ driver.Requests = (*Driver)(nil)
 )
+
+func init() {
+	driver.Register("onebot", "ONEBOT", func(cfg Config, p driver.Params) (driver.Driver, error) {
+		cfg.SendInterval, cfg.SendBurst = p.SendInterval, p.SendBurst
+		return New(cfg, p.Log)
+	})
+}
+
+// Capabilities declares everything a OneBot account does beyond WebQQ: friend and group
+// requests, messages sent from elsewhere, property changes.
+func (d *Driver) Capabilities() driver.Capabilities {
+	return driver.Capabilities{Requests: d, SentElsewhere: true, Properties: true}
+}
 
 // New checks the configuration. It does not connect: Run does.
 func New(cfg Config, log *slog.Logger) (*Driver, error) {
@@ -230,8 +247,7 @@ func (d *Driver) current() *conn {
 // refresh the roster on a timer until it ends. It returns why it ended.
 func (d *Driver) serve(ctx context.Context, c *conn, sink driver.Sink) error {
 	defer c.close()
-	ext, _ := sink.(driver.ExtendedSink)
-	sess := &session{d: d, c: c, sink: sink, ext: ext, online: true}
+	sess := &session{d: d, c: c, sink: sink, online: true}
 	if err := sess.login(ctx); err != nil {
 		if errors.Is(c.err(), errAuth) {
 			return c.err()

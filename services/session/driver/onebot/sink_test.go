@@ -25,7 +25,7 @@ type recorder struct {
 	changed  chan struct{}
 }
 
-var _ driver.ExtendedSink = (*recorder)(nil)
+var _ driver.Sink = (*recorder)(nil)
 
 func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
 

@@ -2,79 +2,17 @@ package sim
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/roster"
 )
 
-// Injection is the body of a request on qq.sim.inject: either a message the account receives
-// (Type set) or a roster change (Event set).
-//
-//	{"type":"group_message","group_id":2617047292,"sender_id":2372835507,"content":"你好"}
-//	{"type":"friend_message","sender_id":2372835507,"content":"在吗"}
-//	{"type":"discuss_message","discuss_id":4118239384,"sender_id":2372835507,"content":"吃啥"}
-//	{"type":"sess_message","group_id":2617047292,"sender_id":2373906...,"content":"你好"}
-//	{"event":"new_friend","friend":{"id":1,"uid":2,"name":"新朋友"}}
-//	{"event":"lose_friend","friend_id":2372835507}
-//	{"event":"new_group","group":{"id":1,"uid":2,"name":"新群","role":"attend"}}
-//	{"event":"lose_group","group_id":2617063130}
-//	{"event":"new_group_member","group_id":2617047292,"member":{"id":1,"uid":2,"name":"新人"}}
-//	{"event":"lose_group_member","group_id":2617047292,"member_id":2372835507}
-//
-// The reply is {"code":0,"status":"success"} (with "id", the message id, for a message) or a
-// {"code":N,"status":"..."} error.
-type Injection struct {
-	Type      string `json:"type,omitempty"`
-	SenderID  int64  `json:"sender_id,omitempty"`
-	GroupID   int64  `json:"group_id,omitempty"`
-	DiscussID int64  `json:"discuss_id,omitempty"`
-	Content   string `json:"content,omitempty"`
-	// Time is the message's time in Unix seconds; zero means now.
-	Time int64 `json:"time,omitempty"`
-
-	Event    string              `json:"event,omitempty"`
-	Friend   *events.Friend      `json:"friend,omitempty"`
-	FriendID int64               `json:"friend_id,omitempty"`
-	Group    *events.Group       `json:"group,omitempty"`
-	Member   *events.GroupMember `json:"member,omitempty"`
-	MemberID int64               `json:"member_id,omitempty"`
-}
-
-// InjectReply is the answer to an injection.
-type InjectReply struct {
-	Code   int    `json:"code"`
-	ID     int64  `json:"id,omitempty"`
-	Status string `json:"status"`
-}
-
-func (s *Sim) inject(ctx context.Context, m *nats.Msg) {
-	id, err := s.apply(ctx, m.Data)
-	reply := InjectReply{Code: events.CodeOK, ID: id, Status: "success"}
-	if err != nil {
-		var st *events.Status
-		if !errors.As(err, &st) {
-			st = events.NewStatus(events.CodeFailure, "%v", err)
-		}
-		reply = InjectReply{Code: st.Code, Status: st.Status}
-		s.log.Info("sim: injection refused", "code", st.Code, "status", st.Status)
-	}
-	if m.Reply != "" {
-		_ = m.Respond(events.MustMarshal(reply))
-	}
-}
-
-func (s *Sim) apply(ctx context.Context, data []byte) (int64, error) {
-	var in Injection
-	if err := json.Unmarshal(data, &in); err != nil {
-		return 0, events.ErrBadRequest("injection: %v", err)
-	}
+// Inject makes the simulated account receive a message or a roster change, as QQ would: it
+// refuses strangers, muted members and changes that change nothing.
+func (s *Sim) Inject(ctx context.Context, in events.Injection) (int64, error) {
 	s.mu.Lock()
 	sink := s.sink
 	s.mu.Unlock()
@@ -93,7 +31,7 @@ func (s *Sim) apply(ctx context.Context, data []byte) (int64, error) {
 	}
 }
 
-func (s *Sim) receive(ctx context.Context, sink driver.Sink, in Injection) (int64, error) {
+func (s *Sim) receive(ctx context.Context, sink driver.Sink, in events.Injection) (int64, error) {
 	if err := s.checkSender(in); err != nil {
 		return 0, err
 	}
@@ -108,7 +46,7 @@ func (s *Sim) receive(ctx context.Context, sink driver.Sink, in Injection) (int6
 }
 
 // checkSender refuses what QQ would not deliver: strangers, and members who are muted.
-func (s *Sim) checkSender(in Injection) error {
+func (s *Sim) checkSender(in events.Injection) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	notFound := func(format string, a ...any) error { return events.NewStatus(events.CodeNotFound, format, a...) }
@@ -152,7 +90,7 @@ func (s *Sim) checkSender(in Injection) error {
 	return nil
 }
 
-func (s *Sim) change(ctx context.Context, sink driver.Sink, in Injection) error {
+func (s *Sim) change(ctx context.Context, sink driver.Sink, in events.Injection) error {
 	var ids []int64
 	if in.Friend != nil {
 		ids = append(ids, in.Friend.ID)

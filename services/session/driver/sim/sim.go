@@ -1,7 +1,10 @@
 // Package sim is the simulated QQ account: a driver whose roster loads from a JSON file (a
 // default ships, embedded), whose login walks every state of the seeds and shows a real QR
-// code, and which "receives" the messages and roster changes that are requested on
-// qq.sim.inject. Tests, demos and benchmarks drive the whole system through it.
+// code, and which "receives" the messages and roster changes it is asked to: it declares the
+// Injector capability, and the session serves qq.sim.inject for it. Tests, demos and
+// benchmarks drive the whole system through it.
+//
+// It registers itself as the driver "sim", configured by SIM_* variables (Config).
 package sim
 
 import (
@@ -17,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/skip2/go-qrcode"
 
 	"github.com/openqq/openqq/pkg/events"
@@ -43,8 +45,6 @@ type Config struct {
 // which the session's copy follows through login and changes; a relogin keeps it, as logging
 // in again to QQ does not undo a kick.
 type Sim struct {
-	nc      *nats.Conn
-	subject string
 	cfg     Config
 	account string
 	log     *slog.Logger
@@ -56,8 +56,14 @@ type Sim struct {
 	logins int
 }
 
-// New loads the roster and returns a Sim that takes injections on subj.SimInject().
-func New(nc *nats.Conn, subj events.Subjects, account string, cfg Config, log *slog.Logger) (*Sim, error) {
+func init() {
+	driver.Register("sim", "SIM", func(cfg Config, p driver.Params) (driver.Driver, error) { return New(cfg, p) })
+}
+
+var _ driver.Injector = (*Sim)(nil)
+
+// New loads the roster and returns a Sim. Of p it uses the account and the logger.
+func New(cfg Config, p driver.Params) (*Sim, error) {
 	var src io.Reader = bytes.NewReader(defaultRoster)
 	if cfg.Roster != "" {
 		// Decoded from the file, not from a copy of it in memory: a roster of 100,000
@@ -81,33 +87,19 @@ func New(nc *nats.Conn, subj events.Subjects, account string, cfg Config, log *s
 	if cfg.QRCodeDir == "" {
 		cfg.QRCodeDir = os.TempDir()
 	}
-	return &Sim{
-		nc: nc, subject: subj.SimInject(), cfg: cfg, account: account, log: log,
-		ro: ro, muted: map[[2]int64]time.Time{},
-	}, nil
+	log := p.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Sim{cfg: cfg, account: p.Account, log: log, ro: ro, muted: map[[2]int64]time.Time{}}, nil
 }
 
-// maxInjections bounds the injections handled at once.
-const maxInjections = 256
+// Capabilities declares injections: the account receives nothing else.
+func (s *Sim) Capabilities() driver.Capabilities { return driver.Capabilities{Injector: s} }
 
-// Run logs in, then takes injections until ctx ends.
+// Run logs in, then keeps the account logged in (taking injections) until ctx ends.
 func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
-	// Each injection waits for its report to be stored; taken one at a time, they would go
-	// no faster than one JetStream round trip each. A caller that needs an order waits for
-	// each reply before the next injection, as a real peer's messages arrive.
-	inflight := make(chan struct{}, maxInjections)
-	sub, err := s.nc.Subscribe(s.subject, func(m *nats.Msg) {
-		inflight <- struct{}{}
-		go func() {
-			defer func() { <-inflight }()
-			s.inject(ctx, m)
-		}()
-	})
-	if err != nil {
-		return fmt.Errorf("sim: subscribe %s: %w", s.subject, err)
-	}
 	defer func() {
-		_ = sub.Unsubscribe()
 		s.mu.Lock()
 		s.sink = nil
 		s.mu.Unlock()
