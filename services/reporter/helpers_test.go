@@ -24,7 +24,7 @@ import (
 	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
-// Ids of the simulated account's default roster (services/session/sim/default_roster.json).
+// Ids of the simulated account's default roster (services/session/driver/sim/default_roster.json).
 const (
 	myID          = int64(4072574066) // the account itself
 	friendID      = int64(2372835507) // a friend, also a plain member of adminGroupID and in discussID

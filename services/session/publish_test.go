@@ -28,7 +28,7 @@ import (
 // Tests of the publisher against a real NATS server that the test stops and starts again on
 // the same port and store.
 
-// Ids of the default roster (sim/default_roster.json).
+// Ids of the default roster (driver/sim/default_roster.json).
 const (
 	pubGroupID  = 2617047292 // PERL学习交流
 	pubSenderID = 2372835507 // 老王, a friend and a member of PERL学习交流

@@ -221,6 +221,6 @@ func TestRosterSurvivesRelogin(t *testing.T) {
 		problems = append(problems, "the mute is off")
 	}
 	if len(problems) > 0 {
-		t.Fatalf("after relogin the sim's roster is its initial one again (services/session/sim/sim.go Run: ro := s.initial.Clone()): %v", problems)
+		t.Fatalf("after relogin the sim's roster is its initial one again (services/session/driver/sim/sim.go Run: ro := s.initial.Clone()): %v", problems)
 	}
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
-// Ids of the default roster (services/session/sim/default_roster.json).
+// Ids of the default roster (services/session/driver/sim/default_roster.json).
 const (
 	meID          = 4072574066
 	meUID         = 1234567

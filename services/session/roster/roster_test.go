@@ -73,7 +73,7 @@ func TestTestRosterIsValid(t *testing.T) {
 
 func loadDefaultRoster(t testing.TB) *Roster {
 	t.Helper()
-	f, err := os.Open("../sim/default_roster.json")
+	f, err := os.Open("../driver/sim/default_roster.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,14 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,9 +54,14 @@ type Sim struct {
 	mu     sync.Mutex
 	ro     *roster.Roster         // the server's roster: it outlives a login, as QQ's does
 	sink   driver.Sink            // nil while not logged in
+	drop   chan struct{}          // closed by Drop to end the login in progress
 	muted  map[[2]int64]time.Time // (group, member) → muted until
+	sent   []driver.Outgoing      // the latest sends, at most keepSent
 	logins int
 }
+
+// keepSent is how many sends Sent remembers: enough for a test, bounded for a benchmark.
+const keepSent = 64
 
 func init() {
 	driver.Register("sim", "SIM", func(cfg Config, p driver.Params) (driver.Driver, error) { return New(cfg, p) })
@@ -91,7 +98,7 @@ func New(cfg Config, p driver.Params) (*Sim, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Sim{cfg: cfg, account: p.Account, log: log, ro: ro, muted: map[[2]int64]time.Time{}}, nil
+	return &Sim{cfg: cfg, account: p.Account, log: log, ro: ro, drop: make(chan struct{}), muted: map[[2]int64]time.Time{}}, nil
 }
 
 // Capabilities declares injections: the account receives nothing else.
@@ -108,6 +115,7 @@ func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
 	s.mu.Lock()
 	s.logins++
 	attempt := s.logins
+	drop := s.drop
 	s.mu.Unlock()
 
 	path, png, err := s.qrcode(attempt)
@@ -126,8 +134,39 @@ func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
 	ro := s.ro.Clone()
 	s.mu.Unlock()
 	sink.LoggedIn(ro, true)
-	<-ctx.Done()
-	return nil
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-drop:
+		return errDropped
+	}
+}
+
+// errDropped is how a login ends when Drop cuts it.
+var errDropped = errors.New("sim: connection dropped")
+
+// Drop ends the login in progress as a lost connection would: Run returns an error, and the
+// session logs in again. Tests of reconnection use it.
+func (s *Sim) Drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.drop)
+	s.drop = make(chan struct{})
+}
+
+// Sent returns the latest messages the simulated account sent (at most 64), oldest first.
+func (s *Sim) Sent() []driver.Outgoing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.sent)
+}
+
+// InGroup reports whether a member is in a group of the simulated server.
+func (s *Sim) InGroup(groupID, memberID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.ro.Group(groupID)
+	return g != nil && roster.GroupMember(g, memberID) != nil
 }
 
 // qrcode makes the login QR code and saves it where Mojo-Webqq saved its own.
@@ -170,6 +209,10 @@ func (s *Sim) Send(_ context.Context, m driver.Outgoing) error {
 	if !ok {
 		return &driver.SendError{Code: -3, Info: events.SendErrInfo}
 	}
+	if len(s.sent) == keepSent {
+		s.sent = slices.Delete(s.sent, 0, 1)
+	}
+	s.sent = append(s.sent, m)
 	return nil
 }
 

@@ -31,6 +31,7 @@ func (p *Peer) handle(ws *websocket.Conn, data []byte) {
 		_ = d.Decode(&c.Params)
 	}
 	p.mu.Lock()
+	i := len(p.calls)
 	p.calls = append(p.calls, c)
 	p.notifyLocked()
 	stalled, repeat := p.stalled[c.Action], p.repeat
@@ -39,6 +40,12 @@ func (p *Peer) handle(ws *websocket.Conn, data []byte) {
 		return
 	}
 	data2, err := p.act(c)
+	if err != nil {
+		// Noted before the answer goes out: whoever got it sees the call as failed.
+		p.mu.Lock()
+		p.calls[i].Err = err
+		p.mu.Unlock()
+	}
 	resp := p.response(data2, err, req.Echo)
 	for range 1 + btoi(repeat) {
 		_ = p.write(ws, resp)

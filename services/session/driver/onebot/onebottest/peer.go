@@ -76,6 +76,8 @@ type Options struct {
 type Call struct {
 	Action string
 	Params map[string]any
+	// Err is why the peer refused the call; nil for a call it did (or has not answered yet).
+	Err error
 }
 
 // Int reads a numeric parameter (numbers and numeric strings alike).
@@ -544,3 +546,10 @@ func (p *Peer) WaitConnections(t testing.TB, n int) {
 
 // errUnknownAction is an action the flavour does not have; each answers it with its own retcode.
 var errUnknownAction = errors.New("unknown action")
+
+// InGroup reports whether the peer has a member in a group.
+func (p *Peer) InGroup(groupID, uid int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.memberLocked(groupID, uid) != nil
+}
