@@ -14,9 +14,8 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/sessiontest"
 	"github.com/openqq/openqq/services/poller"
-	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // pollServer is a real poll_api on loopback: it answers each GET with the next scripted
@@ -80,18 +79,15 @@ type env struct {
 	nc *nats.Conn
 }
 
-// start runs a session with the simulated account and a poller on a fresh NATS server.
+func TestMain(m *testing.M) { sessiontest.Main(m) }
+
+// start runs a session (the openqq-session binary) with the simulated account and a poller on a fresh NATS server.
 func start(t *testing.T, pollURL string, interval, loginDelay time.Duration, report bool) *env {
 	t.Helper()
 	srv := natstest.Start(t)
 	log := natstest.Logger(t)
+	sessiontest.Start(t, srv.ClientURL(), map[string]string{"CONTROL_DELAY": "1ms", "SIM_LOGIN_DELAY": loginDelay.String()})
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := session.New(natstest.Connect(t, srv), session.Config{
-		Driver: "sim", DriverConfig: &sim.Config{QRCodeDir: t.TempDir(), LoginDelay: loginDelay}, ControlDelay: time.Millisecond,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, err := poller.New(natstest.Connect(t, srv), poller.Config{
 		PollAPI: pollURL, PollInterval: interval, PollTimeout: 2 * time.Second, PollReport: report,
 	}, log)
@@ -99,7 +95,6 @@ func start(t *testing.T, pollURL string, interval, loginDelay time.Duration, rep
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = s.Run(ctx) })
 	wg.Go(func() { _ = p.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return &env{nc: natstest.Connect(t, srv)}

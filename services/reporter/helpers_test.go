@@ -20,8 +20,7 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/driver/sim"
+	"github.com/openqq/openqq/pkg/infra/sessiontest"
 )
 
 // Ids of the simulated account's default roster (services/session/driver/sim/default_roster.json).
@@ -37,22 +36,25 @@ const (
 	discussMember = int64(2372843426) // a member of discussID
 )
 
-// system is a real NATS server with JetStream and a real session on the simulated account.
+// system is a real NATS server with JetStream and a real session (the openqq-session
+// binary) on the simulated account.
 type system struct {
 	srv  *embednats.Server
 	nc   *nats.Conn // the test's own connection
 	js   jetstream.JetStream
-	sess *session.Session
+	sess *sessiontest.Session
 	stop func() // stops the session (it publishes state_change and stop) and waits for it
 }
 
+func TestMain(m *testing.M) { sessiontest.Main(m) }
+
 func startSystem(t testing.TB) *system {
 	t.Helper()
-	return startSystemLog(t, natstest.Logger(t))
+	return startSystemEnv(t, nil)
 }
 
-// startSystemLog is startSystem with the session logging to log.
-func startSystemLog(t testing.TB, log *slog.Logger) *system {
+// startSystemEnv is startSystem with more of the session's variables (LOG_LEVEL, ...).
+func startSystemEnv(t testing.TB, env map[string]string) *system {
 	t.Helper()
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
@@ -60,36 +62,13 @@ func startSystemLog(t testing.TB, log *slog.Logger) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := natstest.Connect(t, srv)
-	sess, err := session.New(sc, session.Config{
-		SubjectPrefix: "qq", Driver: "sim", DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
-		ControlDelay: 100 * time.Millisecond,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
+	vars := map[string]string{"SUBJECT_PREFIX": "qq", "CONTROL_DELAY": "100ms"}
+	for k, v := range env {
+		vars[k] = v
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sess.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("session: %v", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Errorf("session did not stop within 20s")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	s := &system{srv: srv, nc: nc, js: js, sess: sess, stop: stop}
-	waitUntil(t, 15*time.Second, "the session is running", func() bool {
-		return sess.ClientState() == events.StateRunning
-	})
+	sess := sessiontest.Start(t, srv.ClientURL(), vars)
+	s := &system{srv: srv, nc: nc, js: js, sess: sess, stop: func() { sess.Stop(t) }}
+	sess.WaitState(t, string(events.StateRunning), 15*time.Second)
 	return s
 }
 

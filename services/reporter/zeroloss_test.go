@@ -143,7 +143,7 @@ func TestZeroLoss(t *testing.T) {
 		writers = 4
 	)
 	start := time.Now()
-	s := startSystemLog(t, quietLogger(t, slog.LevelWarn))
+	s := startSystemEnv(t, map[string]string{"LOG_LEVEL": "warn"})
 	rc := newFlakyReceiver(t)
 	rc.failing.Store(true)
 
