@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/cli"
-
-	"github.com/openqq/openqq/services/session"
 )
 
 // The OneBot examples load on top of docker-compose.yml, switch the session to the onebot
@@ -18,7 +16,7 @@ func TestComposeOneBotExamples(t *testing.T) {
 		{"deploy/onebot/compose.napcat.yml", "napcat", "ONEBOT_URL"},
 		{"deploy/onebot/compose.lagrange.yml", "lagrange", "ONEBOT_REVERSE_ADDR"},
 	}
-	known := keys(t, &session.Config{})
+	known := sessionKeys(t)
 	for _, tc := range tests {
 		t.Run(tc.peer, func(t *testing.T) {
 			opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml", "../" + tc.file},

@@ -19,6 +19,10 @@ import (
 	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/driver"
+	// The drivers openqq-session offers, whose variables it reads too.
+	_ "github.com/openqq/openqq/services/session/driver/onebot"
+	_ "github.com/openqq/openqq/services/session/driver/sim"
 )
 
 func load(t *testing.T) *types.Project {
@@ -51,10 +55,15 @@ func keys(t *testing.T, specs ...any) map[string]bool {
 	return out
 }
 
+// sessionKeys are the variables openqq-session reads: its own and its drivers'.
+func sessionKeys(t *testing.T) map[string]bool {
+	return keys(t, append([]any{&session.Config{}}, driver.EnvSpecs()...)...)
+}
+
 func TestComposeServices(t *testing.T) {
 	p := load(t)
 	apps := map[string]map[string]bool{
-		"session":  keys(t, &session.Config{}),
+		"session":  sessionKeys(t),
 		"gateway":  keys(t, &gateway.Config{}),
 		"reporter": keys(t, &reporter.Config{}),
 		"poller":   keys(t, &poller.Config{}),
