@@ -454,11 +454,11 @@ func testConcurrent(t *testing.T, h Harness) {
 				out := outs[(w+i)%len(outs)]
 				out.Content = fmt.Sprintf("drivertest: worker %d, send %d", w, i)
 				if err := r.d.Send(ctx, out); err != nil {
-					errs <- fmt.Errorf("Send(%+v): %w", out, err)
+					errs <- fmt.Errorf("send %+v: %w", out, err)
 				}
 				if i%4 == 0 {
 					if err := r.d.Mute(ctx, fx.Group, []int64{fx.Member}, time.Minute); err != nil {
-						errs <- fmt.Errorf("Mute: %w", err)
+						errs <- fmt.Errorf("mute: %w", err)
 					}
 				}
 			}
