@@ -228,7 +228,7 @@ func TestInjectRefused(t *testing.T) {
 	reports := e.subscribe("")
 	cases := []struct {
 		name string
-		in   any // a events.Injection, or raw bytes
+		in   any // an events.Injection, or raw bytes
 	}{
 		{"friend message from a stranger", events.Injection{Type: events.FriendMessage, SenderID: 1, Content: "x"}},
 		{"friend message from a group member who is no friend", events.Injection{Type: events.FriendMessage, SenderID: perlMemberID, Content: "x"}},
