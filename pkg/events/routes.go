@@ -59,6 +59,13 @@ const (
 	HeaderHold   = "Openqq-Hold"
 )
 
+// The micro endpoint that takes check_event releases, and its subject under the API group
+// (Subjects.CheckEventRelease).
+const (
+	EndpointCheckEventRelease = "check_event_release"
+	CheckEventReleaseSubject  = RouteCheckEvent + ".release"
+)
+
 // CheckEventRelease is the body of a release on Subjects.CheckEventRelease.
 type CheckEventRelease struct {
 	Ticket    string `json:"ticket"`

@@ -296,7 +296,7 @@ func (p *Poller) report(ctx context.Context, route string, reply []byte) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Openqq-Route", route)
+	req.Header.Set(events.HTTPHeaderRoute, route)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.log.Info("poll report failed", "route", route)

@@ -184,7 +184,7 @@ func (r *Reporter) answersKV(ctx context.Context) (jetstream.KeyValue, error) {
 }
 
 func answersBucket(s events.Subjects) string {
-	return "QQ_ANSWERS" + s.Stream()[len(events.StreamName):]
+	return s.AnswersBucket()
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
