@@ -4,6 +4,7 @@ go 1.26.0
 
 replace (
 	github.com/openqq/openqq/cmd/openqq => ../cmd/openqq
+	github.com/openqq/openqq/pkg/client => ../pkg/client
 	github.com/openqq/openqq/pkg/events => ../pkg/events
 	github.com/openqq/openqq/pkg/infra => ../pkg/infra
 	github.com/openqq/openqq/services/gateway => ../services/gateway

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 
+	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway/console"
 )
@@ -40,7 +41,8 @@ type Config struct {
 // Gateway serves the HTTP API.
 type Gateway struct {
 	nc      *nats.Conn
-	replies *replyCache // the get_*_info replies
+	qq      *client.Client // the calls of /openqq/<route>
+	replies *replyCache    // the get_*_info replies
 	cfg     Config
 	subj    events.Subjects
 	log     *slog.Logger
@@ -86,6 +88,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway"),
+		qq:       client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		stopping: make(chan struct{}), replies: newReplyCache(cfg.APITimeout)}
 	g.handler = g.mounted(instrument(g.routes()))
 	return g, nil

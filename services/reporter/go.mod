@@ -3,6 +3,7 @@ module github.com/openqq/openqq/services/reporter
 go 1.26.0
 
 replace (
+	github.com/openqq/openqq/pkg/client => ../../pkg/client
 	github.com/openqq/openqq/pkg/events => ../../pkg/events
 	github.com/openqq/openqq/pkg/infra => ../../pkg/infra
 )
