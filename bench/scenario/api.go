@@ -5,7 +5,12 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/openqq/openqq/pkg/events"
 )
+
+// apiPath is the HTTP path of a route.
+func apiPath(route string) string { return "/openqq/" + route }
 
 const (
 	pathSmall = "API, small reply"
@@ -19,8 +24,8 @@ type route struct {
 }
 
 var smallRoutes = []route{
-	{"get_user_info", "/openqq/get_user_info", func(r Reply) Check { return sameLength(len(r.Body)) }},
-	{"send_friend_message", "/openqq/send_friend_message?id=" + strconv.Itoa(defaultFriendID) + "&content=bench",
+	{events.RouteGetUserInfo, apiPath(events.RouteGetUserInfo), func(r Reply) Check { return sameLength(len(r.Body)) }},
+	{events.RouteSendFriendMessage, apiPath(events.RouteSendFriendMessage) + "?id=" + strconv.Itoa(defaultFriendID) + "&content=bench",
 		func(Reply) Check { return codeOK }},
 }
 
@@ -228,7 +233,7 @@ func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
 		return nil, err
 	}
 
-	q := "/openqq/get_group_info"
+	q := apiPath(events.RouteGetGroupInfo)
 	rep, err := capture(ctx, aio.API, q)
 	if err != nil {
 		return nil, err
