@@ -9,8 +9,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 )
 
-// apiPath is the HTTP path of a route.
-func apiPath(route string) string { return "/openqq/" + route }
 
 const (
 	pathSmall = "API, small reply"
@@ -24,8 +22,8 @@ type route struct {
 }
 
 var smallRoutes = []route{
-	{events.RouteGetUserInfo, apiPath(events.RouteGetUserInfo), func(r Reply) Check { return sameLength(len(r.Body)) }},
-	{events.RouteSendFriendMessage, apiPath(events.RouteSendFriendMessage) + "?id=" + strconv.Itoa(defaultFriendID) + "&content=bench",
+	{events.RouteGetUserInfo, events.APIPath(events.RouteGetUserInfo), func(r Reply) Check { return sameLength(len(r.Body)) }},
+	{events.RouteSendFriendMessage, events.APIPath(events.RouteSendFriendMessage) + "?id=" + strconv.Itoa(defaultFriendID) + "&content=bench",
 		func(Reply) Check { return codeOK }},
 }
 
@@ -233,7 +231,7 @@ func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
 		return nil, err
 	}
 
-	q := apiPath(events.RouteGetGroupInfo)
+	q := events.APIPath(events.RouteGetGroupInfo)
 	rep, err := capture(ctx, aio.API, q)
 	if err != nil {
 		return nil, err

@@ -402,7 +402,7 @@ func waitAPI(ctx context.Context, s *System, timeout time.Duration) error {
 		}
 		main = p
 	}
-	return pollHTTP(ctx, s.API+apiPath(events.RouteGetUserInfo), timeout, main, userInfoReady)
+	return pollHTTP(ctx, s.API+events.APIPath(events.RouteGetUserInfo), timeout, main, userInfoReady)
 }
 
 // waitSessionNATS asks get_user_info over NATS until the session answers with the user.

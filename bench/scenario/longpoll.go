@@ -61,7 +61,7 @@ func (h *Harness) longPoll(ctx context.Context) ([]Row, error) {
 		results = make([]pollResult, n)
 		wg      sync.WaitGroup
 	)
-	url := sys.API + apiPath(events.RouteCheckEvent)
+	url := sys.API + events.APIPath(events.RouteCheckEvent)
 	call := func(i int) {
 		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Add(1) }}
 		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)

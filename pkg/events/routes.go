@@ -1,5 +1,11 @@
 package events
 
+// APIPathPrefix starts the HTTP path of every route: /openqq/<route>.
+const APIPathPrefix = "/openqq/"
+
+// APIPath is the HTTP path of a route.
+func APIPath(route string) string { return APIPathPrefix + route }
+
 // The /openqq/<route> routes; each is served on the subject qq.api.<route>.
 const (
 	RouteGetUserInfo        = "get_user_info"

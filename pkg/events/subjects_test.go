@@ -153,6 +153,7 @@ func TestWireNames(t *testing.T) {
 		{"check_event release custom", Subjects{Prefix: "acct1"}.CheckEventRelease(), "acct1.api.check_event.release"},
 		{"check_event release endpoint", EndpointCheckEventRelease, "check_event_release"},
 		{"reporter consumer", ReporterConsumer("stdout"), "reporter_stdout"},
+		{"api path", APIPath(RouteSendGroupMessage), "/openqq/send_group_message"},
 		{"answers bucket", Subjects{}.AnswersBucket(), "QQ_ANSWERS"},
 		{"answers bucket custom", Subjects{Prefix: "org.acct-2"}.AnswersBucket(), "QQ_ANSWERS_ORG_ACCT_2"},
 		{"stream custom", Subjects{Prefix: "org.acct-2"}.Stream(), "QQ_EVENTS_ORG_ACCT_2"},

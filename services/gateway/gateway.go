@@ -107,7 +107,7 @@ func (g *Gateway) routes() http.Handler {
 	r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
 	r.Methods(http.MethodGet).Path(pathWS).HandlerFunc(st.ws)
 	r.Methods(http.MethodGet).Path(pathReporters).HandlerFunc(st.reporters)
-	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path("/openqq/{route}").HandlerFunc(g.api)
+	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path(events.APIPathPrefix + "{route}").HandlerFunc(g.api)
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, events.ErrAPINotFound)
 	})
