@@ -9,7 +9,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 )
 
-
 const (
 	pathSmall = "API, small reply"
 	pathLarge = "API, large reply"
