@@ -174,7 +174,7 @@ func ReplyParams(m *events.Message, content string) (route string, p events.Para
 func (c *Client) Reply(ctx context.Context, m *events.Message, content string, opts ...CallOption) (*events.SendReply, error) {
 	route, p, ok := ReplyParams(m, content)
 	if !ok {
-		return nil, &Error{Route: events.RouteSendFriendMessage, Status: events.ErrBadRequest("message %d of type %q names no one to answer", m.ID, m.Type)}
+		return nil, &Error{Route: "reply", Status: events.ErrBadRequest("message %d of type %q names no one to answer", m.ID, m.Type)}
 	}
 	return c.send(ctx, route, p, opts...)
 }
