@@ -1,6 +1,6 @@
 # openqq: `make run` runs everything in one process; `make test` runs every test.
 SHELL   := /bin/bash
-MODULES := pkg/events pkg/infra services/session services/gateway services/reporter services/poller cmd/openqq examples deploy bench
+MODULES := pkg/events pkg/client pkg/infra services/session services/gateway services/reporter services/poller cmd/openqq examples deploy bench
 PKGS    := $(addsuffix /...,$(addprefix ./,$(MODULES)))
 BINS    := bin/openqq bin/openqq-session bin/openqq-gateway bin/openqq-reporter bin/openqq-poller
 GO      ?= go

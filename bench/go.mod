@@ -4,6 +4,7 @@ go 1.26.0
 
 replace (
 	github.com/openqq/openqq/cmd/openqq => ../cmd/openqq
+	github.com/openqq/openqq/pkg/client => ../pkg/client
 	github.com/openqq/openqq/pkg/events => ../pkg/events
 	github.com/openqq/openqq/pkg/infra => ../pkg/infra
 	github.com/openqq/openqq/services/gateway => ../services/gateway
@@ -15,6 +16,7 @@ replace (
 require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/openqq/openqq/cmd/openqq v0.0.0
+	github.com/openqq/openqq/pkg/client v0.0.0
 	github.com/openqq/openqq/pkg/events v0.0.0
 	github.com/openqq/openqq/pkg/infra v0.0.0
 	github.com/openqq/openqq/services/session v0.0.0

@@ -4,6 +4,7 @@ go 1.26.0
 
 replace (
 	github.com/openqq/openqq/cmd/openqq => ../cmd/openqq
+	github.com/openqq/openqq/pkg/client => ../pkg/client
 	github.com/openqq/openqq/pkg/events => ../pkg/events
 	github.com/openqq/openqq/pkg/infra => ../pkg/infra
 	github.com/openqq/openqq/services/gateway => ../services/gateway
@@ -38,6 +39,7 @@ require (
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
+	github.com/openqq/openqq/pkg/client v0.0.0 // indirect
 	github.com/openqq/openqq/pkg/events v0.0.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -53,5 +55,6 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )

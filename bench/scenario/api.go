@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/openqq/openqq/pkg/events"
 )
 
 const (
@@ -19,8 +21,8 @@ type route struct {
 }
 
 var smallRoutes = []route{
-	{"get_user_info", "/openqq/get_user_info", func(r Reply) Check { return sameLength(len(r.Body)) }},
-	{"send_friend_message", "/openqq/send_friend_message?id=" + strconv.Itoa(defaultFriendID) + "&content=bench",
+	{events.RouteGetUserInfo, events.APIPath(events.RouteGetUserInfo), func(r Reply) Check { return sameLength(len(r.Body)) }},
+	{events.RouteSendFriendMessage, events.APIPath(events.RouteSendFriendMessage) + "?id=" + strconv.Itoa(defaultFriendID) + "&content=bench",
 		func(Reply) Check { return codeOK }},
 }
 
@@ -228,7 +230,7 @@ func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
 		return nil, err
 	}
 
-	q := "/openqq/get_group_info"
+	q := events.APIPath(events.RouteGetGroupInfo)
 	rep, err := capture(ctx, aio.API, q)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 )
 
@@ -46,7 +47,11 @@ type minimalLoop struct {
 	errs         chan error
 }
 
-const baselineSubject = "bench.events.group_message"
+// The baseline's own stream, named as an account with the prefix "bench" would name it.
+var (
+	baselineSubjects = events.Subjects{Prefix: "bench"}
+	baselineSubject  = baselineSubjects.Event(events.GroupMessage)
+)
 
 func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int) (*minimalLoop, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -71,7 +76,7 @@ func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int) (
 		return fail(err)
 	}
 	if _, err = l.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: "BENCH", Subjects: []string{"bench.events.>"}, Storage: jetstream.FileStorage,
+		Name: baselineSubjects.Stream(), Subjects: []string{baselineSubjects.Events()}, Storage: jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
 	}); err != nil {
 		return fail(err)
@@ -80,7 +85,7 @@ func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int) (
 	if err != nil {
 		return fail(err)
 	}
-	if l.cons, err = jsSub.CreateConsumer(ctx, "BENCH", jetstream.ConsumerConfig{
+	if l.cons, err = jsSub.CreateConsumer(ctx, baselineSubjects.Stream(), jetstream.ConsumerConfig{
 		Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: max(1000, 4*conc),
 		AckWait: 30 * time.Second,
 	}); err != nil {

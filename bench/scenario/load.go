@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/client"
+	"github.com/openqq/openqq/pkg/events"
 )
 
 // NewClient is an HTTP client that keeps up to conns connections open to one host.
@@ -400,7 +402,7 @@ func waitAPI(ctx context.Context, s *System, timeout time.Duration) error {
 		}
 		main = p
 	}
-	return pollHTTP(ctx, s.API+"/openqq/get_user_info", timeout, main, userInfoReady)
+	return pollHTTP(ctx, s.API+events.APIPath(events.RouteGetUserInfo), timeout, main, userInfoReady)
 }
 
 // waitSessionNATS asks get_user_info over NATS until the session answers with the user.
@@ -410,10 +412,11 @@ func waitSessionNATS(ctx context.Context, s *System, timeout time.Duration) erro
 		return err
 	}
 	defer nc.Close()
+	qq := client.New(nc, client.WithTimeout(time.Second))
 	deadline := time.Now().Add(timeout)
 	for {
-		m, err := nc.Request("qq.api.get_user_info", nil, time.Second)
-		if err == nil && strings.Contains(string(m.Data), `"account"`) {
+		_, err := qq.GetUserInfo(ctx)
+		if err == nil {
 			return nil
 		}
 		if ended, perr := s.Main.Exited(); ended {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/openqq/openqq/pkg/events"
 )
 
 const pathLongPoll = "long poll"
@@ -59,7 +61,7 @@ func (h *Harness) longPoll(ctx context.Context) ([]Row, error) {
 		results = make([]pollResult, n)
 		wg      sync.WaitGroup
 	)
-	url := sys.API + "/openqq/check_event"
+	url := sys.API + events.APIPath(events.RouteCheckEvent)
 	call := func(i int) {
 		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Add(1) }}
 		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
@@ -108,11 +110,9 @@ func (h *Harness) longPoll(ctx context.Context) ([]Row, error) {
 	var firstErr string
 	count := func(items []json.RawMessage) {
 		for _, raw := range items {
-			var m struct {
-				ID      int64  `json:"id"`
-				Content string `json:"content"`
-			}
-			if json.Unmarshal(raw, &m) != nil || !strings.HasPrefix(m.Content, benchPrefix) {
+			it, err := events.DecodeItem(raw)
+			m, ok := it.(*events.Message)
+			if err != nil || !ok || !strings.HasPrefix(m.Content, benchPrefix) {
 				others++
 				continue
 			}

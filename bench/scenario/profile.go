@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openqq/openqq/pkg/events"
 )
 
 // Profile runs the all-in-one built with a CPU profile three times: under the small-reply load
@@ -89,7 +91,7 @@ func (h *Harness) profileSmall(sys *System) (string, error) {
 
 func (h *Harness) profileLarge(sys *System) (string, error) {
 	client := NewClient(h.Cfg.LargeConns)
-	q := "/openqq/get_group_info"
+	q := events.APIPath(events.RouteGetGroupInfo)
 	h.logf("profile: get_group_info")
 	t := ClosedLoop(context.Background(), client, sys.API+q, h.Cfg.LargeConns, h.Cfg.Warmup, h.Cfg.LargeDur, status200)
 	return fmt.Sprintf("get_group_info (%d×%d roster) at %d connections: %s", h.Cfg.LargeGroups, h.Cfg.LargeMembers, h.Cfg.LargeConns, throughputText(t)), nil

@@ -3,6 +3,7 @@ module github.com/openqq/openqq/cmd/openqq
 go 1.26.0
 
 replace (
+	github.com/openqq/openqq/pkg/client => ../../pkg/client
 	github.com/openqq/openqq/pkg/events => ../../pkg/events
 	github.com/openqq/openqq/pkg/infra => ../../pkg/infra
 	github.com/openqq/openqq/services/gateway => ../../services/gateway
@@ -24,6 +25,7 @@ require (
 	github.com/coder/websocket v1.8.15 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/openqq/openqq/pkg/client v0.0.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect

@@ -49,7 +49,7 @@ func TestReplyBotAnswersInTheGroup(t *testing.T) {
 	}
 	defer nc.Close()
 	sent := make(chan *nats.Msg, 16)
-	if _, err := nc.ChanSubscribe("qq.events.group_message", sent); err != nil {
+	if _, err := nc.ChanSubscribe(events.Subjects{}.Event(events.GroupMessage), sent); err != nil {
 		t.Fatal(err)
 	}
 	in, _ := json.Marshal(events.Injection{Type: events.GroupMessage, GroupID: 2617047292, SenderID: 2372835507, Content: "你好"})

@@ -1,5 +1,11 @@
 package events
 
+// APIPathPrefix starts the HTTP path of every route: /openqq/<route>.
+const APIPathPrefix = "/openqq/"
+
+// APIPath is the HTTP path of a route.
+func APIPath(route string) string { return APIPathPrefix + route }
+
 // The /openqq/<route> routes; each is served on the subject qq.api.<route>.
 const (
 	RouteGetUserInfo        = "get_user_info"
@@ -57,6 +63,13 @@ func AnswersBeforeRunning(route string) bool {
 const (
 	HeaderTicket = "Openqq-Ticket"
 	HeaderHold   = "Openqq-Hold"
+)
+
+// The micro endpoint that takes check_event releases, and its subject under the API group
+// (Subjects.CheckEventRelease).
+const (
+	EndpointCheckEventRelease = "check_event_release"
+	CheckEventReleaseSubject  = RouteCheckEvent + ".release"
 )
 
 // CheckEventRelease is the body of a release on Subjects.CheckEventRelease.

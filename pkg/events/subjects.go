@@ -51,7 +51,7 @@ func (s Subjects) APIGroup() string { return s.prefix() + ".api" }
 func (s Subjects) API(route string) string { return s.APIGroup() + "." + route }
 
 // CheckEventRelease is where the gateway releases a check_event ticket.
-func (s Subjects) CheckEventRelease() string { return s.API(RouteCheckEvent) + ".release" }
+func (s Subjects) CheckEventRelease() string { return s.API(CheckEventReleaseSubject) }
 
 // Stream is the JetStream stream of this prefix: QQ_EVENTS for "qq", QQ_EVENTS_<PREFIX>
 // otherwise, so that several accounts share one server.

@@ -141,3 +141,37 @@ func TestReservedParams(t *testing.T) {
 		})
 	}
 }
+
+// The names the services agree on, spelt out once more: changing one changes the wire.
+func TestWireNames(t *testing.T) {
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"check_event release subject", Subjects{}.CheckEventRelease(), "qq.api.check_event.release"},
+		{"check_event release custom", Subjects{Prefix: "acct1"}.CheckEventRelease(), "acct1.api.check_event.release"},
+		{"check_event release endpoint", EndpointCheckEventRelease, "check_event_release"},
+		{"reporter consumer", ReporterConsumer("stdout"), "reporter_stdout"},
+		{"api path", APIPath(RouteSendGroupMessage), "/openqq/send_group_message"},
+		{"answers bucket", Subjects{}.AnswersBucket(), "QQ_ANSWERS"},
+		{"answers bucket custom", Subjects{Prefix: "org.acct-2"}.AnswersBucket(), "QQ_ANSWERS_ORG_ACCT_2"},
+		{"stream custom", Subjects{Prefix: "org.acct-2"}.Stream(), "QQ_EVENTS_ORG_ACCT_2"},
+		{"dead letter stream", Subjects{}.DeadLetterStream(), "QQ_DEADLETTER"},
+		{"dead letter", Subjects{}.DeadLetter("reporter_x"), "qq.deadletter.reporter_x"},
+		{"if-none-match", HeaderIfNoneMatch, "Openqq-If-None-Match"},
+		{"etag", HeaderETag, "Openqq-Etag"},
+		{"not modified", HeaderNotModified, "Openqq-Not-Modified"},
+		{"msg id", HeaderMsgID, "Nats-Msg-Id"},
+		{"from", HeaderFrom, "Openqq-From"},
+		{"ticket", HeaderTicket, "Openqq-Ticket"},
+		{"hold", HeaderHold, "Openqq-Hold"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}

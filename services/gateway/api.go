@@ -10,9 +10,9 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 	"github.com/nats-io/nuid"
 
+	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 )
 
@@ -41,16 +41,13 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 	}
 	delete(p, "access_token") // a secret: never forwarded, never logged
 
-	msg := nats.NewMsg(g.subj.API(route))
-	timeout := g.cfg.APITimeout
+	var opts []client.CallOption
 	var ticket string
 	if route == events.RouteCheckEvent {
 		// The long poll: the session holds the call, and hands out items under a ticket that
 		// stays open until they reached the caller.
 		ticket = nuid.Next()
-		msg.Header.Set(events.HeaderTicket, ticket)
-		msg.Header.Set(events.HeaderHold, g.cfg.CheckEventHold.String())
-		timeout += g.cfg.CheckEventHold
+		opts = append(opts, client.Ticket(ticket, g.cfg.CheckEventHold))
 	}
 	ctx := r.Context()
 	if ticket != "" {
@@ -66,7 +63,7 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
-	status, body := g.request(ctx, msg, p, timeout)
+	status, body := g.request(ctx, route, p, opts...)
 	if ticket != "" && r.Context().Err() == nil && ctx.Err() != nil {
 		status, body = http.StatusOK, []byte("[]")
 	}
@@ -86,71 +83,53 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 // release tells the session whether the items of a check_event ticket reached the caller;
 // those that did not go back to its buffer.
 func (g *Gateway) release(ticket string, delivered bool) {
-	data := events.MustMarshal(events.CheckEventRelease{Ticket: ticket, Delivered: delivered})
-	if err := g.nc.Publish(g.subj.CheckEventRelease(), data); err != nil {
+	if err := g.qq.Release(ticket, delivered); err != nil {
 		g.log.Warn("check_event release", "ticket", ticket, "err", err)
 	}
 }
 
 // request asks the session and returns the HTTP status and body to answer with.
-func (g *Gateway) request(ctx context.Context, msg *nats.Msg, p events.Params, timeout time.Duration) (int, []byte) {
+func (g *Gateway) request(ctx context.Context, route string, p events.Params, opts ...client.CallOption) (int, []byte) {
 	data, err := events.Marshal(p)
 	if err != nil {
 		return statusBody(events.ErrInternal)
 	}
-	msg.Data = data
-	route := events.EventName(msg.Subject)
 	if !events.Cacheable(route) {
-		status, body, _ := g.exchange(ctx, msg, timeout)
+		status, body, _ := g.exchange(ctx, route, data, opts...)
 		return status, body
 	}
 	return g.replies.get(ctx, route, data, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
-		m := nats.NewMsg(msg.Subject)
-		m.Data = data
-		if etag != "" {
-			m.Header.Set(events.HeaderIfNoneMatch, etag)
-		}
-		return g.exchange(ctx, m, timeout)
+		return g.exchange(ctx, route, data, append(opts[:len(opts):len(opts)], client.IfNoneMatch(etag))...)
 	})
 }
 
-// exchange sends one request (msg, its parameters encoded) to the session; it returns the
-// HTTP status and body to answer with and the reply's headers.
-func (g *Gateway) exchange(ctx context.Context, msg *nats.Msg, timeout time.Duration) (int, []byte, nats.Header) {
-	route := events.EventName(msg.Subject)
-	if !g.nc.IsConnected() {
-		// A request now would sit in the reconnect buffer until the time-out: say so at once.
-		g.log.Warn("session unavailable: NATS not connected", "route", route, "nats", g.nc.Status().String())
-		return withoutHeader(statusBody(events.ErrUnavailable))
+// exchange sends one request (its parameters encoded) to the session; it returns the HTTP
+// status and body to answer with and the reply's headers. The session's reply goes out as it
+// came, refusals included: only a call that got no reply is answered here.
+func (g *Gateway) exchange(ctx context.Context, route string, data []byte, opts ...client.CallOption) (int, []byte, nats.Header) {
+	rep, err := g.qq.Request(ctx, route, data, opts...)
+	if err == nil {
+		if rep.HTTPStatus != http.StatusOK {
+			return rep.HTTPStatus, rep.Data, nil
+		}
+		return rep.HTTPStatus, rep.Data, rep.Header
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	reply, err := g.nc.RequestMsgWithContext(ctx, msg)
+	var e *client.Error
+	if !errors.As(err, &e) {
+		return withoutHeader(statusBody(events.ErrInternal))
+	}
 	switch {
-	case err == nil:
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		g.log.Warn("session timeout", "route", route, "after", timeout)
-		return withoutHeader(statusBody(events.ErrTimeout))
+	case errors.Is(err, client.ErrNotConnected):
+		// A request now would sit in the reconnect buffer until the time-out: said at once.
+		g.log.Warn("session unavailable: NATS not connected", "route", route, "nats", g.nc.Status().String())
 	case errors.Is(err, context.Canceled):
 		// The caller hung up; nobody reads this answer.
-		return withoutHeader(statusBody(events.ErrTimeout))
+	case e.Status.Code == events.CodeTimeout:
+		g.log.Warn("session timeout", "route", route, "err", e.Err)
 	default: // no responders, or NATS itself is away
-		g.log.Warn("session unavailable", "route", route, "err", err)
-		return withoutHeader(statusBody(events.ErrUnavailable))
+		g.log.Warn("session unavailable", "route", route, "err", e.Err)
 	}
-	code := reply.Header.Get(micro.ErrorCodeHeader)
-	if code == "" {
-		return http.StatusOK, reply.Data, reply.Header
-	}
-	status, err := strconv.Atoi(code)
-	if err != nil || status < 400 || status > 599 {
-		status = http.StatusInternalServerError
-	}
-	if len(reply.Data) == 0 {
-		// An error without a body: not our session's, but still a JSON answer.
-		return status, events.MustMarshal(events.NewStatus(events.CodeInternal, "%s", reply.Header.Get(micro.ErrorHeader))), nil
-	}
-	return status, reply.Data, nil
+	return withoutHeader(statusBody(e.Status))
 }
 
 func withoutHeader(status int, body []byte) (int, []byte, nats.Header) { return status, body, nil }

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 
+	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/gateway/console"
 )
@@ -40,7 +41,8 @@ type Config struct {
 // Gateway serves the HTTP API.
 type Gateway struct {
 	nc      *nats.Conn
-	replies *replyCache // the get_*_info replies
+	qq      *client.Client // the calls of /openqq/<route>
+	replies *replyCache    // the get_*_info replies
 	cfg     Config
 	subj    events.Subjects
 	log     *slog.Logger
@@ -86,6 +88,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway"),
+		qq:       client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		stopping: make(chan struct{}), replies: newReplyCache(cfg.APITimeout)}
 	g.handler = g.mounted(instrument(g.routes()))
 	return g, nil
@@ -104,7 +107,7 @@ func (g *Gateway) routes() http.Handler {
 	r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
 	r.Methods(http.MethodGet).Path(pathWS).HandlerFunc(st.ws)
 	r.Methods(http.MethodGet).Path(pathReporters).HandlerFunc(st.reporters)
-	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path("/openqq/{route}").HandlerFunc(g.api)
+	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path(events.APIPathPrefix + "{route}").HandlerFunc(g.api)
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, events.ErrAPINotFound)
 	})

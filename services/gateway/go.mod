@@ -3,6 +3,7 @@ module github.com/openqq/openqq/services/gateway
 go 1.26.0
 
 replace (
+	github.com/openqq/openqq/pkg/client => ../../pkg/client
 	github.com/openqq/openqq/pkg/events => ../../pkg/events
 	github.com/openqq/openqq/pkg/infra => ../../pkg/infra
 )
@@ -12,6 +13,7 @@ require (
 	github.com/gorilla/mux v1.8.1
 	github.com/nats-io/nats.go v1.55.0
 	github.com/nats-io/nuid v1.0.1
+	github.com/openqq/openqq/pkg/client v0.0.0
 	github.com/openqq/openqq/pkg/events v0.0.0
 	github.com/openqq/openqq/pkg/infra v0.0.0-00010101000000-000000000000
 	github.com/prometheus/client_golang v1.25.0

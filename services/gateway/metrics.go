@@ -45,7 +45,7 @@ func instrument(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK // nothing written: net/http answers 200
 		}
-		route, ok := strings.CutPrefix(r.URL.Path, "/openqq/")
+		route, ok := strings.CutPrefix(r.URL.Path, events.APIPathPrefix)
 		if !ok || !events.IsRoute(route) {
 			if status != http.StatusForbidden {
 				return

@@ -12,9 +12,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 )
 
-// reporterPrefix starts the name of every reporter's durable consumer on QQ_EVENTS.
-const reporterPrefix = "reporter_"
-
 // reporterInfo is one reporter's consumer, as the console shows it.
 type reporterInfo struct {
 	Name        string `json:"name"`
@@ -48,7 +45,7 @@ func (s *streamer) reporters(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		list := stream.ListConsumers(ctx)
 		for ci := range list.Info() {
-			if !strings.HasPrefix(ci.Name, reporterPrefix) {
+			if !strings.HasPrefix(ci.Name, events.ReporterConsumerPrefix) {
 				continue
 			}
 			reply.Reporters = append(reply.Reporters, reporterInfo{

@@ -3,12 +3,14 @@ module github.com/openqq/openqq/services/poller
 go 1.26.0
 
 replace (
+	github.com/openqq/openqq/pkg/client => ../../pkg/client
 	github.com/openqq/openqq/pkg/events => ../../pkg/events
 	github.com/openqq/openqq/pkg/infra => ../../pkg/infra
 )
 
 require (
 	github.com/nats-io/nats.go v1.55.0
+	github.com/openqq/openqq/pkg/client v0.0.0
 	github.com/openqq/openqq/pkg/events v0.0.0
 	github.com/openqq/openqq/pkg/infra v0.0.0
 	github.com/prometheus/client_golang v1.25.0
@@ -18,6 +20,7 @@ require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/coder/websocket v1.8.15 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect

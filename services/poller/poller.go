@@ -8,7 +8,6 @@ package poller
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,8 +19,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/wait"
 )
@@ -61,6 +60,7 @@ func orDefault[T comparable](v *T, def T) {
 // Poller runs the heartbeat.
 type Poller struct {
 	nc      *nats.Conn
+	qq      *client.Client
 	cfg     Config
 	subj    events.Subjects
 	log     *slog.Logger
@@ -96,6 +96,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Poller, error) {
 	tr.DialContext = dialer.DialContext
 	return &Poller{
 		nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "poller"),
+		qq:      client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		pollURL: u, changed: make(chan struct{}),
 		client: &http.Client{
 			Transport: tr,
@@ -219,15 +220,16 @@ func (p *Poller) cycle(ctx context.Context) {
 		p.log.Warn("poll redirect refused", "location", loc, "err", err)
 		return
 	}
-	reply, err := p.call(ctx, route, params)
-	if err != nil {
+	// A refusal is the API's answer to the command, reported as any other.
+	reply, err := p.qq.Call(ctx, route, params)
+	if reply == nil {
 		p.log.Warn("poll command failed", "route", route, "err", err)
 		return
 	}
 	outcome = pollCommand
-	p.log.Info("poll command", "route", route, "reply_bytes", len(reply))
+	p.log.Info("poll command", "route", route, "reply_bytes", len(reply.Data), "code", client.Code(err))
 	if p.cfg.PollReport {
-		p.report(ctx, route, reply)
+		p.report(ctx, route, reply.Data)
 	}
 }
 
@@ -272,20 +274,6 @@ func Command(base *url.URL, location string) (string, events.Params, error) {
 	return m[1], params, nil
 }
 
-func (p *Poller) call(ctx context.Context, route string, params events.Params) ([]byte, error) {
-	data, err := events.Marshal(params)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.APITimeout)
-	defer cancel()
-	m, err := p.nc.RequestWithContext(ctx, p.subj.API(route), data)
-	if err != nil {
-		return nil, err
-	}
-	return m.Data, nil
-}
-
 // report POSTs the API's reply to POLL_API (POLL_REPORT=1): the body is the reply JSON, and
 // X-Openqq-Route names the route.
 func (p *Poller) report(ctx context.Context, route string, reply []byte) {
@@ -296,7 +284,7 @@ func (p *Poller) report(ctx context.Context, route string, reply []byte) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Openqq-Route", route)
+	req.Header.Set(events.HTTPHeaderRoute, route)
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.log.Info("poll report failed", "route", route)
@@ -315,33 +303,21 @@ func (p *Poller) followState(ctx context.Context) {
 		}
 		_ = wait.Sleep(ctx, time.Second)
 	}
-	js, err := jetstream.New(p.nc)
-	if err != nil {
-		p.log.Error("jetstream", "err", err)
-		return
+	opts := client.ConsumeOptions{
+		Names: []string{events.EventStateChange}, Stream: true, Deliver: client.DeliverLastPerName,
+		OnError: func(_ *client.Item, err error) { p.log.Debug("state_change not read", "err", err) },
 	}
 	for ctx.Err() == nil {
-		cons, err := js.OrderedConsumer(ctx, p.subj.Stream(), jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{p.subj.Event(events.EventStateChange)},
-			DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+		err := p.qq.Consume(ctx, opts, func(_ context.Context, it *client.Item) error {
+			var from, to events.State
+			if err := it.Params(&from, &to); err != nil {
+				return err
+			}
+			p.setRunning(to == events.StateRunning)
+			return nil
 		})
 		if err == nil {
-			var cc jetstream.ConsumeContext
-			cc, err = cons.Consume(func(m jetstream.Msg) {
-				var ev events.Event
-				if json.Unmarshal(m.Data(), &ev) != nil || len(ev.Params) != 2 {
-					return
-				}
-				var to events.State
-				if json.Unmarshal(ev.Params[1], &to) == nil {
-					p.setRunning(to == events.StateRunning)
-				}
-			})
-			if err == nil {
-				<-ctx.Done()
-				cc.Stop()
-				return
-			}
+			return // ctx ended
 		}
 		p.log.Info("waiting for the event stream", "err", err)
 		_ = wait.Sleep(ctx, time.Second)
@@ -349,12 +325,8 @@ func (p *Poller) followState(ctx context.Context) {
 }
 
 func (p *Poller) clientState(ctx context.Context) (events.State, error) {
-	b, err := p.call(ctx, events.RouteGetClientInfo, events.Params{})
+	info, err := p.qq.GetClientInfo(ctx)
 	if err != nil {
-		return "", err
-	}
-	var info events.ClientInfo
-	if err := json.Unmarshal(b, &info); err != nil {
 		return "", err
 	}
 	return info.State, nil

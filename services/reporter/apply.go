@@ -2,15 +2,14 @@ package reporter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 )
 
@@ -132,34 +131,16 @@ func replyTo(m *events.Message, peer int64, content string) (apiCall, bool) {
 
 // call makes one API request, marked as an answer.
 func (r *Reporter) call(ctx context.Context, c apiCall) error {
-	data, err := events.Marshal(c.params)
-	if err != nil {
-		return err
-	}
-	req := nats.NewMsg(r.subj.API(c.route))
-	req.Header.Set(events.HeaderFrom, events.FromReply)
-	req.Data = data
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.APITimeout)
-	defer cancel()
-	resp, err := r.nc.RequestMsgWithContext(ctx, req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", c.route, err)
-	}
-	var st struct {
-		Code   int    `json:"code"`
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(resp.Data, &st); err != nil {
-		return fmt.Errorf("%s: reply %q: %w", c.route, resp.Data, err)
-	}
+	qq := client.New(r.nc, client.WithPrefix(r.cfg.SubjectPrefix), client.WithTimeout(r.cfg.APITimeout))
+	_, err := qq.Call(ctx, c.route, c.params, client.AsReply())
 	switch {
-	case st.Code == events.CodeOK:
+	case err == nil:
 		answersApplied.WithLabelValues(c.route).Inc()
 		r.log.Info("answer applied", "route", c.route)
-	case st.Code == events.CodeNotReady || st.Code == events.CodeUnavailable || st.Code == events.CodeTimeout:
-		return fmt.Errorf("%s: %s", c.route, st.Status) // the client comes back: try again
+	case client.Temporary(err):
+		return err // no reply, or the client is not running: it comes back, try again
 	default:
-		r.log.Warn("answer refused by the API", "route", c.route, "code", st.Code, "status", st.Status)
+		r.log.Warn("answer refused by the API", "route", c.route, "code", client.Code(err), "err", err)
 	}
 	return nil
 }
@@ -184,7 +165,7 @@ func (r *Reporter) answersKV(ctx context.Context) (jetstream.KeyValue, error) {
 }
 
 func answersBucket(s events.Subjects) string {
-	return "QQ_ANSWERS" + s.Stream()[len(events.StreamName):]
+	return s.AnswersBucket()
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -14,13 +14,13 @@ import (
 
 // Headers of a dead letter: where the item came from and why it was parked.
 const (
-	HeaderDLStream     = "Openqq-Stream"
-	HeaderDLSeq        = "Openqq-Stream-Seq"
-	HeaderDLSubject    = "Openqq-Subject"
-	HeaderDLConsumer   = "Openqq-Consumer"
-	HeaderDLTarget     = "Openqq-Target"
-	HeaderDLError      = "Openqq-Error"
-	HeaderDLDeliveries = "Openqq-Deliveries"
+	HeaderDLStream     = events.HeaderDeadStream
+	HeaderDLSeq        = events.HeaderDeadSeq
+	HeaderDLSubject    = events.HeaderDeadSubject
+	HeaderDLConsumer   = events.HeaderDeadConsumer
+	HeaderDLTarget     = events.HeaderDeadTarget
+	HeaderDLError      = events.HeaderDeadError
+	HeaderDLDeliveries = events.HeaderDeadDeliveries
 )
 
 // deadLetterMaxAge is how long parked items wait to be looked at or replayed.

@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
+
+	"github.com/openqq/openqq/pkg/events"
 )
 
 // target is somewhere items go: a post_api URL, or standard output.
@@ -41,7 +43,7 @@ type httpTarget struct {
 
 func newHTTPTarget(r *Reporter, u string) *httpTarget {
 	sum := sha256.Sum256([]byte(u))
-	return &httpTarget{r: r, url: u, name: "reporter_" + hex.EncodeToString(sum[:6])}
+	return &httpTarget{r: r, url: u, name: events.ReporterConsumer(hex.EncodeToString(sum[:6]))}
 }
 
 func (t *httpTarget) consumer() string { return t.name }
@@ -59,10 +61,10 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 	// many bytes and break on chunked bodies.
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set("X-Openqq-Delivery", strconv.FormatUint(seq, 10))
-	req.Header.Set("X-Openqq-Attempt", strconv.Itoa(attempt))
+	req.Header.Set(events.HTTPHeaderDelivery, strconv.FormatUint(seq, 10))
+	req.Header.Set(events.HTTPHeaderAttempt, strconv.Itoa(attempt))
 	if s := t.r.cfg.PostSecret; s != "" {
-		req.Header.Set("X-Signature", Sign(s, item))
+		req.Header.Set(events.HTTPHeaderSignature, Sign(s, item))
 	}
 	resp, err := t.r.client.Do(req)
 	if err != nil {
@@ -146,7 +148,7 @@ type stdoutTarget struct {
 
 func newStdoutTarget() *stdoutTarget { return &stdoutTarget{w: os.Stdout} }
 
-func (t *stdoutTarget) consumer() string { return "reporter_stdout" }
+func (t *stdoutTarget) consumer() string { return events.ReporterConsumer("stdout") }
 
 func (t *stdoutTarget) String() string { return "stdout" }
 

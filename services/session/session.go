@@ -303,10 +303,10 @@ func (s *Session) serve(ctx context.Context) (micro.Service, error) {
 		_ = svc.Stop()
 		return nil, fmt.Errorf("session: add endpoint check_event: %w", err)
 	}
-	if err := g.AddEndpoint("check_event_release", micro.HandlerFunc(s.checkEventRelease),
-		micro.WithEndpointSubject(events.RouteCheckEvent+".release")); err != nil {
+	if err := g.AddEndpoint(events.EndpointCheckEventRelease, micro.HandlerFunc(s.checkEventRelease),
+		micro.WithEndpointSubject(events.CheckEventReleaseSubject)); err != nil {
 		_ = svc.Stop()
-		return nil, fmt.Errorf("session: add endpoint check_event_release: %w", err)
+		return nil, fmt.Errorf("session: add endpoint %s: %w", events.EndpointCheckEventRelease, err)
 	}
 	for range workers {
 		go s.work(ctx)

@@ -1,0 +1,51 @@
+package events
+
+// The names other than subjects that the services agree on: JetStream consumers and buckets,
+// the headers of the NATS messages, and the HTTP headers openqq adds to what it sends out.
+
+// ReporterConsumerPrefix starts the name of every reporter's durable consumer on the stream, so
+// that the console can tell them from other consumers.
+const ReporterConsumerPrefix = "reporter_"
+
+// ReporterConsumer names the durable consumer of one post_api target (or "stdout").
+func ReporterConsumer(target string) string { return ReporterConsumerPrefix + target }
+
+// AnswersBucketName is the key-value bucket that remembers the post_api answers already
+// applied (for the default prefix; see Subjects.AnswersBucket).
+const AnswersBucketName = "QQ_ANSWERS"
+
+// AnswersBucket is the answers bucket of this prefix: QQ_ANSWERS for "qq", QQ_ANSWERS_<PREFIX>
+// otherwise.
+func (s Subjects) AnswersBucket() string { return streamName(AnswersBucketName, s.prefix()) }
+
+// A reply that does not go out as HTTP 200 comes as a NATS micro error: HeaderServiceErrorCode
+// carries the HTTP status, HeaderServiceError the API code, and the body is the JSON reply
+// (*Status or *SendReply). These are the micro package's header names.
+const (
+	HeaderServiceError     = "Nats-Service-Error"
+	HeaderServiceErrorCode = "Nats-Service-Error-Code"
+)
+
+// Headers of a dead letter: where the item came from and why it was parked.
+const (
+	HeaderDeadStream     = "Openqq-Stream"
+	HeaderDeadSeq        = "Openqq-Stream-Seq"
+	HeaderDeadSubject    = "Openqq-Subject"
+	HeaderDeadConsumer   = "Openqq-Consumer"
+	HeaderDeadTarget     = "Openqq-Target"
+	HeaderDeadError      = "Openqq-Error"
+	HeaderDeadDeliveries = "Openqq-Deliveries"
+)
+
+// HTTP headers of the POSTs to post_api and poll_api.
+const (
+	// HTTPHeaderDelivery is the stream sequence of the item POSTed: the same on a retry, so a
+	// receiver can tell a redelivery.
+	HTTPHeaderDelivery = "X-Openqq-Delivery"
+	// HTTPHeaderAttempt counts the POSTs of one item, from 1.
+	HTTPHeaderAttempt = "X-Openqq-Attempt"
+	// HTTPHeaderSignature is sha1=<hex HMAC-SHA1 of the body> with POST_SECRET, as OneBot signs.
+	HTTPHeaderSignature = "X-Signature"
+	// HTTPHeaderRoute names the route whose reply a poll report carries (POLL_REPORT).
+	HTTPHeaderRoute = "X-Openqq-Route"
+)
