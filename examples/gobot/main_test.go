@@ -14,7 +14,7 @@ import (
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/sim"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // The README's promise: this program, run beside the all-in-one, answers a group message in
@@ -25,7 +25,7 @@ func TestGoBotAnswersInTheGroup(t *testing.T) {
 	cfg.Gateway.Addr, cfg.Gateway.SubjectPrefix = "127.0.0.1:0", "qq"
 	cfg.Gateway.APITimeout, cfg.Gateway.MaxBodyBytes = 5*time.Second, 1<<20
 	cfg.Session.SubjectPrefix, cfg.Session.Driver = "qq", "sim"
-	cfg.Session.Sim.QRCodeDir = t.TempDir()
+	cfg.Session.DriverConfig = sim.Config{QRCodeDir: t.TempDir()}
 	ready := make(chan allinone.Addrs, 1)
 	cfg.Ready = func(a allinone.Addrs) { ready <- a }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -60,7 +60,7 @@ func TestGoBotAnswersInTheGroup(t *testing.T) {
 
 	// Until the bot and the consumer above listen, an injected message may go unanswered or
 	// unseen: inject again until the answer comes.
-	in, _ := json.Marshal(sim.Injection{Type: events.GroupMessage, GroupID: 2617047292, SenderID: 2372835507, Content: "你好"})
+	in, _ := json.Marshal(events.Injection{Type: events.GroupMessage, GroupID: 2617047292, SenderID: 2372835507, Content: "你好"})
 	deadline := time.After(20 * time.Second)
 	for {
 		if r, err := nc.Request(qq.Subjects().SimInject(), in, time.Second); err != nil {

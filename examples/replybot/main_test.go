@@ -55,7 +55,7 @@ func TestReplyBotAnswersInTheGroup(t *testing.T) {
 	in, _ := json.Marshal(events.Injection{Type: events.GroupMessage, GroupID: 2617047292, SenderID: 2372835507, Content: "你好"})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r, err := nc.Request("qq.sim.inject", in, time.Second)
+		r, err := nc.Request(events.Subjects{Prefix: events.DefaultPrefix}.SimInject(), in, time.Second)
 		if err == nil && json.Valid(r.Data) {
 			var rep events.InjectReply
 			_ = json.Unmarshal(r.Data, &rep)
