@@ -28,7 +28,7 @@ type Config struct {
 	// PostAPI is one or more URLs (comma-separated); each receives every item.
 	PostAPI []string `envconfig:"POST_API"`
 	// PostEvent false leaves only messages; PostEventList names the events that go.
-	PostEvent     bool     `envconfig:"POST_EVENT" default:"true"`
+	PostEvent bool `envconfig:"POST_EVENT" default:"true"`
 	// Its default is events.DefaultPostEventList (the seeds'), defined there once.
 	PostEventList []string `envconfig:"POST_EVENT_LIST"`
 	// PostStdout also prints each item as one JSON line on standard output.

@@ -128,7 +128,6 @@ func checkURL(u string) error {
 	return nil
 }
 
-
 // stdoutTarget prints each item as one JSON line (POST_STDOUT).
 type stdoutTarget struct {
 	mu sync.Mutex

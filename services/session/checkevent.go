@@ -23,7 +23,7 @@ type CheckEventConfig struct {
 	// Hold is the longest a call waits for the first new item.
 	Hold time.Duration `envconfig:"CHECK_EVENT_HOLD" default:"30s"`
 	// PostEvent and PostEventList choose the events that go in, as for post_api.
-	PostEvent     bool     `envconfig:"POST_EVENT" default:"true"`
+	PostEvent bool `envconfig:"POST_EVENT" default:"true"`
 	// Its default is events.DefaultPostEventList (the seeds'), defined there once.
 	PostEventList []string `envconfig:"POST_EVENT_LIST"`
 }

@@ -84,7 +84,6 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 	return nc, nil
 }
 
-
 // scrub removes every secret of cfg from a text that might quote one.
 func scrub(text string, cfg Config) string {
 	for _, secret := range []string{cfg.Password, cfg.Token} {

@@ -146,7 +146,6 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-
 // Run connects, keeps the account's roster and reports its traffic until ctx ends. A lost
 // peer is not the end: the state goes back to loading (the documented "peer away" state),
 // the driver reconnects (or waits for the peer to, with the reverse WebSocket), fetches the
