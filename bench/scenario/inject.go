@@ -2,13 +2,14 @@ package scenario
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // The default roster's group PERL学习交流 and its member 老王.
@@ -18,7 +19,7 @@ const (
 	defaultFriendID = 2372835507
 )
 
-// injection is the body of a qq.sim.inject request making the account receive message seq.
+// injection is the body of an injection request (proctest.Inject) making the account receive message seq.
 func injection(seq int) []byte {
 	return fmt.Appendf(nil, `{"type":"group_message","group_id":%d,"sender_id":%d,"content":"%s%d"}`,
 		defaultGroupID, defaultSenderID, benchPrefix, seq)
@@ -42,17 +43,9 @@ func connectNATS(url, name string) (*nats.Conn, error) {
 
 func injectOne(nc *nats.Conn, seq int, in *Injected, firstErr *atomic.Value, errs *atomic.Int64) {
 	in.T0[seq] = time.Now().UnixNano()
-	m, err := nc.Request("qq.sim.inject", injection(seq), 30*time.Second)
-	var reply struct {
-		Code   int    `json:"code"`
-		ID     int64  `json:"id"`
-		Status string `json:"status"`
-	}
-	if err == nil {
-		err = json.Unmarshal(m.Data, &reply)
-	}
+	reply, err := proctest.Inject(nc, injection(seq), 30*time.Second)
 	if err == nil && reply.Code != 0 {
-		err = fmt.Errorf("injection refused: %s", m.Data)
+		err = fmt.Errorf("injection refused: %+v", reply)
 	}
 	if err != nil {
 		errs.Add(1)

@@ -55,7 +55,7 @@ func (h *Harness) start(ctx context.Context) ([]Row, error) {
 		times = append(times, time.Since(t0))
 		if i == cfg.StartRuns-1 {
 			time.Sleep(cfg.IdleSettle)
-			idle, err = p.RSS()
+			idle, err = RSS(p)
 			if err != nil {
 				p.Stop()
 				return nil, err
