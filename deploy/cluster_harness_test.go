@@ -54,9 +54,6 @@ func needCluster(t *testing.T) {
 	}
 }
 
-// freePort is a loopback port nobody listens on (proctest.FreePort).
-func freePort(t *testing.T) int { return proctest.MustFreePort(t) }
-
 // proc is one started process.
 type proc = proctest.Proc
 
@@ -91,7 +88,7 @@ func newCluster(t *testing.T, env map[string]string) *cluster {
 	needCluster(t)
 	c := &cluster{
 		t: t, dir: t.TempDir(),
-		natsPort: freePort(t), natsHTTP: freePort(t), httpPort: freePort(t),
+		natsPort: proctest.MustFreePort(t), natsHTTP: proctest.MustFreePort(t), httpPort: proctest.MustFreePort(t),
 		health: map[string]int{}, svc: map[string]*proc{},
 	}
 	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
@@ -180,7 +177,7 @@ func (c *cluster) startService(name, kind string, extra map[string]string) *proc
 	c.t.Helper()
 	port, ok := c.health[name]
 	if !ok {
-		port = freePort(c.t)
+		port = proctest.MustFreePort(c.t)
 		c.health[name] = port
 	}
 	env := map[string]string{"HEALTH_ADDR": fmt.Sprintf("127.0.0.1:%d", port)}

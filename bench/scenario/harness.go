@@ -71,9 +71,6 @@ func (h *Harness) BuildProfiled(ctx context.Context) error {
 	return proctest.Build(ctx, h.Repo, h.Bin, binProfiled)
 }
 
-// FindRepo walks up from dir to the directory holding go.work.
-func FindRepo(dir string) (string, error) { return proctest.FindRepo(dir) }
-
 // Close stops every process still running and removes the temporary directory, unless
 // BENCH_KEEP=1 asks to keep it (the processes' logs are in its logs/).
 func (h *Harness) Close() {
@@ -179,9 +176,6 @@ func PeakRSS(p *Proc) (stop func() int64) {
 
 // ---- ports ----
 
-// FreePort is a loopback port nobody listens on (proctest.FreePort).
-func FreePort() (int, error) { return proctest.FreePort() }
-
 // ---- topologies ----
 
 // System is a running openqq: its API URL, its NATS URL and its processes.
@@ -244,11 +238,11 @@ func (h *Harness) AllInOne(ctx context.Context, env map[string]string) (*System,
 }
 
 func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]string) (*System, error) {
-	natsPort, err := FreePort()
+	natsPort, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := FreePort()
+	httpPort, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +273,7 @@ func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]strin
 // NATSServer starts nats-server as deploy/nats.conf configures it (max_payload 64MB,
 // max_pending 256MB, JetStream on a file store) on a free port.
 func (h *Harness) NATSServer(ctx context.Context) (*Proc, string, error) {
-	port, err := FreePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -329,7 +323,7 @@ func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[stri
 	s.Main = sess
 	s.add(sess)
 	if gateway {
-		port, err := FreePort()
+		port, err := proctest.FreePort()
 		if err != nil {
 			s.Stop()
 			return nil, err
@@ -359,7 +353,7 @@ func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[stri
 // Reporter starts one openqq-reporter against the system's NATS, and waits until it is
 // connected (its /readyz).
 func (h *Harness) Reporter(ctx context.Context, s *System, env map[string]string) (*Proc, error) {
-	port, err := FreePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // TestMain lets this test binary serve as the bare baseline server when the harness starts it
@@ -26,7 +28,7 @@ func TestScenarios(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	repo, err := FindRepo(".")
+	repo, err := proctest.FindRepo(".")
 	if err != nil {
 		t.Fatal(err)
 	}
