@@ -63,8 +63,8 @@ type exchange struct {
 	do      exchangeFunc
 	waiters int // the calls waiting for it (under replyCache.mu)
 	done    chan struct{}
-	status int
-	body   []byte
+	status  int
+	body    []byte
 }
 
 func newReplyCache(timeout time.Duration) *replyCache {
