@@ -256,19 +256,16 @@ func (c *cluster) waitReady(timeout time.Duration, names ...string) {
 // waitNotReady waits until every named service's /readyz answers 503.
 func (c *cluster) waitNotReady(timeout time.Duration, names ...string) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	for _, n := range names {
 		var status int
 		var body string
-		for {
-			if status, body, _ = get(c.readyURL(n), time.Second); status == http.StatusServiceUnavailable {
-				break
-			}
-			if time.Now().After(deadline) {
-				c.t.Errorf("%s /readyz: want 503 while its dependency is away, got %d %s", n, status, body)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := proctest.Poll(ctx, timeout, nil, func() bool {
+			status, body, _ = get(c.readyURL(n), time.Second)
+			return status == http.StatusServiceUnavailable
+		}, func() string { return fmt.Sprintf("%d %s", status, body) }); err != nil {
+			c.t.Errorf("%s /readyz: want 503 while its dependency is away: %v", n, err)
 		}
 	}
 }
@@ -303,33 +300,28 @@ func (c *cluster) checkUnavailable(within time.Duration) {
 // times out (504); the server learns of the death a moment after the process is reaped.
 func (c *cluster) waitUnavailable(timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
 	var status int
 	var body string
-	for time.Now().Before(deadline) {
-		if status, body, _ = get(c.apiURL("get_user_info"), timeout); status == http.StatusServiceUnavailable {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := proctest.Poll(context.Background(), timeout, nil, func() bool {
+		status, body, _ = get(c.apiURL("get_user_info"), timeout)
+		return status == http.StatusServiceUnavailable
+	}, func() string { return fmt.Sprintf("HTTP %d %q", status, body) }); err != nil {
+		c.t.Errorf("get_user_info: want 503: %v", err)
 	}
-	c.t.Errorf("get_user_info: HTTP %d %q, want 503 within %s", status, body, timeout)
 }
 
 // waitAPI waits until get_user_info answers 200 with a JSON object.
 func (c *cluster) waitAPI(timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
 	var status int
 	var body string
-	for time.Now().Before(deadline) {
+	if err := proctest.Poll(context.Background(), timeout, nil, func() bool {
 		status, body, _ = get(c.apiURL("get_user_info"), 3*time.Second)
 		var v map[string]any
-		if status == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+		return status == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil
+	}, func() string { return fmt.Sprintf("%d %s", status, body) }); err != nil {
+		c.t.Fatalf("get_user_info: not 200: %v", err)
 	}
-	c.t.Fatalf("get_user_info: not 200 within %s: last %d %s", timeout, status, body)
 }
 
 // connect is the test's own NATS connection. It never buffers while disconnected, so that an
