@@ -5,30 +5,25 @@ package deploy
 // the tests run next to `make run` or `make run-cluster`.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // binDir holds the binaries TestMain built; buildErr says why they are missing.
@@ -40,40 +35,12 @@ var (
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if !testing.Short() {
-		binDir, buildErr = buildBinaries()
+		binDir, buildErr = proctest.Binaries(context.Background(),
+			proctest.BinSession, proctest.BinGateway, proctest.BinReporter, proctest.BinPoller, proctest.BinNATS)
 	}
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	proctest.RemoveBinaries()
 	os.Exit(code)
-}
-
-// buildBinaries builds the four services and nats-server into a temporary directory.
-func buildBinaries() (string, error) {
-	dir, err := os.MkdirTemp("", "openqq-cluster-bin-")
-	if err != nil {
-		return "", err
-	}
-	build := func(moduleDir string, args ...string) error {
-		cmd := exec.Command("go", append([]string{"build"}, args...)...)
-		cmd.Dir = moduleDir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("go build %s (in %s): %v\n%s", strings.Join(args, " "), moduleDir, err, out)
-		}
-		return nil
-	}
-	for _, name := range []string{"session", "gateway", "reporter", "poller"} {
-		pkg := "github.com/openqq/openqq/services/" + name + "/cmd/openqq-" + name
-		if err := build("..", "-o", filepath.Join(dir, "openqq-"+name), pkg); err != nil {
-			return dir, err
-		}
-	}
-	if err := build("../pkg/infra", "-o", filepath.Join(dir, "nats-server"), "github.com/nats-io/nats-server/v2"); err != nil {
-		return dir, err
-	}
-	return dir, nil
 }
 
 // needCluster skips under -short and fails when the binaries could not be built.
@@ -87,127 +54,13 @@ func needCluster(t *testing.T) {
 	}
 }
 
-// ---- ports ----
-
-var (
-	portsMu sync.Mutex
-	used    = map[int]bool{}
-)
-
-// forbiddenPort are the ports `make run` and `make run-cluster` use.
-func forbiddenPort(p int) bool {
-	return p == 5000 || p == 4222 || p == 8222 || (p >= 8081 && p <= 8185)
-}
-
-// freePort is a loopback port nobody listens on, never one of the well-known ones and never one
-// this process handed out before.
-func freePort(t *testing.T) int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
-		if forbiddenPort(p) || used[p] {
-			continue
-		}
-		used[p] = true
-		return p
-	}
-	t.Fatal("no free port")
-	return 0
-}
-
-// ---- processes ----
-
-// syncBuffer collects a process's combined output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one started process.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{} // closed when it has exited
-	err  error         // its exit, once done is closed
-}
+type proc = proctest.Proc
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// signal sends sig and waits up to timeout for the process to exit; it reports whether it did.
-func (p *proc) signal(sig syscall.Signal, timeout time.Duration) bool {
-	if p.exited() {
-		return true
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
-}
-
-// stop ends the process with SIGTERM, or SIGKILL after timeout; it reports whether SIGTERM was
-// enough.
-func (p *proc) stop(timeout time.Duration) bool {
-	if p.signal(syscall.SIGTERM, timeout) {
-		return true
-	}
-	p.signal(syscall.SIGKILL, 5*time.Second)
-	return false
-}
-
-// contains reports whether the output has s.
-func (p *proc) contains(s string) bool { return strings.Contains(p.out.String(), s) }
-
-// serviceEnvPrefixes are the variables of the openqq services and of the proxies: a test's
-// processes get only the values the test gives them.
-var serviceEnvPrefixes = []string{
-	"NATS_", "POST_", "HTTP_", "HTTPS_", "NO_PROXY", "ALL_PROXY", "HEALTH_", "API_", "SIM_",
-	"POLL_", "LOG_", "STREAM_", "CHECK_EVENT", "OUTBOX_", "DRIVER", "ACCOUNT", "CONTROL_DELAY",
-	"SUBJECT_PREFIX", "ACCESS_TOKEN", "MAX_BODY_BYTES",
-}
-
-func baseEnv() []string {
-	var out []string
-next:
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		for _, p := range serviceEnvPrefixes {
-			if strings.HasPrefix(strings.ToUpper(k), p) {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
+// exitErr is how p ended (nil while it runs).
+func exitErr(p *proc) error {
+	_, err := p.Exited()
+	return err
 }
 
 // ---- the cluster ----
@@ -224,8 +77,8 @@ type cluster struct {
 	health   map[string]int    // HEALTH_ADDR port by process name
 	env      map[string]string // settings every service gets
 
+	group *proctest.Group // every process started, in order, for logs and clean-up
 	mu    sync.Mutex
-	procs []*proc // every process started, in order, for logs and clean-up
 	nats  *proc
 	svc   map[string]*proc // the current process of each service name
 }
@@ -235,7 +88,7 @@ func newCluster(t *testing.T, env map[string]string) *cluster {
 	needCluster(t)
 	c := &cluster{
 		t: t, dir: t.TempDir(),
-		natsPort: freePort(t), natsHTTP: freePort(t), httpPort: freePort(t),
+		natsPort: proctest.MustFreePort(t), natsHTTP: proctest.MustFreePort(t), httpPort: proctest.MustFreePort(t),
 		health: map[string]int{}, svc: map[string]*proc{},
 	}
 	c.natsURL = fmt.Sprintf("nats://127.0.0.1:%d", c.natsPort)
@@ -248,6 +101,11 @@ func newCluster(t *testing.T, env map[string]string) *cluster {
 	if err := os.MkdirAll(c.env["SIM_QRCODE_DIR"], 0o755); err != nil {
 		t.Fatal(err)
 	}
+	g, err := proctest.NewGroup(binDir, c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.group = g
 	for k, v := range env {
 		c.env[k] = v
 	}
@@ -257,80 +115,48 @@ func newCluster(t *testing.T, env map[string]string) *cluster {
 
 // cleanup kills what is left and, when the test failed, logs every process's output.
 func (c *cluster) cleanup() {
-	c.mu.Lock()
-	procs := append([]*proc(nil), c.procs...)
-	c.mu.Unlock()
+	procs := c.group.Procs()
 	// services first, NATS last, as run-cluster.sh does, so that they drain into it
 	var order []*proc
 	for i := len(procs) - 1; i >= 0; i-- {
-		if procs[i].name != "nats" {
+		if procs[i].Name != "nats" {
 			order = append(order, procs[i])
 		}
 	}
 	for _, p := range procs {
-		if p.name == "nats" {
+		if p.Name == "nats" {
 			order = append(order, p)
 		}
 	}
 	for _, p := range order {
-		if !p.exited() {
+		if ended, _ := p.Exited(); !ended {
 			start := time.Now()
-			if !p.stop(5 * time.Second) {
-				c.t.Logf("%s: still running 5s after SIGTERM, killed", p.name)
+			if !p.StopWithin(5 * time.Second) {
+				c.t.Logf("%s: still running 5s after SIGTERM, killed", p.Name)
 			} else if took := time.Since(start); took > time.Second {
-				c.t.Logf("%s: took %s to stop on SIGTERM", p.name, took.Round(time.Millisecond))
+				c.t.Logf("%s: took %s to stop on SIGTERM", p.Name, took.Round(time.Millisecond))
 			}
 		}
 	}
 	if c.t.Failed() {
-		for _, p := range procs {
-			c.t.Logf("---- output of %s (exit: %v) ----\n%s", p.name, p.err, tail(prefixLines(p.name, p.out.String()), 400))
-		}
+		c.group.LogOutputs(c.t, 400)
 	}
-}
-
-func prefixLines(name, s string) string {
-	var b strings.Builder
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		fmt.Fprintf(&b, "[%s] %s\n", name, sc.Text())
-	}
-	return b.String()
-}
-
-// tail keeps the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.SplitAfter(s, "\n")
-	if len(lines) <= n {
-		return s
-	}
-	return fmt.Sprintf("... %d lines left out ...\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
 }
 
 // start runs binary as name with the cluster's settings plus extra.
 func (c *cluster) start(name, binary string, args []string, extra map[string]string) *proc {
 	c.t.Helper()
-	env := baseEnv()
+	env := map[string]string{}
 	for k, v := range c.env {
-		env = append(env, k+"="+v)
+		env[k] = v
 	}
 	for k, v := range extra {
-		env = append(env, k+"="+v)
+		env[k] = v
 	}
-	cmd := exec.Command(filepath.Join(binDir, binary), args...)
-	cmd.Env = env
-	cmd.Dir = c.dir
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		c.t.Fatalf("start %s: %v", name, err)
+	p, err := c.group.Start(name, binary, env, args...)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	c.mu.Lock()
-	c.procs = append(c.procs, p)
-	c.mu.Unlock()
 	return p
 }
 
@@ -351,7 +177,7 @@ func (c *cluster) startService(name, kind string, extra map[string]string) *proc
 	c.t.Helper()
 	port, ok := c.health[name]
 	if !ok {
-		port = freePort(c.t)
+		port = proctest.MustFreePort(c.t)
 		c.health[name] = port
 	}
 	env := map[string]string{"HEALTH_ADDR": fmt.Sprintf("127.0.0.1:%d", port)}
@@ -406,39 +232,17 @@ func (c *cluster) apiURL(route string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d/openqq/%s", c.httpPort, route)
 }
 
-// httpClient never uses a proxy.
-var httpClient = &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 10 * time.Second}
-
 // get returns the status and body of a GET, or status 0 and the error text.
 func get(url string, timeout time.Duration) (int, string, http.Header) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return 0, err.Error(), nil
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
+	return proctest.Get(url, timeout)
 }
 
 // waitHTTP waits until url answers 200, failing if p exits or timeout passes.
 func (c *cluster) waitHTTP(p *proc, url string, timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var status int
-	var body string
-	for time.Now().Before(deadline) {
-		if p != nil && p.exited() {
-			c.t.Fatalf("%s exited (%v) before %s answered 200", p.name, p.err, url)
-		}
-		if status, body, _ = get(url, time.Second); status == http.StatusOK {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := proctest.WaitHTTP(context.Background(), p, url, timeout); err != nil {
+		c.t.Fatal(err)
 	}
-	c.t.Fatalf("%s: not 200 within %s: last %d %s", url, timeout, status, body)
 }
 
 // waitReady waits until every named service's /readyz answers 200.
@@ -452,19 +256,16 @@ func (c *cluster) waitReady(timeout time.Duration, names ...string) {
 // waitNotReady waits until every named service's /readyz answers 503.
 func (c *cluster) waitNotReady(timeout time.Duration, names ...string) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	for _, n := range names {
 		var status int
 		var body string
-		for {
-			if status, body, _ = get(c.readyURL(n), time.Second); status == http.StatusServiceUnavailable {
-				break
-			}
-			if time.Now().After(deadline) {
-				c.t.Errorf("%s /readyz: want 503 while its dependency is away, got %d %s", n, status, body)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := proctest.Poll(ctx, timeout, nil, func() bool {
+			status, body, _ = get(c.readyURL(n), time.Second)
+			return status == http.StatusServiceUnavailable
+		}, func() string { return fmt.Sprintf("%d %s", status, body) }); err != nil {
+			c.t.Errorf("%s /readyz: want 503 while its dependency is away: %v", n, err)
 		}
 	}
 }
@@ -499,33 +300,28 @@ func (c *cluster) checkUnavailable(within time.Duration) {
 // times out (504); the server learns of the death a moment after the process is reaped.
 func (c *cluster) waitUnavailable(timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
 	var status int
 	var body string
-	for time.Now().Before(deadline) {
-		if status, body, _ = get(c.apiURL("get_user_info"), timeout); status == http.StatusServiceUnavailable {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := proctest.Poll(context.Background(), timeout, nil, func() bool {
+		status, body, _ = get(c.apiURL("get_user_info"), timeout)
+		return status == http.StatusServiceUnavailable
+	}, func() string { return fmt.Sprintf("HTTP %d %q", status, body) }); err != nil {
+		c.t.Errorf("get_user_info: want 503: %v", err)
 	}
-	c.t.Errorf("get_user_info: HTTP %d %q, want 503 within %s", status, body, timeout)
 }
 
 // waitAPI waits until get_user_info answers 200 with a JSON object.
 func (c *cluster) waitAPI(timeout time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
 	var status int
 	var body string
-	for time.Now().Before(deadline) {
+	if err := proctest.Poll(context.Background(), timeout, nil, func() bool {
 		status, body, _ = get(c.apiURL("get_user_info"), 3*time.Second)
 		var v map[string]any
-		if status == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+		return status == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil
+	}, func() string { return fmt.Sprintf("%d %s", status, body) }); err != nil {
+		c.t.Fatalf("get_user_info: not 200: %v", err)
 	}
-	c.t.Fatalf("get_user_info: not 200 within %s: last %d %s", timeout, status, body)
 }
 
 // connect is the test's own NATS connection. It never buffers while disconnected, so that an
@@ -554,24 +350,13 @@ type injector struct {
 
 // injectOnce makes one attempt.
 func (in *injector) injectOnce(content string) (int64, error) {
-	body, _ := json.Marshal(map[string]any{
-		"type": "group_message", "group_id": int64(2617047292), "sender_id": int64(2372835507), "content": content,
-	})
 	// the session waits up to 5 s for the stream to store the message
-	m, err := in.nc.Request("qq.sim.inject", body, 7*time.Second)
+	r, err := proctest.Inject(in.nc, proctest.GroupMessage(2617047292, 2372835507, content), 7*time.Second)
 	if err != nil {
 		return 0, err
 	}
-	var r struct {
-		Code   int    `json:"code"`
-		ID     int64  `json:"id"`
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(m.Data, &r); err != nil {
-		return 0, fmt.Errorf("reply %q: %w", m.Data, err)
-	}
 	if r.Code != 0 || r.ID == 0 {
-		return 0, fmt.Errorf("refused: %s", m.Data)
+		return 0, fmt.Errorf("refused: %+v", r)
 	}
 	return r.ID, nil
 }
@@ -642,80 +427,54 @@ func (in *injector) ids() []int64 {
 
 // ---- post_api ----
 
-// sink is a post_api receiver. A message report counts as delivered when the sink answered it
-// 200 to a reporter that was still there to read the answer; one whose reporter hung up (it was
-// killed) is "abandoned" and must come again.
+// sink is a post_api receiver (proctest.Receiver) that counts deliveries. A message report
+// counts as delivered when the sink answered it 200 to a reporter that was still there to read
+// the answer; one whose reporter hung up (it was killed) is "abandoned" and must come again.
 type sink struct {
-	srv   *httptest.Server
-	delay time.Duration
+	r *proctest.Receiver
 
 	mu        sync.Mutex
 	delivered map[int64]int // message id → times delivered
 	posts     int           // every POST, events included
 	abandoned int
 	maxTry    int
-	gate      chan struct{} // while not nil, answers wait until it is closed
-	inflight  atomic.Int64
-}
-
-// pause holds every answer until resume.
-func (s *sink) pause() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gate == nil {
-		s.gate = make(chan struct{})
-	}
-}
-
-// resume lets the held answers go.
-func (s *sink) resume() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gate != nil {
-		close(s.gate)
-		s.gate = nil
-	}
 }
 
 func newSink(t *testing.T, delay time.Duration) *sink {
-	s := &sink{delay: delay, delivered: map[int64]int{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.handle))
-	t.Cleanup(s.srv.Close)
+	s := &sink{delivered: map[int64]int{}}
+	s.r = proctest.StartReceiver(t, proctest.ReceiverOptions{
+		Discard: true, // the counters below are all the tests read
+		Respond: func(r *proctest.Request) proctest.Answer {
+			if !json.Valid(r.Body) {
+				return proctest.Answer{Status: http.StatusBadRequest, Body: "bad json"}
+			}
+			return proctest.Answer{Delay: delay}
+		},
+		Observe: s.observe,
+	})
 	return s
 }
 
-func (s *sink) URL() string { return s.srv.URL + "/post_api" }
+func (s *sink) URL() string { return s.r.URL }
 
-func (s *sink) handle(w http.ResponseWriter, r *http.Request) {
-	s.inflight.Add(1)
-	defer s.inflight.Add(-1)
+// pause holds every answer until resume.
+func (s *sink) pause() { s.r.Hold() }
+
+// resume lets the held answers go.
+func (s *sink) resume() { s.r.Release() }
+
+// inflight is how many POSTs the sink is answering.
+func (s *sink) inflight() int64 { return s.r.Inflight() }
+
+func (s *sink) observe(r proctest.Request) {
+	if r.Status != http.StatusOK {
+		return
+	}
 	var item struct {
 		PostType string `json:"post_type"`
 		ID       int64  `json:"id"`
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return
-	}
-	if err := json.Unmarshal(body, &item); err != nil {
-		http.Error(w, "bad json", http.StatusBadRequest)
-		return
-	}
-	if s.delay > 0 {
-		select {
-		case <-time.After(s.delay):
-		case <-r.Context().Done():
-		}
-	}
-	s.mu.Lock()
-	gate := s.gate
-	s.mu.Unlock()
-	if gate != nil {
-		select {
-		case <-gate:
-		case <-r.Context().Done():
-		}
-	}
+	_ = json.Unmarshal(r.Body, &item)
 	try, _ := strconv.Atoi(r.Header.Get("X-Openqq-Attempt"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -724,12 +483,11 @@ func (s *sink) handle(w http.ResponseWriter, r *http.Request) {
 	if item.PostType != "receive_message" {
 		return
 	}
-	if r.Context().Err() != nil {
+	if r.Abandoned {
 		s.abandoned++
 		return
 	}
 	s.delivered[item.ID]++
-	w.WriteHeader(http.StatusOK)
 }
 
 // stats are distinct message ids delivered, duplicate deliveries, every POST, abandoned POSTs
@@ -756,21 +514,25 @@ func (s *sink) missing(ids []int64) []int64 {
 	return out
 }
 
-// waitDelivered waits until every id reached the sink; it returns how long that took.
+// waitDelivered waits until every id reached the sink, checking at each POST; it returns how
+// long that took.
 func (s *sink) waitDelivered(t *testing.T, ids []int64, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
+		changed := s.r.Changed()
 		miss := s.missing(ids)
 		if len(miss) == 0 {
 			return time.Since(start)
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-deadline.C:
 			d, dups, posts, ab, try := s.stats()
 			t.Fatalf("%d of %d accepted messages never reached post_api within %s (delivered %d distinct, %d duplicates, %d posts, %d abandoned, max attempt %d); first missing: %v",
 				len(miss), len(ids), timeout, d, dups, posts, ab, try, miss[:min(len(miss), 10)])
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

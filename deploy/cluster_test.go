@@ -60,7 +60,7 @@ func TestClusterNATSRestart(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	if !c.nats.stop(10 * time.Second) {
+	if !c.nats.StopWithin(10 * time.Second) {
 		t.Errorf("nats-server did not stop within 10s of SIGTERM")
 	}
 	atStop := in.count()
@@ -119,10 +119,10 @@ func TestClusterSessionRestart(t *testing.T) {
 	s.waitDelivered(t, in.ids(), 30*time.Second)
 
 	old := c.service("session")
-	if !old.signal(syscall.SIGKILL, 5*time.Second) {
+	if !old.Signal(syscall.SIGKILL, 5*time.Second) {
 		t.Fatal("the session did not die of SIGKILL")
 	}
-	t.Logf("session killed (%v)", old.err)
+	t.Logf("session killed (%v)", exitErr(old))
 	c.waitUnavailable(2*apiTimeout + time.Second)
 	for range 3 {
 		c.checkUnavailable(apiTimeout + time.Second)
@@ -137,7 +137,7 @@ func TestClusterSessionRestart(t *testing.T) {
 	c.waitReady(30*time.Second, "session")
 	c.waitAPI(10 * time.Second)
 	t.Logf("new session logged in and answering %s after it started", time.Since(back).Round(time.Millisecond))
-	if !c.service("session").contains("logged in") {
+	if !c.service("session").Contains("logged in") {
 		t.Errorf("the new session did not log \"logged in\"")
 	}
 
@@ -189,12 +189,12 @@ func TestClusterReporterKilled(t *testing.T) {
 	}
 	s.pause()
 	full := time.Now().Add(time.Second)
-	for s.inflight.Load() < 2*concurrency && time.Now().Before(full) {
+	for s.inflight() < 2*concurrency && time.Now().Before(full) {
 		time.Sleep(time.Millisecond)
 	}
-	inflight := s.inflight.Load()
+	inflight := s.inflight()
 	victim := c.service("reporter-1")
-	if !victim.signal(syscall.SIGKILL, 5*time.Second) {
+	if !victim.Signal(syscall.SIGKILL, 5*time.Second) {
 		t.Fatal("reporter-1 did not die of SIGKILL")
 	}
 	s.resume()

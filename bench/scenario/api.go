@@ -215,7 +215,7 @@ func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
 	}
 	defer multi.Stop()
 	time.Sleep(cfg.IdleSettle)
-	sessIdle, err := multi.Main.RSS()
+	sessIdle, err := RSS(multi.Main)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,7 @@ func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
 	}
 	defer aio.Stop()
 	time.Sleep(cfg.IdleSettle)
-	aioIdle, err := aio.Main.RSS()
+	aioIdle, err := RSS(aio.Main)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
 	if _, err := capture(ctx, multi.API, q); err != nil { // the session's reply cache, as in the all-in-one
 		return nil, err
 	}
-	sessOne, _ := multi.Main.RSS()
+	sessOne, _ := RSS(multi.Main)
 	bare, bareURL, err := h.Bare(ctx, map[string]Reply{q: rep})
 	if err != nil {
 		return nil, err
@@ -255,8 +255,8 @@ func (h *Harness) apiLarge(ctx context.Context) ([]Row, error) {
 	aioPeak, sessPeak := peakAIO(), peakSess()
 	client.CloseIdleConnections()
 	time.Sleep(cfg.IdleSettle)
-	sessAfter, _ := multi.Main.RSS()
-	aioAfter, _ := aio.Main.RSS()
+	sessAfter, _ := RSS(multi.Main)
+	aioAfter, _ := RSS(aio.Main)
 
 	// More callers at once: every call must still be answered.
 	h.logf("API large: get_group_info, closed loop at %d connections", cfg.LargeBurstConns)

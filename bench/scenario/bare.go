@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // The baseline of the API rows is a bare net/http handler in this binary that serves the bytes
@@ -103,7 +105,7 @@ func (h *Harness) Bare(ctx context.Context, routes map[string]Reply) (*Proc, str
 	if err != nil {
 		return nil, "", err
 	}
-	port, err := FreePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, "", err
 	}

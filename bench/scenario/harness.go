@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,16 +8,17 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
-// Harness builds the binaries once and starts, watches and stops the processes of a run.
+// Harness builds the binaries once and starts, watches and stops the processes of a run
+// (proctest's group: each process's output goes to Tmp/logs).
 type Harness struct {
 	Cfg  Config
 	Repo string // the repository root (where go.work is)
@@ -27,19 +27,19 @@ type Harness struct {
 	// Log receives progress lines.
 	Log io.Writer
 
+	group *proctest.Group
 	mu    sync.Mutex
-	procs []*Proc
 	seq   int
 }
 
 // Binaries of a run, in Harness.Bin.
 const (
-	binAllInOne = "openqq"
-	binSession  = "openqq-session"
-	binGateway  = "openqq-gateway"
-	binReporter = "openqq-reporter"
-	binNATS     = "nats-server"
-	binProfiled = "openqq-profiled"
+	binAllInOne = proctest.BinAllInOne
+	binSession  = proctest.BinSession
+	binGateway  = proctest.BinGateway
+	binReporter = proctest.BinReporter
+	binNATS     = proctest.BinNATS
+	binProfiled = proctest.BinProfiled
 )
 
 // NewHarness builds every binary into a new temporary directory. Close removes it.
@@ -52,23 +52,13 @@ func NewHarness(ctx context.Context, cfg Config, repo string, log io.Writer) (*H
 		return nil, err
 	}
 	h := &Harness{Cfg: cfg, Repo: repo, Bin: filepath.Join(tmp, "bin"), Tmp: tmp, Log: log}
-	if err := os.MkdirAll(filepath.Join(tmp, "logs"), 0o755); err != nil {
-		h.Close()
+	if h.group, err = proctest.NewGroup(h.Bin, tmp); err != nil {
+		_ = os.RemoveAll(tmp)
 		return nil, err
 	}
 	h.logf("building into %s", h.Bin)
 	start := time.Now()
-	if err := h.goBuild(ctx, repo, "-o", h.Bin+string(filepath.Separator),
-		"./cmd/openqq",
-		"./services/session/cmd/openqq-session",
-		"./services/gateway/cmd/openqq-gateway",
-		"./services/reporter/cmd/openqq-reporter"); err != nil {
-		h.Close()
-		return nil, err
-	}
-	// nats-server comes from a module that has it in its graph.
-	if err := h.goBuild(ctx, filepath.Join(repo, "pkg", "infra"), "-o", filepath.Join(h.Bin, binNATS),
-		"github.com/nats-io/nats-server/v2"); err != nil {
+	if err := proctest.Build(ctx, repo, h.Bin, binAllInOne, binSession, binGateway, binReporter, binNATS); err != nil {
 		h.Close()
 		return nil, err
 	}
@@ -78,35 +68,7 @@ func NewHarness(ctx context.Context, cfg Config, repo string, log io.Writer) (*H
 
 // BuildProfiled builds openqq-profiled, the all-in-one with a CPU profile (CPUPROFILE).
 func (h *Harness) BuildProfiled(ctx context.Context) error {
-	return h.goBuild(ctx, h.Repo, "-o", filepath.Join(h.Bin, binProfiled), "./bench/cmd/openqq-profiled")
-}
-
-func (h *Harness) goBuild(ctx context.Context, dir string, args ...string) error {
-	cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, args...)...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go build %s (in %s): %v\n%s", strings.Join(args, " "), dir, err, out)
-	}
-	return nil
-}
-
-// FindRepo walks up from dir to the directory holding go.work.
-func FindRepo(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.work not found above the working directory: run from the openqq repository")
-		}
-		dir = parent
-	}
+	return proctest.Build(ctx, h.Repo, h.Bin, binProfiled)
 }
 
 // Close stops every process still running and removes the temporary directory, unless
@@ -121,15 +83,7 @@ func (h *Harness) Close() {
 }
 
 // StopAll stops every process still running, the latest first.
-func (h *Harness) StopAll() {
-	h.mu.Lock()
-	procs := h.procs
-	h.procs = nil
-	h.mu.Unlock()
-	for i := len(procs) - 1; i >= 0; i-- {
-		procs[i].Stop()
-	}
-}
+func (h *Harness) StopAll() { h.group.StopAll() }
 
 func (h *Harness) logf(format string, a ...any) {
 	fmt.Fprintf(h.Log, "[bench] "+format+"\n", a...)
@@ -149,163 +103,20 @@ func (h *Harness) Dir(name string) string {
 // ---- processes ----
 
 // Proc is a process the harness started. Its output goes to a log file.
-type Proc struct {
-	Name    string
-	LogPath string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
-	stopped bool
-	mu      sync.Mutex
-}
+type Proc = proctest.Proc
 
-// productEnv are the prefixes of the variables openqq reads: the harness sets what it wants and
-// keeps the caller's environment from leaking into a run.
-var productEnv = []string{
-	"HTTP_ADDR", "ACCESS_TOKEN", "API_TIMEOUT", "MAX_BODY_BYTES", "SUBJECT_PREFIX", "ACCOUNT",
-	"DRIVER", "SIM_", "POST_", "CHECK_EVENT_", "STREAM_", "OUTBOX_SIZE", "CONTROL_DELAY", "NATS_",
-	"POLL_", "HEALTH_ADDR", "LOG_", "CPUPROFILE", "GOMAXPROCS", "GOGC", "GOMEMLIMIT",
-}
-
-func childEnv(set map[string]string) []string {
-	var env []string
-outer:
-	for _, kv := range os.Environ() {
-		for _, p := range productEnv {
-			if strings.HasPrefix(kv, p) {
-				continue outer
-			}
-		}
-		env = append(env, kv)
-	}
-	// Keep the logs for what goes wrong, and the health server off unless asked for.
-	defaults := map[string]string{"LOG_LEVEL": "warn", "HEALTH_ADDR": ""}
-	for k, v := range defaults {
-		if _, ok := set[k]; !ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range set {
-		env = append(env, k+"="+v)
-	}
-	return env
-}
-
-// Start runs a binary of h.Bin (or an absolute path) with env on top of a clean environment.
+// Start runs a binary of h.Bin (or an absolute path) with env on top of a clean environment;
+// its log level is warn and its health server off unless env says otherwise.
 func (h *Harness) Start(name, bin string, env map[string]string, args ...string) (*Proc, error) {
-	if !filepath.IsAbs(bin) {
-		bin = filepath.Join(h.Bin, bin)
+	set := map[string]string{"LOG_LEVEL": "warn", "HEALTH_ADDR": ""}
+	for k, v := range env {
+		set[k] = v
 	}
-	h.mu.Lock()
-	h.seq++
-	logPath := filepath.Join(h.Tmp, "logs", fmt.Sprintf("%03d-%s.log", h.seq, name))
-	h.mu.Unlock()
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = childEnv(env)
-	cmd.Stdout, cmd.Stderr = f, f
-	// The child dies with the harness, even when the harness is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &Proc{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	h.mu.Lock()
-	h.procs = append(h.procs, p)
-	h.mu.Unlock()
-	return p, nil
+	return h.group.Start(name, bin, set, args...)
 }
 
-// Pid is the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
-
-// Exited reports whether the process ended, and how, if it did.
-func (p *Proc) Exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.err
-	default:
-		return false, nil
-	}
-}
-
-// Crashed is an error if the process ended without being stopped.
-func (p *Proc) Crashed() error {
-	p.mu.Lock()
-	stopped := p.stopped
-	p.mu.Unlock()
-	if ended, err := p.Exited(); ended && !stopped {
-		return fmt.Errorf("%s ended by itself (%v); log:\n%s", p.Name, err, p.Tail(3000))
-	}
-	return nil
-}
-
-// Stop ends the process: SIGTERM, then SIGKILL after 5 s. It is safe to call twice.
-func (p *Proc) Stop() {
-	p.mu.Lock()
-	p.stopped = true
-	p.mu.Unlock()
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// Tail is the end of the process's log.
-func (p *Proc) Tail(n int) string {
-	b, _ := os.ReadFile(p.LogPath)
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
-// LogProblems counts the log lines at level ERROR and the panics, and returns a few of them.
-func (p *Proc) LogProblems() (int, []string) {
-	f, err := os.Open(p.LogPath)
-	if err != nil {
-		return 0, nil
-	}
-	defer f.Close()
-	n := 0
-	var some []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, "level=ERROR") || strings.HasPrefix(line, "panic:") || strings.Contains(line, "fatal error:") ||
-			strings.Contains(line, "[ERR]") || strings.Contains(line, "Slow Consumer") {
-			n++
-			if len(some) < 3 {
-				if len(line) > 300 {
-					line = line[:300] + "…"
-				}
-				some = append(some, line)
-			}
-		}
-	}
-	return n, some
-}
-
-// RSS is the process's resident set in bytes (VmRSS).
-func (p *Proc) RSS() (int64, error) { return rssOf(p.Pid()) }
+// RSS is a process's resident set in bytes (VmRSS).
+func RSS(p *Proc) (int64, error) { return rssOf(p.Pid()) }
 
 func rssOf(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -331,7 +142,7 @@ func PeakRSS(p *Proc) (stop func() int64) {
 		peak int64
 	)
 	sample := func() {
-		if r, err := p.RSS(); err == nil {
+		if r, err := RSS(p); err == nil {
 			mu.Lock()
 			peak = max(peak, r)
 			mu.Unlock()
@@ -364,53 +175,6 @@ func PeakRSS(p *Proc) (stop func() int64) {
 }
 
 // ---- ports ----
-
-var (
-	portsMu sync.Mutex
-	used    = map[int]bool{}
-)
-
-// forbiddenPort are the ports of `make run` and `make run-cluster`.
-func forbiddenPort(p int) bool {
-	return p == 5000 || p == 4222 || p == 8222 || (p >= 8081 && p <= 8185)
-}
-
-// FreePort is a loopback port nobody listens on, never a well-known one and never one this
-// process handed out before.
-func FreePort() (int, error) {
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for range 200 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
-		if forbiddenPort(p) || used[p] {
-			continue
-		}
-		used[p] = true
-		return p, nil
-	}
-	return 0, errors.New("no free port")
-}
-
-// listenFree listens on a free loopback port in this process.
-func listenFree() (net.Listener, error) {
-	for range 200 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		if p := ln.Addr().(*net.TCPAddr).Port; forbiddenPort(p) {
-			_ = ln.Close()
-			continue
-		}
-		return ln, nil
-	}
-	return nil, errors.New("no free port")
-}
 
 // ---- topologies ----
 
@@ -474,11 +238,11 @@ func (h *Harness) AllInOne(ctx context.Context, env map[string]string) (*System,
 }
 
 func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]string) (*System, error) {
-	natsPort, err := FreePort()
+	natsPort, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := FreePort()
+	httpPort, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +273,7 @@ func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]strin
 // NATSServer starts nats-server as deploy/nats.conf configures it (max_payload 64MB,
 // max_pending 256MB, JetStream on a file store) on a free port.
 func (h *Harness) NATSServer(ctx context.Context) (*Proc, string, error) {
-	port, err := FreePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -559,7 +323,7 @@ func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[stri
 	s.Main = sess
 	s.add(sess)
 	if gateway {
-		port, err := FreePort()
+		port, err := proctest.FreePort()
 		if err != nil {
 			s.Stop()
 			return nil, err
@@ -589,7 +353,7 @@ func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[stri
 // Reporter starts one openqq-reporter against the system's NATS, and waits until it is
 // connected (its /readyz).
 func (h *Harness) Reporter(ctx context.Context, s *System, env map[string]string) (*Proc, error) {
-	port, err := FreePort()
+	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -2,13 +2,16 @@ package scenario
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // The default roster's group PERL学习交流 and its member 老王.
@@ -18,10 +21,9 @@ const (
 	defaultFriendID = 2372835507
 )
 
-// injection is the body of a qq.sim.inject request making the account receive message seq.
-func injection(seq int) []byte {
-	return fmt.Appendf(nil, `{"type":"group_message","group_id":%d,"sender_id":%d,"content":"%s%d"}`,
-		defaultGroupID, defaultSenderID, benchPrefix, seq)
+// injection makes the account receive message seq (through proctest.Inject).
+func injection(seq int) events.Injection {
+	return proctest.GroupMessage(defaultGroupID, defaultSenderID, benchPrefix+strconv.Itoa(seq))
 }
 
 // Injected is the injector's account of a run.
@@ -42,17 +44,9 @@ func connectNATS(url, name string) (*nats.Conn, error) {
 
 func injectOne(nc *nats.Conn, seq int, in *Injected, firstErr *atomic.Value, errs *atomic.Int64) {
 	in.T0[seq] = time.Now().UnixNano()
-	m, err := nc.Request("qq.sim.inject", injection(seq), 30*time.Second)
-	var reply struct {
-		Code   int    `json:"code"`
-		ID     int64  `json:"id"`
-		Status string `json:"status"`
-	}
-	if err == nil {
-		err = json.Unmarshal(m.Data, &reply)
-	}
+	reply, err := proctest.Inject(nc, injection(seq), 30*time.Second)
 	if err == nil && reply.Code != 0 {
-		err = fmt.Errorf("injection refused: %s", m.Data)
+		err = fmt.Errorf("injection refused: %+v", reply)
 	}
 	if err != nil {
 		errs.Add(1)

@@ -48,7 +48,7 @@ func (h *Harness) longPoll(ctx context.Context) ([]Row, error) {
 	}
 	defer sys.Stop()
 	time.Sleep(cfg.IdleSettle)
-	before, err := sys.Main.RSS()
+	before, err := RSS(sys.Main)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (h *Harness) longPoll(ctx context.Context) ([]Row, error) {
 		return nil, fmt.Errorf("only %d of %d check_event calls sent within 30s", wrote.Load(), n)
 	}
 	time.Sleep(500 * time.Millisecond) // every call reached the session
-	held, _ := sys.Main.RSS()
+	held, _ := RSS(sys.Main)
 
 	h.logf("long poll: %d events", n)
 	in, err := InjectAll(ctx, sys.NATS, n, min(cfg.InjectWorkers, 16))
@@ -100,7 +100,7 @@ func (h *Harness) longPoll(ctx context.Context) ([]Row, error) {
 	}
 	wg.Wait()
 	peakBytes := peak()
-	after, _ := sys.Main.RSS()
+	after, _ := RSS(sys.Main)
 
 	// Each event, by its content: how many callers got it, and with which id.
 	got := make([]int, n)

@@ -2,9 +2,13 @@ package scenario
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // TestMain lets this test binary serve as the bare baseline server when the harness starts it
@@ -24,7 +28,7 @@ func TestScenarios(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	repo, err := FindRepo(".")
+	repo, err := proctest.FindRepo(".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +38,12 @@ func TestScenarios(t *testing.T) {
 	}
 	t.Cleanup(h.Close)
 
+	var all []Row
 	for _, s := range h.Scenarios() {
 		t.Run(s.Name, func(t *testing.T) {
 			rows := s.Run(ctx)
 			h.StopAll()
+			all = append(all, rows...)
 			if len(rows) == 0 {
 				t.Fatal("no rows")
 			}
@@ -62,9 +68,29 @@ func TestScenarios(t *testing.T) {
 			checkNoLoss(t, rows)
 		})
 	}
-	res := &Results{Rows: nil}
-	if md := res.Markdown(); md == "" {
-		t.Error("empty report")
+	checkReport(t, all)
+}
+
+// checkReport renders the rows the run produced and checks that the report shows each one:
+// its path, what it measures, its figure and its baseline's.
+func checkReport(t *testing.T, rows []Row) {
+	t.Helper()
+	if len(rows) == 0 {
+		t.Fatal("the run produced no rows to report")
+	}
+	md := (&Results{Mode: "test", Rows: rows}).Markdown()
+	for _, r := range rows {
+		if r.Ratio != nil && !strings.Contains(md, fmt.Sprintf("| %.2f |", *r.Ratio)) {
+			t.Errorf("the report lacks the ratio %.2f of row %q:\n%s", *r.Ratio, r.What, md)
+		}
+		for _, want := range []string{r.Path, r.What, r.Measured, r.BaselineText} {
+			if r.Error != "" && want == r.Measured {
+				want = "error: " + firstLine(r.Error)
+			}
+			if want != "" && !strings.Contains(md, cell(want)) {
+				t.Errorf("the report lacks %q of row %q:\n%s", want, r.What, md)
+			}
+		}
 	}
 }
 

@@ -3,23 +3,24 @@ package scenario
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
-// Sink is the post_api receiver of the event rows: a loopback HTTP server that answers 200
-// (after Delay), and records when each benchmark message first arrived, its id, its body and how
-// often it came. A benchmark message's content is "bench <seq>".
+// Sink is the post_api receiver of the event rows: proctest's receiver, answering 200 (after
+// Delay), keeping no request but recording, per round, when each benchmark message first
+// arrived, its id, its body and how often it came. A benchmark message's content is
+// "bench <seq>".
 type Sink struct {
 	URL   string
 	Delay time.Duration
 
-	srv   *http.Server
+	rc    *proctest.Receiver
 	round atomic.Pointer[sinkRound]
 	// others counts posts that are not benchmark messages (login, state_change, ...).
 	others  atomic.Int64
@@ -44,19 +45,25 @@ const benchPrefix = "bench "
 
 // NewSink starts a sink on a free loopback port. Close stops it.
 func NewSink(delay time.Duration) (*Sink, error) {
-	ln, err := listenFree()
+	s := &Sink{Delay: delay, anyPost: make(chan struct{})}
+	s.Reset(0)
+	rc, err := proctest.NewReceiver(proctest.ReceiverOptions{
+		Discard: true, // a run posts too many to keep: record counts
+		Respond: func(*proctest.Request) proctest.Answer { return proctest.Answer{Delay: delay} },
+		Observe: func(r proctest.Request) {
+			s.anyOnce.Do(func() { close(s.anyPost) })
+			s.record(r.At.UnixNano(), r.Body)
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{URL: "http://" + ln.Addr().String() + "/post_api", Delay: delay, anyPost: make(chan struct{})}
-	s.Reset(0)
-	s.srv = &http.Server{Handler: http.HandlerFunc(s.handle), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
+	s.rc, s.URL = rc, rc.URL
 	return s, nil
 }
 
 // Close stops the sink.
-func (s *Sink) Close() { _ = s.srv.Close() }
+func (s *Sink) Close() { s.rc.Close() }
 
 // Reset starts a new round expecting the benchmark messages 0..n-1.
 func (s *Sink) Reset(n int) {
@@ -75,21 +82,6 @@ func (s *Sink) Done() <-chan struct{} { return s.round.Load().done }
 
 // AnyPost is closed at the first post of any kind.
 func (s *Sink) AnyPost() <-chan struct{} { return s.anyPost }
-
-func (s *Sink) handle(w http.ResponseWriter, r *http.Request) {
-	now := time.Now().UnixNano()
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	s.anyOnce.Do(func() { close(s.anyPost) })
-	if s.Delay > 0 {
-		time.Sleep(s.Delay)
-	}
-	s.record(now, body)
-	w.WriteHeader(http.StatusOK)
-}
 
 func (s *Sink) record(now int64, body []byte) {
 	var m struct {

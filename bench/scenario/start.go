@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 const (
@@ -28,11 +30,11 @@ func (h *Harness) start(ctx context.Context) ([]Row, error) {
 	var times []time.Duration
 	var idle int64
 	for i := range cfg.StartRuns {
-		natsPort, err := FreePort()
+		natsPort, err := proctest.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		httpPort, err := FreePort()
+		httpPort, err := proctest.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +57,7 @@ func (h *Harness) start(ctx context.Context) ([]Row, error) {
 		times = append(times, time.Since(t0))
 		if i == cfg.StartRuns-1 {
 			time.Sleep(cfg.IdleSettle)
-			idle, err = p.RSS()
+			idle, err = RSS(p)
 			if err != nil {
 				p.Stop()
 				return nil, err

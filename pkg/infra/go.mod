@@ -2,7 +2,10 @@ module github.com/openqq/openqq/pkg/infra
 
 go 1.26.0
 
+replace github.com/openqq/openqq/pkg/events => ../events
+
 require (
+	github.com/openqq/openqq/pkg/events v0.0.0
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/nats-io/jwt/v2 v2.8.2
 	github.com/nats-io/nats-server/v2 v2.15.2

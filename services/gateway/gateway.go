@@ -18,6 +18,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/services/gateway/console"
 )
 
@@ -52,22 +53,9 @@ type Gateway struct {
 	stopping chan struct{}
 }
 
-// fill gives zero fields their defaults, so that a Config built in code needs only what it
-// changes.
-func (c *Config) fill() {
-	orDefault(&c.Addr, "0.0.0.0:5000")
-	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
-	orDefault(&c.APITimeout, 10*time.Second)
-	orDefault(&c.MaxBodyBytes, 1<<20)
-	orDefault(&c.CheckEventHold, 30*time.Second)
-}
-
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
+// fill gives zero fields their defaults (the `default` tags), so that a Config built in code
+// needs only what it changes.
+func (c *Config) fill() { config.Defaults(c) }
 
 // New builds a gateway that sends its requests over nc. Zero fields of cfg take their defaults.
 func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
@@ -91,6 +79,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 		qq:       client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		stopping: make(chan struct{}), replies: newReplyCache(cfg.APITimeout)}
 	g.handler = g.mounted(instrument(g.routes()))
+	config.Log(g.log, "gateway", &cfg)
 	return g, nil
 }
 

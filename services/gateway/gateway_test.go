@@ -4,17 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // Cancelling Serve's context stops the server, Serve returns nil, and a call in flight still
@@ -123,11 +126,25 @@ func TestServeClosedListener(t *testing.T) {
 
 func TestRun(t *testing.T) {
 	t.Run("listens and stops", func(t *testing.T) {
-		g := newBare(t, Config{Addr: "127.0.0.1:0"})
+		addr := "127.0.0.1:" + strconv.Itoa(proctest.MustFreePort(t))
+		g := newBare(t, Config{Addr: addr})
 		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
 		done := make(chan error, 1)
 		go func() { done <- g.Run(ctx) }()
-		time.Sleep(100 * time.Millisecond)
+		// It listens on Addr and answers: Mojo's JSON 403 for a path that is no route.
+		var status int
+		var body string
+		err := proctest.Poll(context.Background(), 5*time.Second, nil, func() bool {
+			status, body, _ = proctest.Get("http://"+addr+"/nothing-here", time.Second)
+			return status == http.StatusForbidden
+		}, func() string { return fmt.Sprintf("%d %s", status, body) })
+		if err != nil {
+			t.Fatalf("Run does not answer on %s: %v", addr, err)
+		}
+		if !strings.Contains(body, `"code"`) {
+			t.Errorf("GET /nothing-here: %d %s, want the JSON 403", status, body)
+		}
 		cancel()
 		select {
 		case err := <-done:
@@ -136,6 +153,11 @@ func TestRun(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("Run did not return after cancel")
+		}
+		// Stopped: nothing listens there any more.
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after Run returned", addr)
 		}
 	})
 	t.Run("bad address", func(t *testing.T) {
@@ -212,7 +234,11 @@ func TestServeShutdownWithUnusedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	time.Sleep(50 * time.Millisecond) // accepted by the server
+	select {
+	case <-e.accepted:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not accept the connection")
+	}
 	start := time.Now()
 	e.cancel()
 	if err := e.waitServed(t, 10*time.Second); err != nil {

@@ -49,6 +49,8 @@ type env struct {
 	client *http.Client
 	cancel context.CancelFunc
 	served chan error // Serve's result
+	// accepted gets a value each time the server accepts a connection.
+	accepted chan struct{}
 
 	mu   sync.Mutex
 	got  map[string]received // by the "rid" parameter
@@ -89,6 +91,8 @@ func startEnv(t *testing.T, cfg Config, noSession bool) *env {
 		t.Fatal(err)
 	}
 	e.base = "http://" + ln.Addr().String()
+	e.accepted = make(chan struct{}, 64)
+	ln = notifyListener{Listener: ln, accepted: e.accepted}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.served = make(chan error, 1)
@@ -361,4 +365,21 @@ func (e *env) waitServed(t *testing.T, within time.Duration) error {
 		t.Fatalf("Serve did not return within %s", within)
 		return errors.New("unreachable")
 	}
+}
+
+// notifyListener tells when the server accepted a connection.
+type notifyListener struct {
+	net.Listener
+	accepted chan struct{}
+}
+
+func (l notifyListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		select {
+		case l.accepted <- struct{}{}:
+		default:
+		}
+	}
+	return c, err
 }

@@ -60,10 +60,11 @@ type flight struct {
 
 // exchange is one request to the session whose reply answers several calls.
 type exchange struct {
-	do     exchangeFunc
-	done   chan struct{}
-	status int
-	body   []byte
+	do      exchangeFunc
+	waiters int // the calls waiting for it (under replyCache.mu)
+	done    chan struct{}
+	status  int
+	body    []byte
 }
 
 func newReplyCache(timeout time.Duration) *replyCache {
@@ -102,11 +103,15 @@ func (c *replyCache) get(ctx context.Context, route string, params []byte, do ex
 	default:
 		x = f.next
 	}
+	x.waiters++
 	c.mu.Unlock()
 	select {
 	case <-x.done:
 		return x.status, x.body
 	case <-ctx.Done():
+		c.mu.Lock()
+		x.waiters--
+		c.mu.Unlock()
 		return statusBody(events.ErrTimeout)
 	}
 }

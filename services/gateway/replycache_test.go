@@ -159,8 +159,8 @@ func TestReplyCacheCrowdSharesExchanges(t *testing.T) {
 	for range callers {
 		go call()
 	}
-	// Let the crowd arrive; they must all wait for one next exchange.
-	time.Sleep(200 * time.Millisecond)
+	// The whole crowd waits for one next exchange.
+	waitWaiters(t, e.g.replies, "get_group_info", func(running, next int) bool { return next == callers })
 	v.setVersion(2) // before the next exchange begins, after the first one did
 	v.gate <- struct{}{}
 	<-v.sawParams
@@ -213,11 +213,43 @@ func TestReplyCacheCallerGoneKeepsExchange(t *testing.T) {
 	<-v.sawParams
 	done := make(chan []byte)
 	go func() { done <- e.getBody(t, "/openqq/get_group_info") }()
-	time.Sleep(300 * time.Millisecond) // the impatient caller is gone by now
+	// The impatient caller has left the exchange under way; the patient one waits for the next.
+	waitWaiters(t, e.g.replies, "get_group_info", func(running, next int) bool { return running == 0 && next == 1 })
 	v.gate <- struct{}{}
 	<-v.sawParams
 	v.gate <- struct{}{}
 	if got := <-done; !bytes.Equal(got, v.body(1)) {
 		t.Errorf("patient caller got %.40s…", got)
+	}
+}
+
+// waitWaiters waits until the calls waiting on route's exchanges (the one under way and the
+// next) satisfy cond: the state the test needs, not a guess at how long it takes.
+func waitWaiters(t *testing.T, c *replyCache, route string, cond func(running, next int) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		running, next := -1, -1
+		c.mu.Lock()
+		for _, f := range c.flights {
+			if f.route.name != route {
+				continue
+			}
+			if f.running != nil {
+				running = f.running.waiters
+			}
+			next = 0
+			if f.next != nil {
+				next = f.next.waiters
+			}
+		}
+		c.mu.Unlock()
+		if running >= 0 && cond(running, next) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d calls wait on the exchange under way and %d on the next, after 10s", route, running, next)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

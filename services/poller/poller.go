@@ -22,6 +22,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
@@ -42,20 +43,9 @@ type Config struct {
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
 }
 
-func (c *Config) fill() {
-	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
-	orDefault(&c.PollInterval, 5*time.Second)
-	orDefault(&c.PollTimeout, 120*time.Second)
-	orDefault(&c.PollConnectTimeout, 10*time.Second)
-	orDefault(&c.APITimeout, 10*time.Second)
-}
-
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
+// fill gives zero fields their defaults (the `default` tags), so that a Config built in code
+// needs only what it changes.
+func (c *Config) fill() { config.Defaults(c) }
 
 // Poller runs the heartbeat.
 type Poller struct {
@@ -83,7 +73,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Poller, error) {
 	if cfg.PollAPI != "" {
 		var err error
 		if u, err = url.Parse(cfg.PollAPI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("poller: POLL_API %q: want an http:// or https:// URL", cfg.PollAPI)
+			return nil, fmt.Errorf("poller: POLL_API %q: want an http:// or https:// URL", config.MaskURL(cfg.PollAPI))
 		}
 	}
 	if log == nil {
@@ -94,8 +84,10 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Poller, error) {
 	tr.TLSHandshakeTimeout = cfg.PollConnectTimeout
 	dialer := &netDialer{timeout: cfg.PollConnectTimeout}
 	tr.DialContext = dialer.DialContext
+	log = log.With("svc", "poller")
+	config.Log(log, "poller", &cfg)
 	return &Poller{
-		nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "poller"),
+		nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log,
 		qq:      client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		pollURL: u, changed: make(chan struct{}),
 		client: &http.Client{
@@ -116,7 +108,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 	go p.followState(ctx)
 	showPollCycles()
-	p.log.Info("heartbeat configured", "poll_api", redact(p.pollURL), "interval", p.cfg.PollInterval)
+	p.log.Info("heartbeat configured", "poll_api", config.MaskURL(p.pollURL.String()), "interval", p.cfg.PollInterval)
 	for ctx.Err() == nil {
 		running, changed := p.state()
 		if !running {
@@ -197,7 +189,7 @@ func (p *Poller) cycle(ctx context.Context) {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			// It quotes the URL in full, query and all: the poll URL may carry a key.
-			err = &url.Error{Op: ue.Op, URL: redact(p.pollURL), Err: ue.Err}
+			err = &url.Error{Op: ue.Op, URL: config.MaskURL(p.pollURL.String()), Err: ue.Err}
 		}
 		if ctx.Err() == nil {
 			p.log.Info("poll failed", "err", err, "took", time.Since(start).Round(time.Millisecond))
@@ -330,12 +322,4 @@ func (p *Poller) clientState(ctx context.Context) (events.State, error) {
 		return "", err
 	}
 	return info.State, nil
-}
-
-func redact(u *url.URL) string {
-	c := *u
-	if c.RawQuery != "" {
-		c.RawQuery = "…"
-	}
-	return c.Redacted()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 )
 
@@ -114,7 +115,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		HeaderDLStream:     events.StreamName,
 		HeaderDLDeliveries: "3",
 		HeaderDLConsumer:   cons,
-		HeaderDLTarget:     redact(rc.url()),
+		HeaderDLTarget:     config.MaskURL(rc.url()),
 	} {
 		if got := d.Header.Get(h); got != want {
 			t.Errorf("header %s = %q, want %q", h, got, want)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // injected is what a test injected and expects at post_api.
@@ -471,31 +472,13 @@ func TestDeliveryTwoTargets(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // POST_STDOUT prints each item as one JSON line.
 func TestDeliveryStdout(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t)
 	cfg := fastConfig()
 	cfg.PostStdout = true
-	out := &syncBuffer{}
+	out := &proctest.SyncBuffer{}
 	r, err := New(natstest.Connect(t, s.srv), cfg, natstest.Logger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,11 @@
 package reporter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +18,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/pkg/infra/sessiontest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // Ids of the simulated account's default roster (services/session/driver/sim/default_roster.json).
@@ -267,76 +265,55 @@ type answer struct {
 	delay  time.Duration
 }
 
-// receiver is a post_api receiver on a real loopback HTTP server. Its answers come from
-// respond (nil: 200 with an empty body); it is safe for concurrent use.
+// receiver is the harness's post_api receiver (proctest.Receiver), seen through post and
+// answer. Its answers come from respond (nil: 200 with an empty body).
 type receiver struct {
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	posts   []post
-	respond func(post) answer
+	r *proctest.Receiver
 }
 
 func newReceiver(t testing.TB, respond func(post) answer) *receiver {
 	t.Helper()
-	rc := &receiver{respond: respond}
-	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
-	t.Cleanup(rc.srv.Close)
-	return rc
+	return &receiver{r: proctest.StartReceiver(t, proctest.ReceiverOptions{Respond: adapt(respond)})}
 }
 
-func (rc *receiver) url() string { return rc.srv.URL + "/post_api" }
+func (rc *receiver) url() string { return rc.r.URL }
 
-func (rc *receiver) setRespond(f func(post) answer) {
-	rc.mu.Lock()
-	rc.respond = f
-	rc.mu.Unlock()
+func (rc *receiver) setRespond(f func(post) answer) { rc.r.SetRespond(adapt(f)) }
+
+func adapt(respond func(post) answer) func(*proctest.Request) proctest.Answer {
+	if respond == nil {
+		return nil
+	}
+	return func(r *proctest.Request) proctest.Answer {
+		a := respond(toPost(*r))
+		return proctest.Answer{Status: a.status, ContentType: a.ctype, Body: a.body, Delay: a.delay}
+	}
 }
 
-func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	p := post{
-		Header: r.Header.Clone(), ContentLength: r.ContentLength, Body: body,
-		Chunked: len(r.TransferEncoding) > 0,
+func toPost(r proctest.Request) post {
+	return post{
+		Header: r.Header, ContentLength: r.ContentLength, Chunked: r.Chunked, Body: r.Body,
+		Item: r.JSON(), Status: r.Status,
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var item map[string]any
-	if dec.Decode(&item) == nil {
-		p.Item = item
+}
+
+func toPosts(rs []proctest.Request) []post {
+	out := make([]post, len(rs))
+	for i, r := range rs {
+		out[i] = toPost(r)
 	}
-	rc.mu.Lock()
-	respond := rc.respond
-	rc.mu.Unlock()
-	a := answer{status: http.StatusOK}
-	if respond != nil {
-		a = respond(p)
-	}
-	if a.delay > 0 {
-		time.Sleep(a.delay)
-	}
-	p.Status = a.status
-	rc.mu.Lock()
-	rc.posts = append(rc.posts, p)
-	rc.mu.Unlock()
-	if a.ctype != "" {
-		w.Header().Set("Content-Type", a.ctype)
-	}
-	w.WriteHeader(a.status)
-	_, _ = io.WriteString(w, a.body)
+	return out
 }
 
 // all returns a copy of every request so far.
-func (rc *receiver) all() []post {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]post(nil), rc.posts...)
-}
+func (rc *receiver) all() []post { return toPosts(rc.r.Requests()) }
 
 // accepted returns the requests answered 2xx.
-func (rc *receiver) accepted() []post {
+func (rc *receiver) accepted() []post { return acceptedOf(rc.all()) }
+
+func acceptedOf(ps []post) []post {
 	var out []post
-	for _, p := range rc.all() {
+	for _, p := range ps {
 		if p.Status/100 == 2 {
 			out = append(out, p)
 		}
@@ -344,14 +321,17 @@ func (rc *receiver) accepted() []post {
 	return out
 }
 
-// waitFor waits until cond holds for the accepted requests, and returns them.
+// waitFor waits until cond holds for the accepted requests, checking at each new request,
+// and returns them.
 func (rc *receiver) waitFor(t testing.TB, timeout time.Duration, what string, cond func([]post) bool) []post {
 	t.Helper()
 	var got []post
-	waitUntilf(t, timeout, func() string { return what + "; got:\n" + describe(got) }, func() bool {
-		got = rc.accepted()
+	if _, ok := rc.r.Wait(timeout, func(rs []proctest.Request) bool {
+		got = acceptedOf(toPosts(rs))
 		return cond(got)
-	})
+	}); !ok {
+		t.Fatalf("timed out after %v waiting for %s; got:\n%s", timeout, what, describe(got))
+	}
 	return got
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/config"
 )
 
 // Config is the reporter's configuration, read from the environment. The names are the seeds'.
@@ -27,8 +28,9 @@ type Config struct {
 	// PostAPI is one or more URLs (comma-separated); each receives every item.
 	PostAPI []string `envconfig:"POST_API"`
 	// PostEvent false leaves only messages; PostEventList names the events that go.
-	PostEvent     bool     `envconfig:"POST_EVENT" default:"true"`
-	PostEventList []string `envconfig:"POST_EVENT_LIST" default:"login,stop,state_change,input_qrcode,new_group,new_friend,new_group_member,lose_group,lose_friend,lose_group_member"`
+	PostEvent bool `envconfig:"POST_EVENT" default:"true"`
+	// Its default is events.DefaultPostEventList (the seeds'), defined there once.
+	PostEventList []string `envconfig:"POST_EVENT_LIST"`
 	// PostStdout also prints each item as one JSON line on standard output.
 	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
 	// PostSecret signs each POST: X-Signature: sha1=<hex HMAC-SHA1 of the body>.
@@ -79,23 +81,9 @@ type Reporter struct {
 // fill gives zero fields their defaults, so that a Config built in code needs only what it
 // changes (PostEvent excepted: false is a real choice).
 func (c *Config) fill() {
-	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
-	orDefault(&c.PostTimeout, 10*time.Second)
-	orDefault(&c.PostConcurrency, 16)
-	orDefault(&c.PostMaxDeliver, 10)
-	orDefault(&c.PostRetryMin, time.Second)
-	orDefault(&c.PostRetryMax, 5*time.Minute)
-	orDefault(&c.APITimeout, 10*time.Second)
-	orDefault(&c.PostBackfill, 10*time.Minute)
+	config.Defaults(c)
 	if c.PostEventList == nil {
 		c.PostEventList = events.DefaultPostEventList
-	}
-}
-
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
 	}
 }
 
@@ -141,6 +129,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 	if cfg.PostStdout {
 		r.stdout = newStdoutTarget()
 	}
+	config.Log(r.log, "reporter", &cfg)
 	return r, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/config"
 )
 
 // target is somewhere items go: a post_api URL, or standard output.
@@ -48,7 +49,7 @@ func newHTTPTarget(r *Reporter, u string) *httpTarget {
 
 func (t *httpTarget) consumer() string { return t.name }
 
-func (t *httpTarget) String() string { return redact(t.url) }
+func (t *httpTarget) String() string { return config.MaskURL(t.url) }
 
 func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt int) (Answer, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.r.cfg.PostTimeout)
@@ -120,24 +121,12 @@ func checkURL(u string) error {
 	p, err := url.Parse(u)
 	if err != nil {
 		// url.Parse's error repeats the URL, password and token included: say less.
-		return fmt.Errorf("%q: not a valid URL", redact(u))
+		return fmt.Errorf("%q: not a valid URL", config.MaskURL(u))
 	}
 	if p.Scheme != "http" && p.Scheme != "https" || p.Host == "" {
-		return fmt.Errorf("%q: want an http:// or https:// URL", redact(u))
+		return fmt.Errorf("%q: want an http:// or https:// URL", config.MaskURL(u))
 	}
 	return nil
-}
-
-// redact hides a password in the URL and its query, which often carries a token.
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if p.RawQuery != "" {
-		p.RawQuery = "…"
-	}
-	return p.Redacted()
 }
 
 // stdoutTarget prints each item as one JSON line (POST_STDOUT).

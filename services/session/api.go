@@ -253,7 +253,7 @@ func (s *Session) relogin(context.Context, events.Params) (any, error) {
 
 // controlStatus words the reply as Mojo does: "success, client(<pid>) will stop in 3 seconds".
 func (s *Session) controlStatus(what string) string {
-	return fmt.Sprintf("success, client(%d) will %s in %d seconds", os.Getpid(), what, int(s.cfg.ControlDelay.Seconds()))
+	return fmt.Sprintf("success, client(%d) will %s in %d seconds", os.Getpid(), what, int(max(s.cfg.ControlDelay, 0).Seconds()))
 }
 
 type fromKey struct{}

@@ -23,8 +23,9 @@ type CheckEventConfig struct {
 	// Hold is the longest a call waits for the first new item.
 	Hold time.Duration `envconfig:"CHECK_EVENT_HOLD" default:"30s"`
 	// PostEvent and PostEventList choose the events that go in, as for post_api.
-	PostEvent     bool     `envconfig:"POST_EVENT" default:"true"`
-	PostEventList []string `envconfig:"POST_EVENT_LIST" default:"login,stop,state_change,input_qrcode,new_group,new_friend,new_group_member,lose_group,lose_friend,lose_group_member"`
+	PostEvent bool `envconfig:"POST_EVENT" default:"true"`
+	// Its default is events.DefaultPostEventList (the seeds'), defined there once.
+	PostEventList []string `envconfig:"POST_EVENT_LIST"`
 }
 
 // releaseAfter is how long items handed out under a ticket wait for the gateway's release

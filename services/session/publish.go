@@ -80,7 +80,7 @@ func newPublisher(nc *nats.Conn, subj events.Subjects, sc StreamConfig, outbox i
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			Discard:     jetstream.DiscardOld,
-			MaxAge:      sc.MaxAge,
+			MaxAge:      max(sc.MaxAge, 0), // negative: no limit (zero takes the default)
 			MaxBytes:    sc.MaxBytes,
 			MaxMsgs:     sc.MaxMsgs,
 			Replicas:    sc.Replicas,

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/driver/sim"
 )
@@ -89,29 +89,13 @@ type pubEnv struct {
 	s  *Session
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if port != 5000 && port != 4222 {
-			return port
-		}
-	}
-}
-
 func startPubEnv(t *testing.T, mod func(*Config)) *pubEnv {
 	t.Helper()
 	logs := newLogBuf(t)
 	e := &pubEnv{
 		t: t, logs: logs,
 		log:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		ncfg: embednats.Config{Host: "127.0.0.1", Port: freePort(t), StoreDir: t.TempDir()},
+		ncfg: embednats.Config{Host: "127.0.0.1", Port: proctest.MustFreePort(t), StoreDir: t.TempDir()},
 	}
 	e.startNATS()
 	t.Cleanup(e.stopNATS)

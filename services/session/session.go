@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/roster"
@@ -61,23 +62,9 @@ type Config struct {
 // fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
 // code needs only what it changes.
 func (c *Config) fill() {
-	orDefault(&c.SubjectPrefix, events.DefaultPrefix)
-	orDefault(&c.Account, "default")
-	orDefault(&c.Driver, "sim")
-	orDefault(&c.DriverTimeout, 8*time.Second)
-	orDefault(&c.OutboxSize, 100_000)
-	orDefault(&c.ListMaxSize, 20)
-	orDefault(&c.Hold, 30*time.Second)
-	orDefault(&c.Stream.Duplicates, 2*time.Minute)
+	config.Defaults(c)
 	if c.PostEventList == nil {
 		c.PostEventList = events.DefaultPostEventList
-	}
-}
-
-func orDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
 	}
 }
 
@@ -125,6 +112,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 		log = slog.Default()
 	}
 	log = log.With("svc", "session")
+	config.Log(log, "session", &cfg)
 	subj := events.Subjects{Prefix: cfg.SubjectPrefix}
 	pub, err := newPublisher(nc, subj, cfg.Stream, cfg.OutboxSize, log)
 	if err != nil {

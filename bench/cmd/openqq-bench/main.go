@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/openqq/openqq/bench/scenario"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 func main() {
@@ -46,7 +47,7 @@ func run(out string, quick bool, only string, profile bool) error {
 	if err != nil {
 		return err
 	}
-	repo, err := scenario.FindRepo(wd)
+	repo, err := proctest.FindRepo(wd)
 	if err != nil {
 		return err
 	}

@@ -1,33 +1,15 @@
 package allinone
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/session/driver/sim"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // During a slow login the terminal shows the QR code in half blocks and the console's address;
 // during an instant one it shows nothing.
@@ -38,7 +20,7 @@ func TestTerminalShowsQRWhileScaning(t *testing.T) {
 		want  bool
 	}{{"slow login", 2 * time.Second, true}, {"instant login", 0, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out proctest.SyncBuffer
 			cfg := Config{Terminal: &out}
 			cfg.NATS.Host, cfg.NATS.Port, cfg.NATS.StoreDir = "127.0.0.1", -1, t.TempDir()
 			cfg.Gateway.Addr, cfg.Gateway.APITimeout, cfg.Gateway.MaxBodyBytes = "127.0.0.1:0", 2*time.Second, 1<<20

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -21,30 +20,13 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/driver/sim"
 )
-
-// syncBuffer collects log lines from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // leaks lists the secrets that text shows.
 func leaks(text string, secrets ...string) []string {
@@ -94,7 +76,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		pollKey      = "pollKEY-s3cret-h8"
 	)
 	secrets := []string{natsPassword, natsToken, wrongPW, accessToken, postPassword, postToken, postSecret, pollKey}
-	var logs syncBuffer
+	var logs proctest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	addr := natsAuthServer(t, &server.Options{Username: natsUser, Password: natsPassword})
@@ -280,7 +262,7 @@ func TestNoSecretsInLogsUnreachableURLs(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	var logs syncBuffer
+	var logs proctest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := start(t)
 	rep, err := reporter.New(e.nc, reporter.Config{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/logging"
 )
@@ -34,7 +35,7 @@ func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logg
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
-		if err := envconfig.Process("", &healthCfg); err != nil {
+		if err := config.Process("", &healthCfg); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", name, err)
 			os.Exit(1)
 		}
@@ -45,7 +46,7 @@ func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logg
 		return
 	}
 	for _, s := range all {
-		if err := envconfig.Process("", s); err != nil {
+		if err := config.Process("", s); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", name, err)
 			os.Exit(1)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/infra/natsconn"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // What Config.Auth asks of the client for each combination of settings, read off the
@@ -49,7 +50,7 @@ func applyAuth(t *testing.T, cfg natsconn.Config) (authOut, error) {
 }
 
 func TestAuthOptions(t *testing.T) {
-	p := newPKI(t)
+	p := proctest.NewPKI(t)
 	acct := newOperator(t, "openqq").newAccount(t, "OPENQQ")
 	u := newUser(t, "session", acct.kp, time.Time{})
 	creds := writeCreds(t, "session", u.jwt, u.seed)

@@ -1,22 +1,11 @@
 package natsconn_test
 
 import (
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/infra/natsconn"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // Helpers for the security tests: embedded servers that require a mechanism, connections made
@@ -75,29 +65,11 @@ func hostPort(t testing.TB, s *server.Server) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(addr.Port))
 }
 
-// logBuf collects what a logger wrote, safe for the connection's callback goroutines.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // dial connects with natsconn.Connect as the services do, logging into the returned buffer.
 // The connection (when there is one) is closed when the test ends.
-func dial(t testing.TB, cfg natsconn.Config) (*nats.Conn, *logBuf, error) {
+func dial(t testing.TB, cfg natsconn.Config) (*nats.Conn, *proctest.SyncBuffer, error) {
 	t.Helper()
-	lb := &logBuf{}
+	lb := &proctest.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	nc, err := natsconn.Connect(cfg, "security-test", log)
 	if nc != nil {
@@ -145,7 +117,7 @@ type refusal struct {
 	// err explains the refusal: Connect's own error, or else the connection's last error once
 	// the watch ended (nil if the client recorded none).
 	err error
-	log *logBuf
+	log *proctest.SyncBuffer
 }
 
 // refuseAll dials every cfg at once and watches the connections together for refuseWait, so
@@ -254,141 +226,9 @@ func isAuthErr(err error) bool {
 		(err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization violation"))
 }
 
-// pki is a throw-away CA with a server certificate for 127.0.0.1 and a client certificate,
-// written as PEM files into a temporary directory.
-type pki struct {
-	CA, ServerCert, ServerKey, ClientCert, ClientKey string
-	// OtherCA is a second CA that signed nothing the server trusts.
-	OtherCA string
-	// RogueCert and RogueKey are a client certificate signed by OtherCA.
-	RogueCert, RogueKey string
-
-	dir    string
-	caCert *x509.Certificate
-	caKey  *ecdsa.PrivateKey
-}
-
-func newPKI(t testing.TB) pki {
-	t.Helper()
-	dir := t.TempDir()
-	caCert, caKey := makeCA(t, "openqq test CA")
-	otherCert, otherKey := makeCA(t, "someone else's CA")
-	p := pki{
-		CA:         writePEM(t, dir, "ca.pem", "CERTIFICATE", caCert.Raw),
-		OtherCA:    writePEM(t, dir, "other-ca.pem", "CERTIFICATE", otherCert.Raw),
-		ServerCert: filepath.Join(dir, "server.pem"),
-		ServerKey:  filepath.Join(dir, "server-key.pem"),
-		ClientCert: filepath.Join(dir, "client.pem"),
-		ClientKey:  filepath.Join(dir, "client-key.pem"),
-		RogueCert:  filepath.Join(dir, "rogue.pem"),
-		RogueKey:   filepath.Join(dir, "rogue-key.pem"),
-		dir:        dir,
-		caCert:     caCert,
-		caKey:      caKey,
-	}
-	makeLeaf(t, caCert, caKey, "nats server", []string{"127.0.0.1", "localhost"}, p.ServerCert, p.ServerKey)
-	makeLeaf(t, caCert, caKey, "openqq service", nil, p.ClientCert, p.ClientKey)
-	makeLeaf(t, otherCert, otherKey, "rogue service", nil, p.RogueCert, p.RogueKey)
-	return p
-}
-
-var serial struct {
-	sync.Mutex
-	n int64
-}
-
-func nextSerial() *big.Int {
-	serial.Lock()
-	defer serial.Unlock()
-	serial.n++
-	return big.NewInt(time.Now().UnixNano() + serial.n)
-}
-
-func makeCA(t testing.TB, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          nextSerial(),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-// serverCertFor returns p with a server certificate, signed by p's CA, for hosts only.
-func (p pki) serverCertFor(t testing.TB, hosts ...string) pki {
-	t.Helper()
-	p.ServerCert = filepath.Join(p.dir, "server-"+hosts[0]+".pem")
-	p.ServerKey = filepath.Join(p.dir, "server-"+hosts[0]+"-key.pem")
-	makeLeaf(t, p.caCert, p.caKey, "nats server "+hosts[0], hosts, p.ServerCert, p.ServerKey)
-	return p
-}
-
-// makeLeaf writes a certificate that ca signed: a server's for hosts (IP addresses or DNS
-// names), or a client's if there are none.
-func makeLeaf(t testing.TB, ca *x509.Certificate, caKey *ecdsa.PrivateKey, name string, hosts []string, certPath, keyPath string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: nextSerial(),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if len(hosts) > 0 {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		for _, h := range hosts {
-			if ip := net.ParseIP(h); ip != nil {
-				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-			} else {
-				tmpl.DNSNames = append(tmpl.DNSNames, h)
-			}
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, filepath.Dir(certPath), filepath.Base(certPath), "CERTIFICATE", der)
-	writePEM(t, filepath.Dir(keyPath), filepath.Base(keyPath), "EC PRIVATE KEY", keyDER)
-}
-
-func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // serverTLS is the server's TLS configuration: its certificate, and with verify a client
 // certificate signed by the CA is required (mutual TLS).
-func serverTLS(t testing.TB, p pki, verify bool) *server.Options {
+func serverTLS(t testing.TB, p proctest.PKI, verify bool) *server.Options {
 	t.Helper()
 	opts := server.TLSConfigOpts{CertFile: p.ServerCert, KeyFile: p.ServerKey, Verify: verify}
 	if verify {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/metrics"
 )
 
@@ -72,33 +73,15 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 	// Check the URLs first: nats.go's own parse errors quote them, credentials and all.
 	for i, p := range strings.Split(cfg.URL, ",") {
 		if _, err := url.Parse(strings.TrimSpace(p)); err != nil {
-			return nil, fmt.Errorf("nats: NATS_URL entry %d (%s) is not a valid URL", i+1, redact(p))
+			return nil, fmt.Errorf("nats: NATS_URL entry %d (%s) is not a valid URL", i+1, config.MaskURL(p))
 		}
 	}
 	nc, err := nats.Connect(cfg.URL, append(Options(name, log), auth...)...)
 	if err != nil {
-		return nil, fmt.Errorf("nats %s: %s", redact(cfg.URL), scrub(err.Error(), cfg))
+		return nil, fmt.Errorf("nats %s: %s", config.MaskURL(cfg.URL), scrub(err.Error(), cfg))
 	}
 	metrics.TrackNATS(name, nc)
 	return nc, nil
-}
-
-// redact hides the user information of a URL list (a password, or a token standing alone
-// where the user name goes) for logs and errors.
-func redact(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil {
-			parts[i] = "(unparsable URL)"
-			continue
-		}
-		if u.User != nil {
-			u.User = url.User("***")
-		}
-		parts[i] = u.String()
-	}
-	return strings.Join(parts, ",")
 }
 
 // scrub removes every secret of cfg from a text that might quote one.
@@ -130,7 +113,7 @@ func Options(name string, log *slog.Logger) []nats.Option {
 			log.Debug("nats connect attempt failed", "conn", name, "err", err)
 		}),
 		nats.ConnectHandler(func(c *nats.Conn) {
-			log.Info("nats connected", "conn", name, "url", redact(c.ConnectedUrl()))
+			log.Info("nats connected", "conn", name, "url", config.MaskURL(c.ConnectedUrl()))
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -138,7 +121,7 @@ func Options(name string, log *slog.Logger) []nats.Option {
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("nats reconnected", "conn", name, "url", redact(c.ConnectedUrl()))
+			log.Info("nats reconnected", "conn", name, "url", config.MaskURL(c.ConnectedUrl()))
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			if isAuthError(err) {

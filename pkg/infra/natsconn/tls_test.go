@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/infra/natsconn"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // TLS: a server that requires TLS with a certificate of a private CA, and one that also
@@ -35,7 +36,7 @@ func isUnknownAuthority(err error) bool {
 
 func TestTLSServerCert(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
+	p := proctest.NewPKI(t)
 	s := startServer(t, serverTLS(t, p, false))
 	addr := hostPort(t, s)
 
@@ -60,8 +61,8 @@ func TestTLSServerCert(t *testing.T) {
 // signed it.
 func TestTLSServerCertWrongHost(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
-	s := startServer(t, serverTLS(t, p.serverCertFor(t, "nats.example.invalid", "10.9.8.7"), false))
+	p := proctest.NewPKI(t)
+	s := startServer(t, serverTLS(t, p.ServerCertFor(t, "nats.example.invalid", "10.9.8.7"), false))
 
 	runConnCases(t, []connCase{
 		{"certificate for another host", natsconn.Config{URL: "tls://" + hostPort(t, s), TLSCA: p.CA}, false},
@@ -77,7 +78,7 @@ func TestTLSServerCertWrongHost(t *testing.T) {
 // has no TLS.
 func TestTLSNoDowngrade(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
+	p := proctest.NewPKI(t)
 	s := startServer(t, &server.Options{})
 	addr := hostPort(t, s)
 	runConnCases(t, []connCase{
@@ -94,7 +95,7 @@ func TestTLSNoDowngrade(t *testing.T) {
 
 func TestTLSMutual(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
+	p := proctest.NewPKI(t)
 	s := startServer(t, serverTLS(t, p, true))
 	addr := hostPort(t, s)
 
@@ -127,7 +128,7 @@ func TestTLSMutual(t *testing.T) {
 // A client certificate needs its key: Auth and Connect refuse half a pair before dialling.
 func TestTLSCertWithoutKey(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
+	p := proctest.NewPKI(t)
 	for _, cfg := range []natsconn.Config{
 		{URL: "tls://127.0.0.1:1", TLSCA: p.CA, TLSCert: p.ClientCert},
 		{URL: "tls://127.0.0.1:1", TLSCA: p.CA, TLSKey: p.ClientKey},
@@ -150,7 +151,7 @@ func TestTLSCertWithoutKey(t *testing.T) {
 // Connect rather than leaving a connection that can never come up.
 func TestTLSBadFilesFailAtConnect(t *testing.T) {
 	t.Parallel()
-	p := newPKI(t)
+	p := proctest.NewPKI(t)
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
+	"github.com/openqq/openqq/pkg/infra/config"
 )
 
 // Params is what the session gives every driver it opens, besides the driver's own
@@ -63,7 +63,7 @@ func Register[C any](name, prefix string, open func(cfg C, p Params) (Driver, er
 		typ:    typ,
 		fromEnv: func() (any, error) {
 			var c C
-			if err := envconfig.Process(prefix, &c); err != nil {
+			if err := config.Process(prefix, &c); err != nil {
 				return nil, err
 			}
 			return c, nil

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/roster"
@@ -62,18 +63,9 @@ type Config struct {
 	OnListen func(net.Addr) `ignored:"true"`
 }
 
+// fill gives zero fields their defaults (the `default` tags).
 func (c *Config) fill() {
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&c.CallTimeout, 10*time.Second)
-	def(&c.IdleTimeout, 90*time.Second)
-	def(&c.ReconnectMin, time.Second)
-	def(&c.ReconnectMax, time.Minute)
-	def(&c.UpdateInterval, 10*time.Minute)
-	def(&c.DedupWindow, 5*time.Minute)
+	config.Defaults(c)
 	c.ReconnectMax = max(c.ReconnectMax, c.ReconnectMin)
 	if c.SendBurst <= 0 {
 		c.SendBurst = 1
@@ -135,7 +127,7 @@ func New(cfg Config, log *slog.Logger) (*Driver, error) {
 	if cfg.URL != "" {
 		u, err := url.Parse(cfg.URL)
 		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("onebot: ONEBOT_URL %q is not a ws:// or wss:// URL", redact(cfg.URL))
+			return nil, fmt.Errorf("onebot: ONEBOT_URL %q is not a ws:// or wss:// URL", config.MaskURL(cfg.URL))
 		}
 		host = u.Hostname()
 		if cfg.AccessToken == "" && u.Query().Get("access_token") != "" {
@@ -171,20 +163,6 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// redact drops what may be secret from a URL for a log line: userinfo and access_token.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User = nil
-	if q := u.Query(); q.Has("access_token") {
-		q.Set("access_token", "REDACTED")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
-
 // Run connects, keeps the account's roster and reports its traffic until ctx ends. A lost
 // peer is not the end: the state goes back to loading (the documented "peer away" state),
 // the driver reconnects (or waits for the peer to, with the reverse WebSocket), fetches the
@@ -197,7 +175,7 @@ func (d *Driver) Run(ctx context.Context, sink driver.Sink) error {
 }
 
 func (d *Driver) runForward(ctx context.Context, sink driver.Sink) error {
-	target := redact(d.cfg.URL)
+	target := config.MaskURL(d.cfg.URL)
 	for attempt := 0; ; attempt++ {
 		c, err := d.dial(ctx)
 		if err == nil {

@@ -1,0 +1,342 @@
+// Package config is how every openqq service reads, completes and shows its configuration:
+// the envconfig struct tags are the only source of a default (Defaults applies them to a
+// Config built in code, envconfig to one read from the environment), durations accept Mojo's
+// plain seconds (Process), and one rule masks secrets wherever a setting is shown (Mask,
+// MaskURL, Log).
+package config
+
+import (
+	"encoding"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Process reads spec (a pointer to an envconfig struct) from the environment, as
+// envconfig.Process does, except that a duration may also be a bare number of seconds:
+// POLL_INTERVAL=5 is 5s, as Mojo's poll_interval=>5 was, and 0.5 is 500ms.
+func Process(prefix string, spec any) error {
+	v := reflect.ValueOf(spec)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("config: %T is not a pointer to a struct", spec)
+	}
+	var lookupErr error
+	walk(prefix, v.Elem(), func(f field) {
+		if f.v.Type() != durationType || lookupErr != nil {
+			return
+		}
+		for _, key := range []string{f.key, f.alt} {
+			if key == "" {
+				continue
+			}
+			raw, ok := lookupEnv(key)
+			if !ok {
+				continue
+			}
+			if d, bare := seconds(raw); bare {
+				// envconfig reads the variable itself: hand it the value in its own syntax.
+				if err := setEnv(key, d.String()); err != nil {
+					lookupErr = fmt.Errorf("config: %s: %w", key, err)
+				}
+			}
+			return // envconfig takes the key first and the alternative only without it
+		}
+	})
+	if lookupErr != nil {
+		return lookupErr
+	}
+	return envconfig.Process(prefix, spec)
+}
+
+// seconds reads a bare number of seconds ("5", "0.5"); bare is false for anything else, "5s"
+// included.
+func seconds(raw string) (time.Duration, bool) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(f * float64(time.Second)), true
+}
+
+// ParseDuration reads a duration as Process does: Go's syntax ("5s", "1m30s") or a bare
+// number of seconds ("5").
+func ParseDuration(s string) (time.Duration, error) {
+	if d, ok := seconds(s); ok {
+		return d, nil
+	}
+	return time.ParseDuration(strings.TrimSpace(s))
+}
+
+// Defaults gives every zero field of spec (a pointer to an envconfig struct, nested structs
+// included) the value of its `default` tag, so that a Config built in code and one read from
+// an empty environment are the same. Booleans are left alone: in code, false is a choice
+// (POST_EVENT=false), not a missing value. A tag that does not parse for its field's type
+// panics: it is a programming error, and every service's defaults test runs this.
+func Defaults(spec any) {
+	v := reflect.ValueOf(spec)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		panic(fmt.Sprintf("config.Defaults: %T is not a pointer to a struct", spec))
+	}
+	walk("", v.Elem(), func(f field) {
+		def, ok := f.sf.Tag.Lookup("default")
+		if !ok || f.v.Kind() == reflect.Bool || !f.v.IsZero() {
+			return
+		}
+		if err := set(f.v, def); err != nil {
+			panic(fmt.Sprintf("config.Defaults: %s: default %q: %v", f.key, def, err))
+		}
+	})
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// The environment Process reads; a variable.
+var (
+	lookupEnv = os.LookupEnv
+	setEnv    = os.Setenv
+)
+
+// set parses s into v, for the kinds the openqq configurations use.
+func set(v reflect.Value, s string) error {
+	if v.Type() == durationType {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(s, 0, v.Type().Bits())
+		if err != nil {
+			return err
+		}
+		v.SetInt(n)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(s, 0, v.Type().Bits())
+		if err != nil {
+			return err
+		}
+		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		n, err := strconv.ParseFloat(s, v.Type().Bits())
+		if err != nil {
+			return err
+		}
+		v.SetFloat(n)
+	case reflect.Slice:
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		parts := strings.Split(s, ",")
+		sl := reflect.MakeSlice(v.Type(), len(parts), len(parts))
+		for i, p := range parts {
+			if err := set(sl.Index(i), p); err != nil {
+				return err
+			}
+		}
+		v.Set(sl)
+	default:
+		return fmt.Errorf("config: unsupported kind %s", v.Kind())
+	}
+	return nil
+}
+
+// field is one setting of a struct, with the variable names envconfig gives it.
+type field struct {
+	key string // PREFIX_NAME
+	alt string // NAME alone, which envconfig reads when PREFIX_NAME is unset ("" if untagged)
+	v   reflect.Value
+	sf  reflect.StructField
+}
+
+var (
+	decoderType   = reflect.TypeFor[envconfig.Decoder]()
+	setterType    = reflect.TypeFor[envconfig.Setter]()
+	unmarshalType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// walk calls fn for every setting of v, naming them as envconfig does: the envconfig tag (or
+// the field's name) upper-cased, after the prefix and an underscore; a nested struct's fields
+// take its key as their prefix, an embedded struct's its parent's prefix.
+func walk(prefix string, v reflect.Value, fn func(field)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		fv := v.Field(i)
+		if !fv.CanSet() || sf.Tag.Get("ignored") == "true" {
+			continue
+		}
+		tag := sf.Tag.Get("envconfig")
+		key := sf.Name
+		if tag != "" {
+			key = tag
+		}
+		if prefix != "" {
+			key = prefix + "_" + key
+		}
+		key = strings.ToUpper(key)
+		if fv.Kind() == reflect.Struct && !selfDecoding(fv) {
+			inner := key
+			if sf.Anonymous {
+				inner = prefix
+			}
+			walk(inner, fv, fn)
+			continue
+		}
+		fn(field{key: key, alt: strings.ToUpper(tag), v: fv, sf: sf})
+	}
+}
+
+func selfDecoding(v reflect.Value) bool {
+	pt := v.Addr().Type()
+	return pt.Implements(decoderType) || pt.Implements(setterType) || pt.Implements(unmarshalType)
+}
+
+// secretWords in a variable's name mark its value as a secret.
+var secretWords = []string{"TOKEN", "PASSWORD", "SECRET"}
+
+// Mask is the one rule for showing a setting: the value of a variable whose name says it is a
+// secret (…TOKEN, …PASSWORD, …SECRET) is "***" when set, and a URL (or a comma-separated list
+// of them) anywhere else is shown by MaskURL.
+func Mask(key, value string) string {
+	upper := strings.ToUpper(key)
+	for _, w := range secretWords {
+		if strings.Contains(upper, w) {
+			if value == "" {
+				return ""
+			}
+			return "***"
+		}
+	}
+	if strings.Contains(value, "://") {
+		return MaskURL(value)
+	}
+	return value
+}
+
+// MaskURL shows a URL, or a comma-separated list of them, without what may be secret in it:
+// the user information (a password, or a token standing where the user name goes) becomes
+// "***", and so does each value of the query (access_token=..., token=...). A part that does
+// not parse is shown as "(unparsable URL)", since it might be quoting a secret.
+func MaskURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		parts[i] = maskOne(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func maskOne(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	masked := u.User != nil
+	u.User = nil
+	if u.RawQuery != "" {
+		// Keep the parameters' order and names readable; only their values go.
+		var b strings.Builder
+		for _, kv := range strings.Split(u.RawQuery, "&") {
+			k, _, _ := strings.Cut(kv, "=")
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(k)
+			b.WriteString("=***")
+		}
+		u.RawQuery = b.String()
+	}
+	u.Fragment, u.RawFragment = "", ""
+	out := u.String()
+	if masked {
+		// url.User would escape the stars
+		if scheme, rest, ok := strings.Cut(out, "://"); ok {
+			out = scheme + "://***@" + rest
+		}
+	}
+	return out
+}
+
+// Setting is one variable of a configuration and its value, as Go shows it (durations as
+// "5s", lists comma-separated), unmasked.
+type Setting struct {
+	Key   string // PREFIX_NAME
+	Alt   string // NAME, which envconfig reads when Key is unset ("" if the field has no tag)
+	Value string
+}
+
+// Settings lists spec's variables (spec is an envconfig struct or a pointer to one).
+func Settings(prefix string, spec any) []Setting {
+	v := reflect.ValueOf(spec)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil
+	}
+	if !v.CanAddr() { // walk needs settable fields
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v)
+		v = c
+	}
+	var out []Setting
+	walk(prefix, v, func(f field) {
+		out = append(out, Setting{Key: f.key, Alt: f.alt, Value: show(f.v)})
+	})
+	return out
+}
+
+// Attrs are spec's settings as slog attributes named by their variables, secrets masked.
+func Attrs(prefix string, spec any) []slog.Attr {
+	var out []slog.Attr
+	for _, s := range Settings(prefix, spec) {
+		out = append(out, slog.String(s.Key, Mask(s.Key, s.Value)))
+	}
+	return out
+}
+
+func show(v reflect.Value) string {
+	if v.Type() == durationType {
+		return time.Duration(v.Int()).String()
+	}
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String {
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = v.Index(i).String()
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// Log writes spec's effective settings, secrets masked, as one line: each service does it
+// once when it starts, so that its log says what it runs with.
+func Log(log *slog.Logger, service string, spec any) {
+	if log == nil {
+		return
+	}
+	attrs := Attrs("", spec)
+	args := make([]any, len(attrs))
+	for i, a := range attrs {
+		args[i] = a
+	}
+	log.Info(service+" configuration", slog.Group("config", args...))
+}

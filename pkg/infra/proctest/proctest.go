@@ -1,0 +1,119 @@
+// Package proctest is the one process harness of openqq's tests and benchmarks: it builds the
+// binaries once, hands out free loopback ports, starts and stops processes with their output
+// captured, runs a real post_api receiver that records every request, makes the simulated
+// account receive things over NATS, and writes a throw-away PKI. deploy's cluster tests, the
+// bench scenarios and the reporter's tests use it.
+package proctest
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// ---- ports ----
+
+var (
+	portsMu sync.Mutex
+	used    = map[int]bool{}
+)
+
+// ForbiddenPort are the ports `make run` and `make run-cluster` use (the API on 5000, NATS on
+// 4222 and 8222, the health servers from 8081): a test never takes one, so that it runs next to
+// them.
+func ForbiddenPort(p int) bool {
+	return p == 5000 || p == 4222 || p == 8222 || (p >= 8081 && p <= 8185)
+}
+
+// FreePort is a loopback port nobody listens on, never a forbidden one and never one this
+// process handed out before (a process started later will listen on it).
+func FreePort() (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 200 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		if ForbiddenPort(p) || used[p] {
+			continue
+		}
+		used[p] = true
+		return p, nil
+	}
+	return 0, errors.New("proctest: no free port")
+}
+
+// MustFreePort is FreePort for a test.
+func MustFreePort(t testing.TB) int {
+	t.Helper()
+	p, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Listen listens on a free loopback port in this process.
+func Listen() (net.Listener, error) {
+	for range 200 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		if ForbiddenPort(ln.Addr().(*net.TCPAddr).Port) {
+			_ = ln.Close()
+			continue
+		}
+		return ln, nil
+	}
+	return nil, errors.New("proctest: no free port")
+}
+
+// ---- output ----
+
+// SyncBuffer is an io.Writer that many goroutines may write to (a logger's, a process's
+// output) while a test reads it.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String is everything written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// ---- the repository ----
+
+// FindRepo walks up from dir to the directory holding go.work: the repository's root.
+func FindRepo(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.work not found above the working directory: run from the openqq repository")
+		}
+		dir = parent
+	}
+}

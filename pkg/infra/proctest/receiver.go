@@ -1,0 +1,232 @@
+package proctest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Request is one request a Receiver got, and what it answered.
+type Request struct {
+	At            time.Time // when it arrived
+	Method        string
+	Path          string
+	RawQuery      string
+	Header        http.Header
+	ContentLength int64
+	Chunked       bool
+	Body          []byte
+	// Status is what the receiver answered; Abandoned says the client hung up before the
+	// answer (a reporter that was killed, or gave up), so it never read Status.
+	Status    int
+	Abandoned bool
+}
+
+// JSON is the body decoded into a map with numbers as json.Number (ids stay exact), or nil if
+// it is not a JSON object.
+func (r Request) JSON() map[string]any {
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil {
+		return nil
+	}
+	return m
+}
+
+// Answer is what a Receiver says back.
+type Answer struct {
+	Status      int // 0: 200
+	ContentType string
+	Body        string
+	// Delay holds the answer back (it ends early if the client hangs up).
+	Delay time.Duration
+}
+
+// ReceiverOptions configure a Receiver; the zero value answers 200 to everything and keeps
+// every request.
+type ReceiverOptions struct {
+	// Respond chooses the answer to each request (nil: 200, empty body). It may be replaced
+	// later with SetRespond.
+	Respond func(*Request) Answer
+	// Observe, if set, sees each request once its answer is settled (Status and Abandoned
+	// set), before the answer goes out: counters that must keep up with a benchmark's rate.
+	Observe func(Request)
+	// Discard keeps no request (Requests stays empty): for benchmarks, where Observe counts.
+	Discard bool
+}
+
+// Receiver is a post_api receiver: a real HTTP server on a free loopback port that records
+// every request (any method and path) and answers as configured.
+type Receiver struct {
+	// URL is http://127.0.0.1:<port>/post_api.
+	URL string
+
+	srv      *http.Server
+	opts     ReceiverOptions
+	inflight atomic.Int64
+
+	mu      sync.Mutex
+	respond func(*Request) Answer
+	reqs    []Request
+	changed chan struct{} // closed and replaced at every recorded request
+	hold    chan struct{} // while not nil, answers wait until it is closed
+}
+
+// NewReceiver starts a receiver; Close stops it.
+func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
+	ln, err := Listen()
+	if err != nil {
+		return nil, err
+	}
+	r := &Receiver{URL: "http://" + ln.Addr().String() + "/post_api", opts: opts, respond: opts.Respond, changed: make(chan struct{})}
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// StartReceiver is NewReceiver for a test: it stops when the test ends.
+func StartReceiver(t testing.TB, opts ReceiverOptions) *Receiver {
+	t.Helper()
+	r, err := NewReceiver(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// Close stops the server; requests being answered are cut off.
+func (r *Receiver) Close() {
+	r.Release()
+	_ = r.srv.Close()
+}
+
+// SetRespond replaces how the receiver answers.
+func (r *Receiver) SetRespond(f func(*Request) Answer) {
+	r.mu.Lock()
+	r.respond = f
+	r.mu.Unlock()
+}
+
+// Hold keeps every answer back until Release.
+func (r *Receiver) Hold() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hold == nil {
+		r.hold = make(chan struct{})
+	}
+}
+
+// Release lets the held answers go.
+func (r *Receiver) Release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hold != nil {
+		close(r.hold)
+		r.hold = nil
+	}
+}
+
+// Inflight is how many requests are being answered.
+func (r *Receiver) Inflight() int64 { return r.inflight.Load() }
+
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	r.inflight.Add(1)
+	defer r.inflight.Add(-1)
+	req := Request{
+		At: time.Now(), Method: hr.Method, Path: hr.URL.Path, RawQuery: hr.URL.RawQuery,
+		Header: hr.Header.Clone(), ContentLength: hr.ContentLength, Chunked: len(hr.TransferEncoding) > 0,
+	}
+	body, err := io.ReadAll(hr.Body)
+	if err != nil {
+		return
+	}
+	req.Body = body
+	r.mu.Lock()
+	respond := r.respond
+	r.mu.Unlock()
+	a := Answer{Status: http.StatusOK}
+	if respond != nil {
+		a = respond(&req)
+	}
+	if a.Status == 0 {
+		a.Status = http.StatusOK
+	}
+	ctx := hr.Context()
+	if a.Delay > 0 {
+		t := time.NewTimer(a.Delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		}
+	}
+	req.Status = a.Status
+	req.Abandoned = ctx.Err() != nil
+	if r.opts.Observe != nil {
+		r.opts.Observe(req)
+	}
+	r.mu.Lock()
+	if !r.opts.Discard {
+		r.reqs = append(r.reqs, req)
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+	if req.Abandoned {
+		return
+	}
+	if a.ContentType != "" {
+		w.Header().Set("Content-Type", a.ContentType)
+	}
+	w.WriteHeader(a.Status)
+	_, _ = io.WriteString(w, a.Body)
+}
+
+// Requests returns a copy of every request recorded so far, in the order they were answered.
+func (r *Receiver) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.reqs...)
+}
+
+// Changed is closed at the next request recorded.
+func (r *Receiver) Changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// Wait waits until cond holds for the requests recorded, checking at each new one, and
+// returns them; it reports false if timeout passed first.
+func (r *Receiver) Wait(timeout time.Duration, cond func([]Request) bool) ([]Request, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		changed := r.Changed()
+		got := r.Requests()
+		if cond(got) {
+			return got, true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return r.Requests(), false
+		}
+	}
+}
