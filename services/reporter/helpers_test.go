@@ -17,8 +17,8 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/pkg/infra/sessiontest"
 	"github.com/openqq/openqq/pkg/infra/proctest"
+	"github.com/openqq/openqq/pkg/infra/sessiontest"
 )
 
 // Ids of the simulated account's default roster (services/session/driver/sim/default_roster.json).

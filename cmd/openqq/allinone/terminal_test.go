@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/services/session/driver/sim"
 	"github.com/openqq/openqq/pkg/infra/proctest"
+	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
 // During a slow login the terminal shows the QR code in half blocks and the console's address;
