@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 )
 
 // target is somewhere items go: a post_api URL, or standard output.
@@ -74,11 +75,32 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 		// Delivered: the receiver said 2xx. Only its answer is unreadable.
 		return Answer{}, false, nil
 	}
+	if resp.StatusCode/100 == 3 {
+		// Never followed (newHTTPClient): a redirect would carry the item and its signature
+		// to another host, or turn into a body-less GET whose 200 would ack an item no
+		// receiver got.
+		return Answer{}, false, fmt.Errorf("HTTP %d: redirects are not followed (Location %q)",
+			resp.StatusCode, clip(resp.Header.Get("Location"), maxLocationLog))
+	}
 	if resp.StatusCode/100 != 2 {
 		return Answer{}, false, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	a, ok := ParseAnswer(resp.Header.Get("Content-Type"), body)
 	return a, ok, nil
+}
+
+// maxLocationLog bounds how much of a redirect's Location reaches the logs and dead letters.
+const maxLocationLog = 200
+
+// clip cuts s to at most n bytes (on a rune boundary), marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // redactURLError keeps an HTTP client error from quoting the URL in full: it hides only a
@@ -105,12 +127,8 @@ func newHTTPClient(cfg Config) *http.Client {
 	return &http.Client{
 		Transport: tr,
 		Timeout:   cfg.PostTimeout,
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if len(via) >= 7 { // Mojo's max_redirects
-				return errors.New("stopped after 7 redirects")
-			}
-			return nil
-		},
+		// A redirect is the answer itself, and a failed attempt (httpTarget.post).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
