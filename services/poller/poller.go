@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -216,7 +217,9 @@ func (p *Poller) cycle(ctx context.Context) {
 	route, params, err := Command(p.pollURL, loc)
 	if err != nil {
 		outcome = pollRefused
-		p.log.Warn("poll redirect refused", "location", loc, "err", err)
+		// A hostile poll server chooses the Location: log a bounded part of it (the error
+		// may quote it too).
+		p.log.Warn("poll redirect refused", "location", clip(loc), "location_bytes", len(loc), "err", clip(err.Error()))
 		return
 	}
 	reply, err := p.call(ctx, route, params)
@@ -229,6 +232,21 @@ func (p *Poller) cycle(ctx context.Context) {
 	if p.cfg.PollReport {
 		p.report(ctx, route, reply)
 	}
+}
+
+// maxLogValue bounds a value from outside in a log line.
+const maxLogValue = 200
+
+// clip cuts s to at most maxLogValue bytes (on a rune boundary), marking the cut.
+func clip(s string) string {
+	if len(s) <= maxLogValue {
+		return s
+	}
+	n := maxLogValue
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // commandPath is the only place a redirect may point to.
@@ -263,12 +281,13 @@ func Command(base *url.URL, location string) (string, events.Params, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: query: %w", ErrRefused, err)
 	}
+	// The gateway's own rules for a query, so that a poll server cannot send what an HTTP
+	// caller could not.
 	params := events.Params{}
-	for k, vs := range q {
-		if len(vs) > 0 && k != "access_token" {
-			params[k] = vs[len(vs)-1]
-		}
+	if err := events.MergeValues(params, q); err != nil {
+		return "", nil, fmt.Errorf("%w: query: %w", ErrRefused, err)
 	}
+	delete(params, "access_token")
 	return m[1], params, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -83,8 +84,12 @@ type env struct {
 // start runs a session with the simulated account and a poller on a fresh NATS server.
 func start(t *testing.T, pollURL string, interval, loginDelay time.Duration, report bool) *env {
 	t.Helper()
+	return startLog(t, pollURL, interval, loginDelay, report, natstest.Logger(t))
+}
+
+func startLog(t *testing.T, pollURL string, interval, loginDelay time.Duration, report bool, log *slog.Logger) *env {
+	t.Helper()
 	srv := natstest.Start(t)
-	log := natstest.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := session.New(natstest.Connect(t, srv), session.Config{
 		Driver: "sim", Sim: sim.Config{QRCodeDir: t.TempDir(), LoginDelay: loginDelay}, ControlDelay: time.Millisecond,
