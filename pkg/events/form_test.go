@@ -38,3 +38,22 @@ func TestMergeValues(t *testing.T) {
 		}
 	}
 }
+
+// Every name the session publishes under is known, once.
+func TestItemNames(t *testing.T) {
+	seen := map[string]bool{}
+	for _, n := range ItemNames {
+		if seen[n] || !IsItemName(n) {
+			t.Errorf("%q repeated or unknown", n)
+		}
+		seen[n] = true
+	}
+	for _, n := range append(append([]string{}, DefaultPostEventList...), MessageTypes...) {
+		if !IsItemName(n) {
+			t.Errorf("%q is not an item name", n)
+		}
+	}
+	if IsItemName("group.message") || IsItemName("") {
+		t.Error("a bad name is known")
+	}
+}

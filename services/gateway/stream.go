@@ -63,6 +63,8 @@ type streamer struct {
 	maxBehind    uint64        // items a client may fall behind its best before it is dropped
 	pull         int           // items fetched ahead per client
 
+	clients *addrLimits // STREAM_CLIENTS_MAX and STREAM_CLIENTS_PER_IP
+
 	mu      sync.Mutex
 	servers map[*http.Server]chan struct{} // closed when that server shuts down
 }
@@ -72,6 +74,7 @@ func (g *Gateway) newStreamer() *streamer {
 		g: g, log: g.log.With("part", "stream"),
 		heartbeat: defaultHeartbeat, writeTimeout: defaultWriteTimeout, maxBehind: defaultMaxBehind,
 		pull: streamPull, servers: map[*http.Server]chan struct{}{},
+		clients: newAddrLimits(g.cfg.StreamClientsMax, g.cfg.StreamClientsPerIP),
 	}
 	if g.nc != nil {
 		js, err := jetstream.New(g.nc)
@@ -118,28 +121,68 @@ func (s *streamer) consumerConfig(r *http.Request) (jetstream.OrderedConsumerCon
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = seq + 1
 	}
+	names, err := parseFilter(q["filter"])
+	if err != nil {
+		return cfg, events.ErrBadRequest("%v", err)
+	}
+	for _, name := range names {
+		cfg.FilterSubjects = append(cfg.FilterSubjects, s.g.subj.Event(name))
+	}
+	return cfg, nil
+}
+
+// knownNames lists the names a filter may use, for its error.
+var knownNames = strings.Join(events.ItemNames, ", ")
+
+// parseFilter reads the filter values (comma-separated, repeatable): each name must be a
+// message type or an event name, and each counts once, so that a filter never has more
+// subjects than the stream has names. The first bad name ends the reading: a long list
+// costs one pass, never a consumer.
+func parseFilter(values []string) ([]string, error) {
+	var names []string
 	seen := map[string]bool{}
-	for _, v := range q["filter"] {
+	for _, v := range values {
 		if v == "" {
 			continue
 		}
-		for _, name := range strings.Split(v, ",") {
+		for name := range strings.SplitSeq(v, ",") {
 			name = strings.TrimSpace(name)
 			if !validName(name) {
-				return cfg, events.ErrBadRequest("filter %q: an event name is letters, digits, '-' and '_'", name)
+				return nil, fmt.Errorf("filter %q: an event name is letters, digits, '-' and '_'", clip(name, 64))
 			}
-			if subj := s.g.subj.Event(name); !seen[subj] {
-				seen[subj] = true
-				cfg.FilterSubjects = append(cfg.FilterSubjects, subj)
+			if !events.IsItemName(name) {
+				return nil, fmt.Errorf("filter %q: unknown; the names are %s", clip(name, 64), knownNames)
+			}
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
 			}
 		}
 	}
-	return cfg, nil
+	return names, nil
 }
 
 // validName reports whether name is one subject token of the kind events.ValidPrefix allows.
 func validName(name string) bool {
 	return events.ValidPrefix(name) && !strings.Contains(name, ".")
+}
+
+// admit takes a place for the client of r among the stream clients, or says why there is
+// none. Each client holds a JetStream consumer: the limits keep clients from taking the
+// consumers the reporters, check_event and the poller need (nats-server allows 1,000 per
+// stream).
+func (s *streamer) admit(r *http.Request) (release func(), st *events.Status) {
+	ip := clientIP(r.RemoteAddr)
+	release, err := s.clients.acquire(ip)
+	switch {
+	case errors.Is(err, errLimitTotal):
+		s.log.Warn("event stream refused: STREAM_CLIENTS_MAX reached", "limit", s.clients.max, "remote", ip)
+		return nil, events.NewStatus(events.CodeUnavailable, "too many event stream clients: at most %d (STREAM_CLIENTS_MAX)", s.clients.max)
+	case err != nil:
+		s.log.Info("event stream refused: STREAM_CLIENTS_PER_IP reached", "limit", s.clients.perIP, "remote", ip)
+		return nil, events.NewStatus(events.CodeUnavailable, "too many event stream clients from your address: at most %d (STREAM_CLIENTS_PER_IP)", s.clients.perIP)
+	}
+	return release, nil
 }
 
 // subscription is one client's consumer.
@@ -343,6 +386,15 @@ func (s *streamer) sse(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, st)
 		return
 	}
+	release, st := s.admit(r)
+	if st != nil {
+		writeStatus(w, st)
+		return
+	}
+	defer release()
+	// The server's read deadline would end the stream (its background read fails, which
+	// cancels the request); each write has its own deadline (sseSink.write).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
 	sub, st := s.subscribe(ctx, cfg)

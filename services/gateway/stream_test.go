@@ -389,7 +389,9 @@ func TestSSEManyClientsOneSlow(t *testing.T) {
 		clients = 200
 		n       = 500
 	)
-	e := startStream(t, Config{}, false, nil) // the gateway as served, default limits
+	// The gateway as served, default limits, but for the stream clients of one address: all
+	// of them come from loopback.
+	e := startStream(t, Config{StreamClientsPerIP: clients}, false, nil)
 
 	// The slow client starts with a backlog far larger than the socket buffers, and reads
 	// nothing: the gateway's writes to it stall.
