@@ -25,6 +25,12 @@ type Config struct {
 	// StoreDir holds the JetStream file store. It must be given: the server's fallback is a
 	// directory shared by every process on the machine.
 	StoreDir string `envconfig:"NATS_STORE_DIR" default:"./data/nats"`
+	// User and Password, or Token, make the server require them of every client (the same
+	// variables the services connect with). Without them any local user can call qq.api.*
+	// on the NATS port, bypassing the gateway's ACCESS_TOKEN.
+	User     string `envconfig:"NATS_USER"`
+	Password string `envconfig:"NATS_PASSWORD"`
+	Token    string `envconfig:"NATS_TOKEN"`
 }
 
 // maxPayload is the largest message NATS accepts (its hard limit); the default is 1 MiB.
@@ -34,6 +40,7 @@ const maxPayload = 64 << 20
 type Server struct {
 	*server.Server
 	log *slog.Logger
+	cfg Config
 }
 
 // Start starts a server and waits until it takes connections.
@@ -41,10 +48,19 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embednats: StoreDir is required")
 	}
+	if cfg.Token != "" && (cfg.User != "" || cfg.Password != "") {
+		return nil, errors.New("embednats: NATS_TOKEN or NATS_USER/NATS_PASSWORD, not both")
+	}
+	if (cfg.User == "") != (cfg.Password == "") {
+		return nil, errors.New("embednats: NATS_USER and NATS_PASSWORD go together")
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	s, err := server.NewServer(&server.Options{
+		Username:      cfg.User,
+		Password:      cfg.Password,
+		Authorization: cfg.Token,
 		ServerName: "openqq",
 		Host:       cfg.Host,
 		Port:       cfg.Port,
@@ -67,13 +83,19 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("embednats: not ready after 10s (is %s:%d free?)", cfg.Host, cfg.Port)
 	}
-	return &Server{Server: s, log: log}, nil
+	return &Server{Server: s, log: log, cfg: cfg}, nil
 }
 
 // Connect opens an in-process connection named name.
 func (s *Server) Connect(name string) (*nats.Conn, error) {
 	opts := append(natsconn.Options(name, s.log), nats.InProcessServer(s.Server),
 		nats.ConnectHandler(func(*nats.Conn) { s.log.Debug("nats connected", "conn", name, "url", "in-process") }))
+	if s.cfg.User != "" {
+		opts = append(opts, nats.UserInfo(s.cfg.User, s.cfg.Password))
+	}
+	if s.cfg.Token != "" {
+		opts = append(opts, nats.Token(s.cfg.Token))
+	}
 	nc, err := nats.Connect("", opts...)
 	metrics.TrackNATS(name, nc)
 	return nc, err
