@@ -61,13 +61,13 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		Username:      cfg.User,
 		Password:      cfg.Password,
 		Authorization: cfg.Token,
-		ServerName: "openqq",
-		Host:       cfg.Host,
-		Port:       cfg.Port,
-		DontListen: cfg.DontListen,
-		JetStream:  true,
-		StoreDir:   cfg.StoreDir,
-		NoSigs:     true,
+		ServerName:    "openqq",
+		Host:          cfg.Host,
+		Port:          cfg.Port,
+		DontListen:    cfg.DontListen,
+		JetStream:     true,
+		StoreDir:      cfg.StoreDir,
+		NoSigs:        true,
 		// get_group_info of a large roster is one reply: allow what NATS allows at most, and
 		// buffer a few of them for one client before calling it a slow consumer (the default
 		// max_pending is one max_payload).
