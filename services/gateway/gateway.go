@@ -148,6 +148,7 @@ func (g *Gateway) routes() http.Handler {
 	r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
 	r.Methods(http.MethodGet).Path(pathWS).HandlerFunc(st.ws)
 	r.Methods(http.MethodGet).Path(pathReporters).HandlerFunc(st.reporters)
+	r.Methods(http.MethodPost).Path(pathConsoleSession).HandlerFunc(g.openConsoleSession)
 	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path("/openqq/{route}").HandlerFunc(g.api)
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, events.ErrAPINotFound)

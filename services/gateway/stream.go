@@ -26,6 +26,8 @@ const (
 	pathEvents    = "/openqq/events"     // Server-Sent Events
 	pathWS        = "/openqq/ws"         // WebSocket
 	pathReporters = "/console/reporters" // the reporters' consumers and the dead letters
+	// pathConsoleSession exchanges the token for the console's stream cookie.
+	pathConsoleSession = "/console/session"
 )
 
 // Stream defaults.
