@@ -403,3 +403,38 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+// A live client that falls behind the shared consumer goes on through one of its own from the
+// item it had got to: nothing lost, nothing twice. The clients that keep up stay on the hub.
+func TestLiveClientLeavesHubExactly(t *testing.T) {
+	t.Parallel()
+	e := startStream(t, Config{}, false, func(s *streamer) {
+		s.pull = 2                       // a queue of 2 on the hub
+		s.maxBehind = 1_000              // behind is allowed here
+		s.writeTimeout = 2 * time.Minute // and a stalled write too
+	})
+	slow, fast := e.open(""), e.open("")
+	stream, err := e.js.Stream(context.Background(), "QQ_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countConsumers(t, stream); n != 1 {
+		t.Fatalf("%d consumers for 2 live clients", n)
+	}
+	first := e.publishN(1, events.GroupMessage)
+	slow.want(first)
+	fast.want(first)
+	slow.pause()
+	// Far more than the socket buffers hold: the gateway's writes to slow block, its queue
+	// on the hub fills.
+	items := e.publishBig(48, 256<<10)
+	fast.want(items)
+	slow.resume()
+	slow.want(items)
+	if n := countConsumers(t, stream); n != 2 {
+		t.Errorf("%d consumers: want the hub's and the slow client's own", n)
+	}
+	more := e.publishN(2, events.FriendMessage)
+	slow.want(more)
+	fast.want(more)
+}

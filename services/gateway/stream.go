@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -67,6 +66,9 @@ type streamer struct {
 
 	clients *addrLimits // STREAM_CLIENTS_MAX and STREAM_CLIENTS_PER_IP
 
+	hubsMu sync.Mutex
+	hubs   map[string]*hub // by hubKey: the shared consumers of the live clients
+
 	mu      sync.Mutex
 	servers map[*http.Server]chan struct{} // closed when that server shuts down
 }
@@ -77,6 +79,7 @@ func (g *Gateway) newStreamer() *streamer {
 		heartbeat: defaultHeartbeat, writeTimeout: defaultWriteTimeout, maxBehind: defaultMaxBehind,
 		pull: streamPull, servers: map[*http.Server]chan struct{}{},
 		clients: newAddrLimits(g.cfg.StreamClientsMax, g.cfg.StreamClientsPerIP),
+		hubs:    map[string]*hub{},
 	}
 	if g.nc != nil {
 		js, err := jetstream.New(g.nc)
@@ -304,7 +307,8 @@ var errStalled = errors.New("write stalled")
 
 // pump sends the items to the client until it goes, the server shuts down, NATS fails, or
 // the client cannot keep up. It returns why it ended.
-func (s *streamer) pump(ctx context.Context, msgs jetstream.MessagesContext, out sink, log *slog.Logger) error {
+// best is the fewest items the client has been behind so far (math.MaxUint64: not known yet).
+func (s *streamer) pump(ctx context.Context, msgs jetstream.MessagesContext, out sink, log *slog.Logger, best uint64) error {
 	// Next waits without a deadline of its own, in a goroutine: its missing-heartbeat check,
 	// which recovers a consumer whose pull requests got lost, needs long waits. It holds one
 	// item at most beyond the consumer's buffer; stopping msgs (streamer.close) ends it.
@@ -330,7 +334,6 @@ func (s *streamer) pump(ctx context.Context, msgs jetstream.MessagesContext, out
 	}()
 	beat := time.NewTicker(s.heartbeat)
 	defer beat.Stop()
-	best := uint64(math.MaxUint64) // the fewest items the client has been behind
 	for {
 		var r result
 		select {
@@ -399,12 +402,12 @@ func (s *streamer) sse(w http.ResponseWriter, r *http.Request) {
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	sub, st := s.subscribe(ctx, cfg)
+	att, st := s.attach(ctx, cfg)
 	if st != nil {
 		writeStatus(w, st)
 		return
 	}
-	defer s.close(sub)
+	defer s.detach(att)
 
 	log := s.log.With("kind", "sse", "remote", r.RemoteAddr)
 	h := w.Header()
@@ -422,7 +425,7 @@ func (s *streamer) sse(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Debug("event stream opened", "deliver", cfg.DeliverPolicy.String(), "start_seq", cfg.OptStartSeq,
 		"filter", cfg.FilterSubjects)
-	err := s.pump(ctx, sub.msgs, out, log)
+	err := s.serve(ctx, cfg, att, out, log)
 	log.Debug("event stream closed", "why", err)
 }
 

@@ -47,12 +47,12 @@ func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetWriteDeadline(time.Time{})
 	ctx, cancel := s.streamContext(r)
 	defer cancel()
-	sub, st := s.subscribe(ctx, cfg)
+	att, st := s.attach(ctx, cfg)
 	if st != nil {
 		writeStatus(w, st)
 		return
 	}
-	defer s.close(sub)
+	defer s.detach(att)
 
 	log := s.log.With("kind", "ws", "remote", r.RemoteAddr)
 	// The origin is checked above (originAllowed).
@@ -72,7 +72,7 @@ func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 	out := &wsSink{c: c, ctx: ctx, timeout: s.writeTimeout}
 	log.Debug("event stream opened", "deliver", cfg.DeliverPolicy.String(), "start_seq", cfg.OptStartSeq,
 		"filter", cfg.FilterSubjects)
-	err = s.pump(ctx, sub.msgs, out, log)
+	err = s.serve(ctx, cfg, att, out, log)
 	log.Debug("event stream closed", "why", err)
 	switch {
 	case errors.Is(err, errTooSlow), errors.Is(err, errStalled):
