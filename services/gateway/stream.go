@@ -50,10 +50,12 @@ const (
 var errShutdown = errors.New("server shutting down")
 
 // streamer serves the stream QQ_EVENTS live over HTTP: as Server-Sent Events on /openqq/events
-// and as WebSocket messages on /openqq/ws. Each client reads through its own ordered ephemeral
-// consumer, so clients share nothing, and each has at most streamPull items in memory. A
-// client that cannot keep up is dropped with a last message saying so; it resumes where it
-// stopped with Last-Event-ID (or since), as long as the stream still holds the items.
+// and as WebSocket messages on /openqq/ws. Live clients of one filter share one ordered
+// ephemeral consumer (hub.go); a client that resumes or replays, or falls behind the shared
+// one, reads through its own. Each has at most streamPull items in memory. A client that
+// cannot keep up is dropped with a last message saying so; it resumes where it stopped with
+// Last-Event-ID (or since), as long as the stream still holds the items. STREAM_CLIENTS_MAX
+// and STREAM_CLIENTS_PER_IP bound the clients, and so the consumers they can hold.
 type streamer struct {
 	g   *Gateway
 	js  jetstream.JetStream // nil without a NATS connection: every stream answers 503
@@ -62,7 +64,7 @@ type streamer struct {
 	heartbeat    time.Duration // between keepalive comments or pings
 	writeTimeout time.Duration // a stalled write drops the client after this long
 	maxBehind    uint64        // items a client may fall behind its best before it is dropped
-	pull         int           // items fetched ahead per client
+	pull         int           // items fetched ahead per consumer, and queued per live client
 
 	clients *addrLimits // STREAM_CLIENTS_MAX and STREAM_CLIENTS_PER_IP
 
