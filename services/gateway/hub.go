@@ -161,7 +161,7 @@ func (h *hub) fail(err error) {
 }
 
 // pumpLive sends a live client the items of its hub. It returns the sequence to go on from
-// when the client's queue overflowed (0 and why it ended otherwise), and the items it sent.
+// when the client's queue overflowed, or 0 and why it ended.
 func (s *streamer) pumpLive(ctx context.Context, sub *hubSub, out sink, log *slog.Logger) (uint64, error) {
 	beat := time.NewTicker(s.heartbeat)
 	defer beat.Stop()
