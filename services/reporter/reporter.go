@@ -1,6 +1,7 @@
 // Package reporter delivers every stored message and event to post_api: it reads the
-// QQ_EVENTS stream through one durable pull consumer per target (so any number of replicas
-// share the work), POSTs each item, acks only after a 2xx, retries with exponential back-off,
+// QQ_EVENTS stream through one durable pull consumer per target, pinned to one replica at a
+// time (the others stand by), keeps each conversation in order while different ones go in
+// parallel, POSTs each item, acks only after a 2xx, retries with exponential back-off,
 // parks what keeps failing in a dead-letter stream, and applies the receivers' answers (reply,
 // shutup) through the API.
 package reporter
@@ -47,6 +48,19 @@ type Config struct {
 	PostBackfill time.Duration `envconfig:"POST_BACKFILL" default:"10m"`
 	// APITimeout bounds the API calls that apply an answer.
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
+	// PostMaxLag parks, instead of posting, an item older than this when it is first due to a
+	// target (a URL used again after a week gets no week-old items); 0 posts every item. A
+	// Config built in code has no limit unless it sets one.
+	PostMaxLag time.Duration `envconfig:"POST_MAX_LAG" default:"10m"`
+	// PostDrainTimeout bounds how long a stopping reporter goes on delivering what is stored
+	// (the client's last words: running → stop, then stop).
+	PostDrainTimeout time.Duration `envconfig:"POST_DRAIN_TIMEOUT" default:"10s"`
+	// PostAckWait is how long the server waits for a replica that holds items and went
+	// silent before it hands them to another; a live replica keeps its items however long.
+	PostAckWait time.Duration `envconfig:"POST_ACK_WAIT" default:"30s"`
+	// PostPinTTL is how long the server keeps a target's consumer pinned to a replica that
+	// stopped pulling before it lets another one take over.
+	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"10s"`
 }
 
 // Enabled reports whether there is anywhere to deliver to: without, the reporter idles.
@@ -87,6 +101,9 @@ func (c *Config) fill() {
 	orDefault(&c.PostRetryMax, 5*time.Minute)
 	orDefault(&c.APITimeout, 10*time.Second)
 	orDefault(&c.PostBackfill, 10*time.Minute)
+	orDefault(&c.PostDrainTimeout, 10*time.Second)
+	orDefault(&c.PostAckWait, 30*time.Second)
+	orDefault(&c.PostPinTTL, 10*time.Second)
 	if c.PostEventList == nil {
 		c.PostEventList = events.DefaultPostEventList
 	}
@@ -116,6 +133,10 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		return nil, errors.New("reporter: want 0 < POST_RETRY_MIN <= POST_RETRY_MAX")
 	case cfg.APITimeout <= 0:
 		return nil, errors.New("reporter: API_TIMEOUT must be positive")
+	case cfg.PostMaxLag < 0:
+		return nil, errors.New("reporter: POST_MAX_LAG must not be negative")
+	case cfg.PostAckWait < 3*time.Second/10 || cfg.PostPinTTL < time.Second:
+		return nil, errors.New("reporter: want POST_ACK_WAIT >= 0.3s and POST_PIN_TTL >= 1s")
 	}
 	for _, u := range cfg.targets() {
 		if err := checkURL(u); err != nil {
