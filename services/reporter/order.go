@@ -55,9 +55,9 @@ func newOrderer() *orderer {
 type addResult int
 
 const (
-	added      addResult = iota // a new item, queued under its key
-	inHand                      // a redelivery of an item in hand: the newer delivery replaces it
-	alreadyDone                 // a redelivery of an item settled here: ack it again, post nothing
+	added       addResult = iota // a new item, queued under its key
+	inHand                       // a redelivery of an item in hand: the newer delivery replaces it
+	alreadyDone                  // a redelivery of an item settled here: ack it again, post nothing
 )
 
 // add queues a delivery under its key, in stream order.
