@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -32,6 +33,8 @@ type Config struct {
 	PostEventList []string `envconfig:"POST_EVENT_LIST" default:"login,stop,state_change,input_qrcode,new_group,new_friend,new_group_member,lose_group,lose_friend,lose_group_member"`
 	// PostStdout also prints each item as one JSON line on standard output.
 	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
+	// Stdout is where POST_STDOUT prints; os.Stdout when nil.
+	Stdout io.Writer `ignored:"true"`
 	// PostSecret signs each POST: X-Signature: sha1=<hex HMAC-SHA1 of the body>.
 	PostSecret string `envconfig:"POST_SECRET"`
 	// PostTimeout bounds one POST, answer included.
@@ -160,7 +163,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
 	}
 	if cfg.PostStdout {
-		r.stdout = newStdoutTarget()
+		r.stdout = newStdoutTarget(cfg.Stdout)
 	}
 	return r, nil
 }
