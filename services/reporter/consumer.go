@@ -57,10 +57,11 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 		case <-pull.Done():
 			return
 		}
-		consMu.Lock()
-		c := current
-		consMu.Unlock()
-		r.drain(t, c, o, pin.load())
+		r.drain(t, func() jetstream.Consumer {
+			consMu.Lock()
+			defer consMu.Unlock()
+			return current
+		}, o, pin.load)
 		endPull()
 	})
 	for pull.Err() == nil {
@@ -104,21 +105,28 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 // pending, nothing in hand), or until POST_DRAIN_TIMEOUT: the session's last words (running →
 // stop, then stop) are stored just before, and must arrive. A replica that is not the pinned
 // one has nothing to drain.
-func (r *Reporter) drain(t target, cons jetstream.Consumer, o *orderer, pin string) {
-	if r.cfg.PostDrainTimeout <= 0 || cons == nil {
+func (r *Reporter) drain(t target, consumer func() jetstream.Consumer, o *orderer, pin func() string) {
+	if r.cfg.PostDrainTimeout <= 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PostDrainTimeout)
 	defer cancel()
 	for {
-		if o.idle() {
-			ictx, icancel := context.WithTimeout(ctx, time.Second)
+		ictx, icancel := context.WithTimeout(ctx, time.Second)
+		if cons := consumer(); cons == nil {
+			// Not bound yet: there is something to drain only if there is a stream.
+			if _, err := r.js.Stream(ictx, r.subj.Stream()); errors.Is(err, jetstream.ErrStreamNotFound) {
+				icancel()
+				return
+			}
+		} else if o.idle() {
 			info, err := cons.Info(ictx)
-			icancel()
-			if err == nil && (pinnedElsewhere(info, pin) || info.NumPending == 0 && info.NumAckPending == 0) {
+			if err == nil && (pinnedElsewhere(info, pin()) || info.NumPending == 0 && info.NumAckPending == 0) {
+				icancel()
 				return
 			}
 		}
+		icancel()
 		if wait.Sleep(ctx, 20*time.Millisecond) != nil {
 			r.log.Warn("drain time-out: items left for the next run", "target", t.String(), "after", r.cfg.PostDrainTimeout)
 			return
