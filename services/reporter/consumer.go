@@ -111,7 +111,7 @@ func (r *Reporter) drain(t target, consumer func() jetstream.Consumer, o *ordere
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PostDrainTimeout)
 	defer cancel()
-	for {
+	for !r.nc.IsClosed() {
 		ictx, icancel := context.WithTimeout(ctx, time.Second)
 		if cons := consumer(); cons == nil {
 			// Not bound yet: there is something to drain only if there is a stream.
