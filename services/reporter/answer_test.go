@@ -333,7 +333,7 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		PostTimeout:   10 * time.Second, PostConcurrency: 16, PostMaxDeliver: 10,
 		PostRetryMin: time.Second, PostRetryMax: 5 * time.Minute, PostBackfill: 10 * time.Minute,
 		APITimeout: 10 * time.Second, PostDrainTimeout: 10 * time.Second,
-		PostAckWait: 30 * time.Second, PostPinTTL: 10 * time.Second,
+		PostAckWait: 10 * time.Second, PostPinTTL: 5 * time.Second,
 	}
 	if !reflect.DeepEqual(r.cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", r.cfg, want)

@@ -60,10 +60,10 @@ type Config struct {
 	PostDrainTimeout time.Duration `envconfig:"POST_DRAIN_TIMEOUT" default:"10s"`
 	// PostAckWait is how long the server waits for a replica that holds items and went
 	// silent before it hands them to another; a live replica keeps its items however long.
-	PostAckWait time.Duration `envconfig:"POST_ACK_WAIT" default:"30s"`
+	PostAckWait time.Duration `envconfig:"POST_ACK_WAIT" default:"10s"`
 	// PostPinTTL is how long the server keeps a target's consumer pinned to a replica that
 	// stopped pulling before it lets another one take over.
-	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"10s"`
+	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"5s"`
 }
 
 // Enabled reports whether there is anywhere to deliver to: without, the reporter idles.
@@ -105,8 +105,8 @@ func (c *Config) fill() {
 	orDefault(&c.APITimeout, 10*time.Second)
 	orDefault(&c.PostBackfill, 10*time.Minute)
 	orDefault(&c.PostDrainTimeout, 10*time.Second)
-	orDefault(&c.PostAckWait, 30*time.Second)
-	orDefault(&c.PostPinTTL, 10*time.Second)
+	orDefault(&c.PostAckWait, 10*time.Second)
+	orDefault(&c.PostPinTTL, 5*time.Second)
 	if c.PostEventList == nil {
 		c.PostEventList = events.DefaultPostEventList
 	}
