@@ -65,12 +65,10 @@ func newCheckEvents(cfg CheckEventConfig, log *slog.Logger) *checkEvents {
 	return &checkEvents{max: n, hold: cfg.Hold, log: log, inflight: map[string]*inflight{}}
 }
 
-// add takes a new item: the longest-waiting caller gets it, else the buffer keeps it. While
-// items handed out are in flight, a new one waits in the buffer: the in-flight ones may come
-// back, and they go first (every item in stored order, for one caller after another).
+// add takes a new item: the longest-waiting caller gets it, else the buffer keeps it.
 func (c *checkEvents) add(item []byte) {
 	c.mu.Lock()
-	if len(c.waiters) > 0 && len(c.inflight) == 0 {
+	if len(c.waiters) > 0 {
 		w := c.waiters[0]
 		c.waiters = c.waiters[1:]
 		w.timer.Stop()
@@ -94,11 +92,10 @@ func (c *checkEvents) trimLocked() {
 }
 
 // take answers a call: everything buffered at once, else the first new item within hold, else
-// nothing. While items handed out under a ticket are in flight, the caller waits: they may
-// come back, and must reach a caller before the items stored after them.
+// nothing.
 func (c *checkEvents) take(ticket string, hold time.Duration, reply func([][]byte)) {
 	c.mu.Lock()
-	if len(c.buf) > 0 && len(c.inflight) == 0 {
+	if len(c.buf) > 0 {
 		items := c.buf
 		c.buf = nil
 		c.handoutLocked(ticket, items)
@@ -165,24 +162,23 @@ func (c *checkEvents) release(ticket string, delivered bool) {
 	}
 	delete(c.inflight, ticket)
 	f.timer.Stop()
-	if !delivered {
-		c.log.Info("check_event caller gone, items back in the buffer", "items", len(f.items))
-		c.buf = append(append([][]byte(nil), f.items...), c.buf...)
-		c.trimLocked()
-	}
-	// Nothing in flight any more: the longest-waiting caller gets the buffer.
-	if len(c.inflight) > 0 || len(c.buf) == 0 || len(c.waiters) == 0 {
+	if delivered {
 		c.mu.Unlock()
 		return
 	}
-	w := c.waiters[0]
-	c.waiters = c.waiters[1:]
-	w.timer.Stop()
-	items := c.buf
-	c.buf = nil
-	c.handoutLocked(w.ticket, items)
+	c.log.Info("check_event caller gone, items back in the buffer", "items", len(f.items))
+	if len(c.waiters) > 0 {
+		w := c.waiters[0]
+		c.waiters = c.waiters[1:]
+		w.timer.Stop()
+		c.handoutLocked(w.ticket, f.items)
+		c.mu.Unlock()
+		w.reply(f.items)
+		return
+	}
+	c.buf = append(append([][]byte(nil), f.items...), c.buf...)
+	c.trimLocked()
 	c.mu.Unlock()
-	w.reply(items)
 }
 
 // encodeItems writes items as the JSON array check_event answers with ([] when none).
