@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,8 @@ func (r *Reporter) drain(t target, consumer func() jetstream.Consumer, o *ordere
 			}
 		} else if o.idle() {
 			info, err := cons.Info(ictx)
-			if err == nil && (pinnedElsewhere(info, pin()) || info.NumPending == 0 && info.NumAckPending == 0) {
+			// Unordered, the other replicas' items in hand are theirs to finish.
+			if err == nil && (pinnedElsewhere(info, pin()) || info.NumPending == 0 && (info.NumAckPending == 0 || !r.cfg.ordered())) {
 				icancel()
 				return
 			}
@@ -146,7 +148,7 @@ func pinnedElsewhere(info *jetstream.ConsumerInfo, pin string) bool {
 
 // unpin lets another replica take the consumer at once rather than after POST_PIN_TTL.
 func (r *Reporter) unpin(t target, cons jetstream.Consumer, pin string) {
-	if cons == nil || pin == "" {
+	if cons == nil || pin == "" || !r.cfg.ordered() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -173,8 +175,11 @@ func (r *Reporter) pullExpiry() time.Duration {
 // the server counts as pending is in this replica's hands: a replica that died leaves its
 // items pending until their ack wait ends, and they must go before their successors.
 func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consumer, o *orderer, pin *atomicString) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.PostConcurrency), jetstream.PullExpiry(r.pullExpiry()),
-		jetstream.PullPriorityGroup(priorityGroup))
+	opts := []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(r.cfg.PostConcurrency), jetstream.PullExpiry(r.pullExpiry())}
+	if r.cfg.ordered() {
+		opts = append(opts, jetstream.PullPriorityGroup(priorityGroup))
+	}
+	it, err := cons.Messages(opts...)
 	if err != nil {
 		return err
 	}
@@ -197,11 +202,15 @@ func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consume
 			_ = m.Nak()
 			continue
 		}
-		if o.add(m, meta.Sequence.Stream, orderKey(m.Data())) == alreadyDone {
+		key := strconv.FormatUint(meta.Sequence.Stream, 10) // POST_ORDER=none: each item its own
+		if r.cfg.ordered() {
+			key = orderKey(m.Data())
+		}
+		if o.add(m, meta.Sequence.Stream, key) == alreadyDone {
 			_ = m.Ack() // its first ack was lost; posting it again would put it after newer items
 			continue
 		}
-		if p := m.Headers().Get(pinHeader); p != lastPin {
+		if p := m.Headers().Get(pinHeader); r.cfg.ordered() && p != lastPin {
 			lastPin = p
 			pin.store(p)
 			if recovering.CompareAndSwap(false, true) {
@@ -380,10 +389,12 @@ func (r *Reporter) ensureConsumer(ctx context.Context, t target) (jetstream.Cons
 		AckWait:        r.cfg.PostAckWait, // kept alive by InProgress while in hand
 		MaxDeliver:     -1,                // the reporter dead-letters by itself: the server never drops
 		// Items wait in hand behind their key's head: room for many keys' backlogs.
-		MaxAckPending:  max(2000, 64*r.cfg.PostConcurrency),
-		PriorityPolicy: jetstream.PriorityPolicyPinned,
-		PriorityGroups: []string{priorityGroup},
-		PinnedTTL:      r.cfg.PostPinTTL,
+		MaxAckPending: max(2000, 64*r.cfg.PostConcurrency),
+	}
+	if r.cfg.ordered() {
+		cfg.PriorityPolicy = jetstream.PriorityPolicyPinned
+		cfg.PriorityGroups = []string{priorityGroup}
+		cfg.PinnedTTL = r.cfg.PostPinTTL
 	}
 	existing, err := r.js.Consumer(ctx, stream, t.consumer())
 	switch {

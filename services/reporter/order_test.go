@@ -260,3 +260,76 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// POST_ORDER=none gives up the order for throughput: items of one conversation are in flight
+// together; and the same target goes back to ordered delivery when the setting does.
+func TestOrderNoneDeliversOneConversationInParallel(t *testing.T) {
+	t.Parallel()
+	srv, _, js := bareStream(t)
+	var mu sync.Mutex
+	inflight, most := 0, 0
+	release := make(chan struct{})
+	rc := newOrderReceiver(t, func([]byte, int) (int, time.Duration) { return http.StatusOK, 0 })
+	// Hold every request until two of the same conversation are in flight at once.
+	inner := rc.srv.Config.Handler
+	rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		if most >= 2 {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		inner.ServeHTTP(w, r)
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+	})
+	ctx := t.Context()
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			item := fmt.Sprintf(`{"post_type":"receive_message","type":"group_message","id":%d,"sender_id":7,"group_id":9,"content":"m%d"}`, i, i)
+			if _, err := js.Publish(ctx, "qq.events.group_message", []byte(item)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish(1, 9)
+	cfg := fastConfig(rc.url())
+	cfg.PostOrder = OrderNone
+	_, stop := runReporter(t, srv, cfg)
+	waitUntil(t, 15*time.Second, "8 items delivered", func() bool { return len(rc.all()) >= 8 })
+	stop()
+	mu.Lock()
+	if most < 2 {
+		t.Errorf("POST_ORDER=none: at most %d POST in flight for one conversation, want several", most)
+	}
+	mu.Unlock()
+
+	// Ordered again on the same consumer.
+	most = 0
+	rc.srv.Config.Handler = inner
+	cfg.PostOrder = OrderConversation
+	runReporter(t, srv, cfg)
+	publish(9, 60)
+	want := map[string][]int64{"group.9": nil}
+	for i := int64(9); i < 60; i++ {
+		want["group.9"] = append(want["group.9"], i)
+	}
+	var rep orderReport
+	waitUntilf(t, 15*time.Second, func() string { return fmt.Sprintf("the ordered items: %+v", rep) }, func() bool {
+		rep = checkOrder(want, rc.all())
+		return rep.lost == 0
+	})
+	if rep.outOfOrder != 0 {
+		t.Errorf("ordered again: %s", rep.firstProblem)
+	}
+}

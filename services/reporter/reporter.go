@@ -51,6 +51,10 @@ type Config struct {
 	PostBackfill time.Duration `envconfig:"POST_BACKFILL" default:"10m"`
 	// APITimeout bounds the API calls that apply an answer.
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
+	// PostOrder is "conversation": each conversation's items in stored order, one replica
+	// delivering a target at a time; or "none": every item on its own, replicas sharing the
+	// work (more throughput for one conversation, and across replicas; no order).
+	PostOrder string `envconfig:"POST_ORDER" default:"conversation"`
 	// PostMaxLag parks, instead of posting, an item older than this when it is first due to a
 	// target (a URL used again after a week gets no week-old items); 0 posts every item. A
 	// Config built in code has no limit unless it sets one.
@@ -65,6 +69,15 @@ type Config struct {
 	// stopped pulling before it lets another one take over.
 	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"5s"`
 }
+
+// The values of POST_ORDER.
+const (
+	OrderConversation = "conversation"
+	OrderNone         = "none"
+)
+
+// ordered reports whether each conversation's items go in stored order.
+func (c Config) ordered() bool { return c.PostOrder != OrderNone }
 
 // Enabled reports whether there is anywhere to deliver to: without, the reporter idles.
 func (c Config) Enabled() bool { return len(c.targets()) > 0 || c.PostStdout }
@@ -104,6 +117,7 @@ func (c *Config) fill() {
 	orDefault(&c.PostRetryMax, 5*time.Minute)
 	orDefault(&c.APITimeout, 10*time.Second)
 	orDefault(&c.PostBackfill, 10*time.Minute)
+	orDefault(&c.PostOrder, OrderConversation)
 	orDefault(&c.PostDrainTimeout, 10*time.Second)
 	orDefault(&c.PostAckWait, 10*time.Second)
 	orDefault(&c.PostPinTTL, 5*time.Second)
@@ -136,6 +150,8 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		return nil, errors.New("reporter: want 0 < POST_RETRY_MIN <= POST_RETRY_MAX")
 	case cfg.APITimeout <= 0:
 		return nil, errors.New("reporter: API_TIMEOUT must be positive")
+	case cfg.PostOrder != OrderConversation && cfg.PostOrder != OrderNone:
+		return nil, fmt.Errorf("reporter: POST_ORDER %q: want %s or %s", cfg.PostOrder, OrderConversation, OrderNone)
 	case cfg.PostMaxLag < 0:
 		return nil, errors.New("reporter: POST_MAX_LAG must not be negative")
 	case cfg.PostAckWait < 3*time.Second/10 || cfg.PostPinTTL < time.Second:
