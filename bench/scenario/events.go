@@ -39,7 +39,7 @@ func deliveryText(d Delivery, withLatency bool) string {
 // reporter to a sink answering at once; against the minimal loop with the same payloads.
 func (h *Harness) Events(ctx context.Context) []Row {
 	cfg := h.Cfg
-	what := fmt.Sprintf("%s injected group messages → all-in-one → sink answering at once (POST_CONCURRENCY %d)", group(strconv.Itoa(cfg.Events)), cfg.PostConcurrency)
+	what := fmt.Sprintf("%s injected group messages → all-in-one → sink answering at once (POST_CONCURRENCY %d, POST_ORDER=none)", group(strconv.Itoa(cfg.Events)), cfg.PostConcurrency)
 	rows, err := h.events(ctx, what)
 	if err != nil {
 		return append(rows, errorRow(pathEvents, what, err))
@@ -55,8 +55,10 @@ func (h *Harness) events(ctx context.Context, what string) ([]Row, error) {
 	}
 	defer sink.Close()
 	h.logf("events: all-in-one with POST_API")
+	// All into one group: with the default POST_ORDER=conversation that is one POST at a time;
+	// this row measures the unordered pipeline (the ordered row has 100 conversations).
 	sys, err := h.AllInOne(ctx, map[string]string{
-		"POST_API": sink.URL, "POST_CONCURRENCY": strconv.Itoa(cfg.PostConcurrency),
+		"POST_API": sink.URL, "POST_CONCURRENCY": strconv.Itoa(cfg.PostConcurrency), "POST_ORDER": "none",
 	})
 	if err != nil {
 		return nil, err
@@ -190,7 +192,7 @@ func (h *Harness) ScaleOut(ctx context.Context) []Row {
 	var rows []Row
 	var one *Delivery
 	for _, n := range cfg.ScaleReporters {
-		what := fmt.Sprintf("%s messages stored, then %d openqq-reporter process(es) × POST_CONCURRENCY %d, sink answering after %s",
+		what := fmt.Sprintf("%s messages stored, then %d openqq-reporter process(es) × POST_CONCURRENCY %d (POST_ORDER=none), sink answering after %s",
 			group(strconv.Itoa(cfg.ScaleEvents)), n, cfg.PostConcurrency, cfg.ScaleDelay)
 		d, raw, err := h.scaleOut(ctx, n)
 		if err != nil {
@@ -259,8 +261,9 @@ func (h *Harness) scaleOut(ctx context.Context, reporters int) (Delivery, map[st
 	errs := make(chan error, reporters)
 	for range reporters {
 		go func() {
+			// POST_ORDER=none: replicas share the work (ordered, one delivers at a time).
 			_, err := h.Reporter(ctx, sys, map[string]string{
-				"POST_API": sink.URL, "POST_CONCURRENCY": strconv.Itoa(cfg.PostConcurrency),
+				"POST_API": sink.URL, "POST_CONCURRENCY": strconv.Itoa(cfg.PostConcurrency), "POST_ORDER": "none",
 			})
 			errs <- err
 		}()

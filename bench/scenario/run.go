@@ -43,6 +43,7 @@ func (h *Harness) Scenarios() []Scenario {
 		{"api-large", h.APILarge},
 		{"events", h.Events},
 		{"scale-out", h.ScaleOut},
+		{"ordered", h.Ordered},
 		{"long-poll", h.LongPoll},
 		{"start", h.StartUp},
 	}
