@@ -348,10 +348,16 @@ func (r *Reporter) pause(quit context.Context, j *job, d time.Duration) bool {
 	return false
 }
 
-// settle acks an item and waits for the server to confirm it, so that the next item of its
-// key is posted only once this one can no longer come back.
+// settle acks an item and, in order, waits for the server to confirm it, so that the next
+// item of its key is posted only once this one can no longer come back.
 func (r *Reporter) settle(quit context.Context, j *job, log *slog.Logger) {
 	j.acked.Store(true)
+	if !r.cfg.ordered() {
+		if err := j.msg().Ack(); err != nil {
+			log.Warn("ack", "err", err)
+		}
+		return
+	}
 	for {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(quit), r.cfg.APITimeout)
 		err := j.msg().DoubleAck(ctx)
