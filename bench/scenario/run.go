@@ -40,6 +40,7 @@ type Scenario struct {
 func (h *Harness) Scenarios() []Scenario {
 	return []Scenario{
 		{"api-small", h.APISmall},
+		{"send-durable", h.SendDurable},
 		{"api-large", h.APILarge},
 		{"events", h.Events},
 		{"scale-out", h.ScaleOut},
