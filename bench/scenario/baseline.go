@@ -48,9 +48,10 @@ type minimalLoop struct {
 
 const baselineSubject = "bench.events.group_message"
 
-func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int) (*minimalLoop, error) {
+// With listen, its NATS server also takes TCP clients on a free loopback port (the injector).
+func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int, listen bool) (*minimalLoop, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := embednats.Start(embednats.Config{Host: "127.0.0.1", DontListen: true, StoreDir: storeDir}, log)
+	srv, err := embednats.Start(embednats.Config{Host: "127.0.0.1", Port: -1, DontListen: !listen, StoreDir: storeDir}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +256,7 @@ func (h *Harness) BaselineAll(ctx context.Context, bodies [][]byte, ids []int64,
 	defer sink.Close()
 	n := len(bodies)
 	sink.Reset(n)
-	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc)
+	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc, false)
 	if err != nil {
 		return Delivery{}, err
 	}
@@ -295,7 +296,7 @@ func (h *Harness) BaselinePaced(ctx context.Context, bodies [][]byte, ids []int6
 	defer sink.Close()
 	n := len(bodies)
 	sink.Reset(n)
-	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc)
+	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc, false)
 	if err != nil {
 		return Delivery{}, err
 	}
