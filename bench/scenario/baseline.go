@@ -324,5 +324,6 @@ func (l *minimalLoop) err() error {
 	}
 }
 
-// baselineExpiry is how long a pull request of the baseline's consumer lives.
-var baselineExpiry = 5 * time.Second
+// baselineExpiry is how long a pull request of the baseline's consumer lives: the reporter's
+// (a third of its default POST_PIN_TTL of 5 s), so that a stalled pull costs both the same.
+var baselineExpiry = 5 * time.Second / 3
