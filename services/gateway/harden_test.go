@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 )
 
@@ -337,7 +338,7 @@ func TestExposedWarning(t *testing.T) {
 		{"0.0.0.0:0", "", true},
 		{"0.0.0.0:0", "tok", false},
 	} {
-		var buf syncBuffer
+		var buf proctest.SyncBuffer
 		g, err := New(natstest.Connect(t, srv), withDefaults(Config{AccessToken: c.token}), slog.New(slog.NewTextHandler(&buf, nil)))
 		if err != nil {
 			t.Fatal(err)
@@ -357,23 +358,6 @@ func TestExposedWarning(t *testing.T) {
 			t.Errorf("%s token %q: warned %v, want %v\n%s", c.addr, c.token, got, c.warn, buf.String())
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // The filter parser: whatever it accepts is known names, each once.
