@@ -20,8 +20,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
-	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // A filter of 10,000 names is refused at once, before any consumer exists, and JetStream
