@@ -9,10 +9,5 @@ import (
 // A Config built in code and one read from an empty environment are the same: each setting
 // has one default, its `default` tag.
 func TestDefaultsDefinedOnce(t *testing.T) {
-	var code Config
-	code.fill()
-	var env Config
-	configtest.FromEmptyEnv(t, "", &env)
-	env.fill()
-	configtest.Equal(t, code, env)
+	configtest.DefinedOnce(t, "", (*Config).fill)
 }

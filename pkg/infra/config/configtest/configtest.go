@@ -56,3 +56,14 @@ func Equal(t testing.TB, code, env any, exempt ...string) {
 		}
 	}
 }
+
+// DefinedOnce checks a service's Config type C: the zero C completed by fill and a C read from
+// an empty environment (under prefix) and completed by fill must be equal, but for exempt.
+func DefinedOnce[C any](t *testing.T, prefix string, fill func(*C), exempt ...string) {
+	t.Helper()
+	var code, env C
+	fill(&code)
+	FromEmptyEnv(t, prefix, &env)
+	fill(&env)
+	Equal(t, code, env, exempt...)
+}
