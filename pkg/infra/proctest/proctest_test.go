@@ -182,3 +182,26 @@ func TestInject(t *testing.T) {
 		t.Errorf("a refusal: %+v, %v", r, err)
 	}
 }
+
+func TestStartSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds openqq-session (skipped with -short)")
+	}
+	srv := natstest.Start(t)
+	s := proctest.StartSession(t, srv.ClientURL(), map[string]string{"CONTROL_DELAY": "1ms", "SUBJECT_PREFIX": "other"})
+	s.WaitState(t, "running", 15*time.Second)
+	// It answers on the prefix it was given: the injection endpoint is there.
+	nc := natstest.Connect(t, srv)
+	if _, err := nc.Request("other.sim.inject", []byte(`{"type":"friend_message","sender_id":2372835507,"content":"hi"}`), 5*time.Second); err != nil {
+		t.Fatalf("no injection endpoint under the prefix: %v", err)
+	}
+	s.Stop(t)
+	if ended, err := s.Exited(); !ended || err != nil {
+		t.Errorf("after Stop: ended %v, %v", ended, err)
+	}
+	if s.Output() == "" {
+		t.Error("the session's output was not captured")
+	}
+}
+
+func TestMain(m *testing.M) { proctest.Main(m) }
