@@ -77,6 +77,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeParams -fuzztime=$(FUZZTIME) ./pkg/events/
 	$(GO) test -run='^$$' -fuzz=FuzzFind -fuzztime=$(FUZZTIME) ./services/session/roster/
 	$(GO) test -run='^$$' -fuzz=FuzzReadParams -fuzztime=$(FUZZTIME) ./services/gateway/
+	$(GO) test -run='^$$' -fuzz=FuzzParseFilter -fuzztime=$(FUZZTIME) ./services/gateway/
 	$(GO) test -run='^$$' -fuzz=FuzzCommand -fuzztime=$(FUZZTIME) ./services/poller/
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=$(FUZZTIME) ./services/reporter/
 

@@ -113,6 +113,13 @@ func TestComposeGatewayPort(t *testing.T) {
 	if len(gw.Ports) != 1 || gw.Ports[0].Target != 5000 || gw.Ports[0].Published != "5000" {
 		t.Fatalf("gateway ports %+v, want 5000:5000", gw.Ports)
 	}
+	// Safe by default: the API is published on loopback unless told otherwise.
+	if ip := gw.Ports[0].HostIP; ip != "127.0.0.1" {
+		t.Errorf("gateway published on %q, want 127.0.0.1 by default", ip)
+	}
+	if _, ok := gw.Environment["ACCESS_TOKEN"]; !ok {
+		t.Error("the gateway's environment does not name ACCESS_TOKEN")
+	}
 	if v := gw.Environment["HTTP_ADDR"]; v == nil || *v != "0.0.0.0:5000" {
 		t.Errorf("HTTP_ADDR %v: the container must listen on all interfaces", v)
 	}

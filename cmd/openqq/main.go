@@ -1,5 +1,6 @@
 // Command openqq runs the whole of openqq in one process: an embedded NATS server with
-// JetStream, the session with the simulated account, and the HTTP gateway on :5000.
+// JetStream, the session with the simulated account, and the HTTP gateway on 127.0.0.1:5000
+// (HTTP_ADDR=0.0.0.0:5000 to reach it from elsewhere, with ACCESS_TOKEN set).
 package main
 
 import (
@@ -16,6 +17,10 @@ func main() {
 	var cfg allinone.Config
 	cli.Main("openqq", cfg.Specs(), func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		cfg.Health = hc
+		if _, set := os.LookupEnv("HTTP_ADDR"); !set {
+			// A first run is not reachable from the network: it has no token.
+			cfg.Gateway.Addr = allinone.DefaultHTTPAddr
+		}
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			cfg.Terminal = os.Stderr // a person is watching: show the login QR code
 		}

@@ -43,12 +43,20 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 
 	var opts []client.CallOption
 	var ticket string
+	timeout := g.cfg.APITimeout
 	if route == events.RouteCheckEvent {
 		// The long poll: the session holds the call, and hands out items under a ticket that
 		// stays open until they reached the caller.
 		ticket = nuid.Next()
 		opts = append(opts, client.Ticket(ticket, g.cfg.CheckEventHold))
+		timeout += g.cfg.CheckEventHold
 	}
+	// The body is read: the read deadline would now only cut a long poll short (the server's
+	// background read fails, which cancels the request). The reply may wait for the session
+	// as long as timeout, then has the write timeout to go out.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Now().Add(timeout + g.cfg.WriteTimeout))
 	ctx := r.Context()
 	if ticket != "" {
 		// A shutdown does not wait out a long poll: the caller gets [] and polls again.

@@ -37,6 +37,28 @@ type Config struct {
 	MaxBodyBytes int64 `envconfig:"MAX_BODY_BYTES" default:"1048576"`
 	// CheckEventHold is how long check_event waits for a first new item (Mojo: 30 s).
 	CheckEventHold time.Duration `envconfig:"CHECK_EVENT_HOLD" default:"30s"`
+	// ReadTimeout bounds reading a request, headers and body: a client that declares a body
+	// and sends nothing is cut off after it.
+	ReadTimeout time.Duration `envconfig:"HTTP_READ_TIMEOUT" default:"30s"`
+	// WriteTimeout bounds writing a reply. An API call gets it on top of the API_TIMEOUT it
+	// may wait for the session (check_event: and its hold); the event streams lift it, and
+	// bound each of their writes instead.
+	WriteTimeout time.Duration `envconfig:"HTTP_WRITE_TIMEOUT" default:"30s"`
+	// IdleTimeout closes a kept-alive connection that sends no next request.
+	IdleTimeout time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"120s"`
+	// ConnsPerIP bounds the connections one client address holds open at once; the ones
+	// beyond get a 503 and are closed.
+	ConnsPerIP int `envconfig:"HTTP_CONNS_PER_IP" default:"2048"`
+	// StreamClientsMax bounds the event stream clients (SSE and WebSocket) of this gateway:
+	// each holds a JetStream consumer, and nats-server allows 1,000 per stream, which the
+	// reporters, check_event and the poller need too.
+	StreamClientsMax int `envconfig:"STREAM_CLIENTS_MAX" default:"500"`
+	// StreamClientsPerIP bounds the stream clients of one client address.
+	StreamClientsPerIP int `envconfig:"STREAM_CLIENTS_PER_IP" default:"50"`
+	// AllowedOrigins are the origins, besides the gateway's own, whose pages may open the
+	// WebSocket: host patterns ("console.example.com", "*.example.com") or full origins
+	// ("https://console.example.com"). Comma-separated.
+	AllowedOrigins []string `envconfig:"ALLOWED_ORIGINS"`
 }
 
 // Gateway serves the HTTP API.
@@ -72,6 +94,22 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if cfg.CheckEventHold < 0 {
 		return nil, fmt.Errorf("gateway: CHECK_EVENT_HOLD must not be negative, got %s", cfg.CheckEventHold)
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"HTTP_READ_TIMEOUT", cfg.ReadTimeout}, {"HTTP_WRITE_TIMEOUT", cfg.WriteTimeout}, {"HTTP_IDLE_TIMEOUT", cfg.IdleTimeout}} {
+		if d.v < 0 {
+			return nil, fmt.Errorf("gateway: %s must be positive, got %s", d.name, d.v)
+		}
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"HTTP_CONNS_PER_IP", cfg.ConnsPerIP}, {"STREAM_CLIENTS_MAX", cfg.StreamClientsMax}, {"STREAM_CLIENTS_PER_IP", cfg.StreamClientsPerIP}} {
+		if n.v < 0 {
+			return nil, fmt.Errorf("gateway: %s must be positive, got %d", n.name, n.v)
+		}
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -96,6 +134,7 @@ func (g *Gateway) routes() http.Handler {
 	r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
 	r.Methods(http.MethodGet).Path(pathWS).HandlerFunc(st.ws)
 	r.Methods(http.MethodGet).Path(pathReporters).HandlerFunc(st.reporters)
+	r.Methods(http.MethodPost).Path(pathConsoleSession).HandlerFunc(g.openConsoleSession)
 	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path(events.APIPathPrefix + "{route}").HandlerFunc(g.api)
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, events.ErrAPINotFound)
@@ -117,6 +156,21 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return g.Serve(ctx, ln)
 }
 
+// warnIfExposed warns when the API listens beyond loopback without an access token: anybody
+// who reaches the port can then use the account.
+func (g *Gateway) warnIfExposed(addr net.Addr) {
+	if g.cfg.AccessToken != "" {
+		return
+	}
+	if ta, ok := addr.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		return
+	}
+	g.log.Warn("the API listens beyond loopback without ACCESS_TOKEN: whoever reaches "+addr.String()+
+		" can send messages, mute and kick members, stop the client, read every message (event streams,"+
+		" check_event, the console) and /metrics; set ACCESS_TOKEN, or HTTP_ADDR=127.0.0.1:5000",
+		"addr", addr.String())
+}
+
 // Serve serves on ln until ctx ends, then shuts down gracefully: calls in flight get their
 // answer.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
@@ -128,8 +182,10 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 	)
 	srv := &http.Server{
 		Handler:           g.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, g.cfg.ReadTimeout),
+		ReadTimeout:       g.cfg.ReadTimeout,
+		WriteTimeout:      g.cfg.WriteTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 		ConnState: func(c net.Conn, st http.ConnState) {
 			mu.Lock()
@@ -142,6 +198,8 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		},
 	}
 	g.log.Info("gateway listening", "addr", "http://"+ln.Addr().String()+"/openqq/")
+	g.warnIfExposed(ln.Addr())
+	ln = &limitedListener{Listener: ln, limits: newAddrLimits(0, g.cfg.ConnsPerIP), log: g.log}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

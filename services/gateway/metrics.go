@@ -101,9 +101,12 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Mount serves h on path (exactly that path, any method) on the gateway's port, ahead of the
-// API and outside it: no access token, no CORS, not counted as an API call. The all-in-one
-// binary mounts /metrics, /healthz and /readyz this way. Call it before Serve or Run.
+// API: no CORS, not counted as an API call, but behind the access token like the API (what it
+// shows, /metrics above all, is the account's business; probes use HEALTH_ADDR). The
+// all-in-one binary mounts /metrics, /healthz and /readyz this way. Call it before Serve or
+// Run.
 func (g *Gateway) Mount(path string, h http.Handler) {
+	h = g.auth(h)
 	for {
 		old := g.mounts.Load()
 		next := map[string]http.Handler{path: h}

@@ -73,7 +73,8 @@ func TestMetricsAPIRequests(t *testing.T) {
 	}
 }
 
-// Mount serves a path ahead of the API: without the access token, not counted as a call.
+// Mount serves a path ahead of the API, not counted as a call, behind the access token like
+// the API: /metrics without it is 403 when a token is set (issue #12).
 func TestMount(t *testing.T) {
 	srv := natstest.Start(t)
 	g, err := New(natstest.Connect(t, srv), withDefaults(Config{AccessToken: "tok-mount"}), natstest.Logger(t))
@@ -87,6 +88,13 @@ func TestMount(t *testing.T) {
 	for path, want := range map[string]string{"/metrics": "mounted", "/healthz": "healthy"} {
 		rec := httptest.NewRecorder()
 		g.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusForbidden || strings.Contains(rec.Body.String(), want) {
+			t.Errorf("GET %s without the token: HTTP %d %q, want 403", path, rec.Code, rec.Body)
+		}
+		rec = httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer tok-mount")
+		g.Handler().ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || rec.Body.String() != want {
 			t.Errorf("GET %s: HTTP %d %q, want 200 %q", path, rec.Code, rec.Body, want)
 		}

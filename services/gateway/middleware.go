@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"strings"
@@ -31,20 +34,31 @@ func preflight(w http.ResponseWriter, _ *http.Request) {
 }
 
 // auth requires the access token when one is configured. Preflights pass: a browser sends
-// them without credentials, and they reach nothing.
+// them without credentials, and they reach nothing; so do the console's static files.
 func (g *Gateway) auth(next http.Handler) http.Handler {
 	if g.cfg.AccessToken == "" {
 		return next
 	}
 	want := []byte(g.cfg.AccessToken)
+	session := []byte(g.consoleSession())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions {
+		if r.Method == http.MethodOptions || publicFiles[r.URL.Path] && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// Header and query first: a caller who sends the token there is checked before any
+		// body is read. A token in the body is read under the server's read time-out, and
+		// MaxBodyBytes at most.
 		got := bearer(r.Header.Get("Authorization"))
 		if got == "" {
 			got = r.Header.Get("X-Auth-Token") // listed in Mojo's CORS headers
+		}
+		if got == "" && r.Method == http.MethodGet && cookieRoutes[r.URL.Path] {
+			// The console's event stream (an EventSource sends no header): its session cookie.
+			if c, err := r.Cookie(consoleCookie); err == nil && subtle.ConstantTimeCompare([]byte(c.Value), session) == 1 {
+				next.ServeHTTP(w, r)
+				return
+			}
 		}
 		if got == "" {
 			// The parameter may be in the query or in a form body; reading the form here
@@ -79,6 +93,40 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// consoleCookie is the console's session cookie: HttpOnly, SameSite=Strict, good for the
+// read-only streams (cookieRoutes) only, so that a page of another site can neither read it
+// nor act with it.
+const consoleCookie = "openqq_console"
+
+// publicFiles are the console's static files: they hold no data, and the page must load to
+// ask for the token.
+var publicFiles = map[string]bool{"/": true, "/console/app.js": true, "/console/app.css": true}
+
+// cookieRoutes are the GET routes the console's cookie opens.
+var cookieRoutes = map[string]bool{pathEvents: true, pathWS: true, pathReporters: true}
+
+// consoleSession is the cookie's value: derived from the token, so that every gateway with
+// the same token takes it and none keeps state, and changing the token ends the sessions.
+func (g *Gateway) consoleSession() string {
+	m := hmac.New(sha256.New, []byte(g.cfg.AccessToken))
+	m.Write([]byte("openqq console session"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// openConsoleSession answers POST /console/session, which auth let through with the token:
+// it sets the cookie the console's event stream authenticates with. The console itself keeps
+// the token in memory only.
+func (g *Gateway) openConsoleSession(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.AccessToken != "" {
+		http.SetCookie(w, &http.Cookie{
+			Name: consoleCookie, Value: g.consoleSession(), Path: "/",
+			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		})
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeStatus(w, events.StatusSuccess)
 }
 
 // bearer reads "Bearer <token>" (or OneBot's "Token <token>").

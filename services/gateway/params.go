@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/openqq/openqq/pkg/events"
 )
@@ -30,7 +29,7 @@ func (g *Gateway) readParams(w http.ResponseWriter, r *http.Request) (events.Par
 		return nil, fmt.Errorf("query string: %w", err)
 	}
 	p := events.Params{}
-	if err := merge(p, q); err != nil {
+	if err := events.MergeValues(p, q); err != nil {
 		return nil, fmt.Errorf("query string: %w", err)
 	}
 	if r.Method != http.MethodPost {
@@ -46,7 +45,7 @@ func (g *Gateway) readParams(w http.ResponseWriter, r *http.Request) (events.Par
 		if err := r.ParseForm(); err != nil {
 			return nil, bodyErr("form body", err)
 		}
-		if err := merge(p, r.PostForm); err != nil {
+		if err := events.MergeValues(p, r.PostForm); err != nil {
 			return nil, fmt.Errorf("form body: %w", err)
 		}
 	case ct == "multipart/form-data":
@@ -54,7 +53,7 @@ func (g *Gateway) readParams(w http.ResponseWriter, r *http.Request) (events.Par
 			return nil, bodyErr("multipart body", err)
 		}
 		defer func() { _ = r.MultipartForm.RemoveAll() }()
-		if err := merge(p, r.MultipartForm.Value); err != nil {
+		if err := events.MergeValues(p, r.MultipartForm.Value); err != nil {
 			return nil, fmt.Errorf("multipart body: %w", err)
 		}
 	default:
@@ -81,24 +80,6 @@ func (g *Gateway) readParams(w http.ResponseWriter, r *http.Request) (events.Par
 		}
 	}
 	return p, nil
-}
-
-// merge adds form values to p; a repeated key keeps its last value.
-func merge(p events.Params, v url.Values) error {
-	for k, vs := range v {
-		if len(vs) == 0 {
-			continue
-		}
-		if !utf8.ValidString(k) {
-			return fmt.Errorf("a parameter name is not UTF-8 (percent-encode UTF-8, not GBK)")
-		}
-		val := vs[len(vs)-1]
-		if !utf8.ValidString(val) {
-			return fmt.Errorf("parameter %q is not UTF-8 (percent-encode UTF-8, not GBK)", k)
-		}
-		p[k] = val
-	}
-	return nil
 }
 
 func bodyErr(what string, err error) error {

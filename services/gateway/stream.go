@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/logging"
 )
 
 // The paths of the live event streams and of the console's reporter list.
@@ -26,6 +26,8 @@ const (
 	pathEvents    = "/openqq/events"     // Server-Sent Events
 	pathWS        = "/openqq/ws"         // WebSocket
 	pathReporters = "/console/reporters" // the reporters' consumers and the dead letters
+	// pathConsoleSession exchanges the token for the console's stream cookie.
+	pathConsoleSession = "/console/session"
 )
 
 // Stream defaults.
@@ -49,10 +51,12 @@ const (
 var errShutdown = errors.New("server shutting down")
 
 // streamer serves the stream QQ_EVENTS live over HTTP: as Server-Sent Events on /openqq/events
-// and as WebSocket messages on /openqq/ws. Each client reads through its own ordered ephemeral
-// consumer, so clients share nothing, and each has at most streamPull items in memory. A
-// client that cannot keep up is dropped with a last message saying so; it resumes where it
-// stopped with Last-Event-ID (or since), as long as the stream still holds the items.
+// and as WebSocket messages on /openqq/ws. Live clients of one filter share one ordered
+// ephemeral consumer (hub.go); a client that resumes or replays, or falls behind the shared
+// one, reads through its own. Each has at most streamPull items in memory. A client that
+// cannot keep up is dropped with a last message saying so; it resumes where it stopped with
+// Last-Event-ID (or since), as long as the stream still holds the items. STREAM_CLIENTS_MAX
+// and STREAM_CLIENTS_PER_IP bound the clients, and so the consumers they can hold.
 type streamer struct {
 	g   *Gateway
 	js  jetstream.JetStream // nil without a NATS connection: every stream answers 503
@@ -61,7 +65,12 @@ type streamer struct {
 	heartbeat    time.Duration // between keepalive comments or pings
 	writeTimeout time.Duration // a stalled write drops the client after this long
 	maxBehind    uint64        // items a client may fall behind its best before it is dropped
-	pull         int           // items fetched ahead per client
+	pull         int           // items fetched ahead per consumer, and queued per live client
+
+	clients *addrLimits // STREAM_CLIENTS_MAX and STREAM_CLIENTS_PER_IP
+
+	hubsMu sync.Mutex
+	hubs   map[string]*hub // by hubKey: the shared consumers of the live clients
 
 	mu      sync.Mutex
 	servers map[*http.Server]chan struct{} // closed when that server shuts down
@@ -72,6 +81,8 @@ func (g *Gateway) newStreamer() *streamer {
 		g: g, log: g.log.With("part", "stream"),
 		heartbeat: defaultHeartbeat, writeTimeout: defaultWriteTimeout, maxBehind: defaultMaxBehind,
 		pull: streamPull, servers: map[*http.Server]chan struct{}{},
+		clients: newAddrLimits(g.cfg.StreamClientsMax, g.cfg.StreamClientsPerIP),
+		hubs:    map[string]*hub{},
 	}
 	if g.nc != nil {
 		js, err := jetstream.New(g.nc)
@@ -118,28 +129,68 @@ func (s *streamer) consumerConfig(r *http.Request) (jetstream.OrderedConsumerCon
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = seq + 1
 	}
+	names, err := parseFilter(q["filter"])
+	if err != nil {
+		return cfg, events.ErrBadRequest("%v", err)
+	}
+	for _, name := range names {
+		cfg.FilterSubjects = append(cfg.FilterSubjects, s.g.subj.Event(name))
+	}
+	return cfg, nil
+}
+
+// knownNames lists the names a filter may use, for its error.
+var knownNames = strings.Join(events.ItemNames, ", ")
+
+// parseFilter reads the filter values (comma-separated, repeatable): each name must be a
+// message type or an event name, and each counts once, so that a filter never has more
+// subjects than the stream has names. The first bad name ends the reading: a long list
+// costs one pass, never a consumer.
+func parseFilter(values []string) ([]string, error) {
+	var names []string
 	seen := map[string]bool{}
-	for _, v := range q["filter"] {
+	for _, v := range values {
 		if v == "" {
 			continue
 		}
-		for _, name := range strings.Split(v, ",") {
+		for name := range strings.SplitSeq(v, ",") {
 			name = strings.TrimSpace(name)
 			if !validName(name) {
-				return cfg, events.ErrBadRequest("filter %q: an event name is letters, digits, '-' and '_'", name)
+				return nil, fmt.Errorf("filter %q: an event name is letters, digits, '-' and '_'", logging.Clip(name, 64))
 			}
-			if subj := s.g.subj.Event(name); !seen[subj] {
-				seen[subj] = true
-				cfg.FilterSubjects = append(cfg.FilterSubjects, subj)
+			if !events.IsItemName(name) {
+				return nil, fmt.Errorf("filter %q: unknown; the names are %s", logging.Clip(name, 64), knownNames)
+			}
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
 			}
 		}
 	}
-	return cfg, nil
+	return names, nil
 }
 
 // validName reports whether name is one subject token of the kind events.ValidPrefix allows.
 func validName(name string) bool {
 	return events.ValidPrefix(name) && !strings.Contains(name, ".")
+}
+
+// admit takes a place for the client of r among the stream clients, or says why there is
+// none. Each client holds a JetStream consumer: the limits keep clients from taking the
+// consumers the reporters, check_event and the poller need (nats-server allows 1,000 per
+// stream).
+func (s *streamer) admit(r *http.Request) (release func(), st *events.Status) {
+	ip := clientIP(r.RemoteAddr)
+	release, err := s.clients.acquire(ip)
+	switch {
+	case errors.Is(err, errLimitTotal):
+		s.log.Warn("event stream refused: STREAM_CLIENTS_MAX reached", "limit", s.clients.max, "remote", ip)
+		return nil, events.NewStatus(events.CodeUnavailable, "too many event stream clients: at most %d (STREAM_CLIENTS_MAX)", s.clients.max)
+	case err != nil:
+		s.log.Info("event stream refused: STREAM_CLIENTS_PER_IP reached", "limit", s.clients.perIP, "remote", ip)
+		return nil, events.NewStatus(events.CodeUnavailable, "too many event stream clients from your address: at most %d (STREAM_CLIENTS_PER_IP)", s.clients.perIP)
+	}
+	return release, nil
 }
 
 // subscription is one client's consumer.
@@ -259,7 +310,8 @@ var errStalled = errors.New("write stalled")
 
 // pump sends the items to the client until it goes, the server shuts down, NATS fails, or
 // the client cannot keep up. It returns why it ended.
-func (s *streamer) pump(ctx context.Context, msgs jetstream.MessagesContext, out sink, log *slog.Logger) error {
+// best is the fewest items the client has been behind so far (math.MaxUint64: not known yet).
+func (s *streamer) pump(ctx context.Context, msgs jetstream.MessagesContext, out sink, log *slog.Logger, best uint64) error {
 	// Next waits without a deadline of its own, in a goroutine: its missing-heartbeat check,
 	// which recovers a consumer whose pull requests got lost, needs long waits. It holds one
 	// item at most beyond the consumer's buffer; stopping msgs (streamer.close) ends it.
@@ -285,7 +337,6 @@ func (s *streamer) pump(ctx context.Context, msgs jetstream.MessagesContext, out
 	}()
 	beat := time.NewTicker(s.heartbeat)
 	defer beat.Stop()
-	best := uint64(math.MaxUint64) // the fewest items the client has been behind
 	for {
 		var r result
 		select {
@@ -343,14 +394,23 @@ func (s *streamer) sse(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, st)
 		return
 	}
-	ctx, cancel := s.streamContext(r)
-	defer cancel()
-	sub, st := s.subscribe(ctx, cfg)
+	release, st := s.admit(r)
 	if st != nil {
 		writeStatus(w, st)
 		return
 	}
-	defer s.close(sub)
+	defer release()
+	// The server's read deadline would end the stream (its background read fails, which
+	// cancels the request); each write has its own deadline (sseSink.write).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	att, st := s.attach(ctx, cfg)
+	if st != nil {
+		writeStatus(w, st)
+		return
+	}
+	defer s.detach(att)
 
 	log := s.log.With("kind", "sse", "remote", r.RemoteAddr)
 	h := w.Header()
@@ -368,7 +428,7 @@ func (s *streamer) sse(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Debug("event stream opened", "deliver", cfg.DeliverPolicy.String(), "start_seq", cfg.OptStartSeq,
 		"filter", cfg.FilterSubjects)
-	err := s.pump(ctx, sub.msgs, out, log)
+	err := s.serve(ctx, cfg, att, out, log)
 	log.Debug("event stream closed", "why", err)
 }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/logging"
 )
 
 // ws streams QQ_EVENTS over a WebSocket: each item is one text message
@@ -23,23 +26,37 @@ func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, events.ErrBadRequest("%s is a WebSocket: send an upgrade request", pathWS))
 		return
 	}
+	if !s.originAllowed(r) {
+		s.log.Info("websocket refused: cross-origin", "origin", logging.Clip(r.Header.Get("Origin"), logging.MaxValue), "remote", r.RemoteAddr)
+		writeStatus(w, events.NewStatus(events.CodeAuthFailure, "origin not allowed: same origin or ALLOWED_ORIGINS only"))
+		return
+	}
 	cfg, st := s.consumerConfig(r)
 	if st != nil {
 		writeStatus(w, st)
 		return
 	}
-	ctx, cancel := s.streamContext(r)
-	defer cancel()
-	sub, st := s.subscribe(ctx, cfg)
+	release, st := s.admit(r)
 	if st != nil {
 		writeStatus(w, st)
 		return
 	}
-	defer s.close(sub)
+	defer release()
+	// The connection outlives the server's deadlines; each write has its own (wsSink).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	ctx, cancel := s.streamContext(r)
+	defer cancel()
+	att, st := s.attach(ctx, cfg)
+	if st != nil {
+		writeStatus(w, st)
+		return
+	}
+	defer s.detach(att)
 
 	log := s.log.With("kind", "ws", "remote", r.RemoteAddr)
-	// Any origin: the API answers every origin anyway (CORS *), and the access token, when one
-	// is set, is what guards it.
+	// The origin is checked above (originAllowed).
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		log.Info("websocket accept", "err", err) // Accept answered the client
@@ -56,7 +73,7 @@ func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 	out := &wsSink{c: c, ctx: ctx, timeout: s.writeTimeout}
 	log.Debug("event stream opened", "deliver", cfg.DeliverPolicy.String(), "start_seq", cfg.OptStartSeq,
 		"filter", cfg.FilterSubjects)
-	err = s.pump(ctx, sub.msgs, out, log)
+	err = s.serve(ctx, cfg, att, out, log)
 	log.Debug("event stream closed", "why", err)
 	switch {
 	case errors.Is(err, errTooSlow), errors.Is(err, errStalled):
@@ -68,6 +85,35 @@ func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 	default:
 		out.close(websocket.StatusTryAgainLater, "event stream interrupted; reconnect with since=<last id> to resume")
 	}
+}
+
+// originAllowed lets a WebSocket in from no browser (no Origin), from the gateway's own pages,
+// or from ALLOWED_ORIGINS. A browser sends no CORS preflight for a WebSocket and may send the
+// user's cookies: without this, any site could read the account's messages from a browser
+// that reaches the gateway.
+func (s *streamer) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range s.g.cfg.AllowedOrigins {
+		p = strings.ToLower(strings.TrimSpace(p))
+		target := strings.ToLower(u.Host)
+		if strings.Contains(p, "://") {
+			target = strings.ToLower(u.Scheme + "://" + u.Host)
+		}
+		if ok, _ := path.Match(p, target); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // errClientGone ends the stream of a WebSocket client that closed or went away.

@@ -141,10 +141,11 @@ func TestWebSocketFilter(t *testing.T) {
 	w.want(e.publishN(1, events.EventNewFriend))
 }
 
-// Pings come every heartbeat; any origin may connect.
+// Pings come every heartbeat; a page of an origin in ALLOWED_ORIGINS may connect (others are
+// refused: TestWebSocketOrigin).
 func TestWebSocketPing(t *testing.T) {
 	t.Parallel()
-	e := startStream(t, Config{}, false, tuned(50*time.Millisecond))
+	e := startStream(t, Config{AllowedOrigins: []string{"elsewhere.example"}}, false, tuned(50*time.Millisecond))
 	var pings atomic.Int32
 	w := e.dialWS("", &websocket.DialOptions{
 		HTTPHeader: http.Header{"Origin": {"https://elsewhere.example"}},

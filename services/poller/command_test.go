@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/openqq/openqq/pkg/events"
 )
@@ -66,6 +67,9 @@ func TestCommandRefused(t *testing.T) {
 		"/api/openqq/get_user_info",
 		"//169.254.169.254/openqq",
 		"/openqq/get_user_info?a=%zz",
+		"/openqq/get_user_info?a=%FF",    // not UTF-8: the gateway's 400
+		"/openqq/get_user_info?%FF=1",    // a name that is not UTF-8
+		"/openqq/get_user_info?a=%C0%AF", // overlong
 		"http://[::1",
 	} {
 		t.Run(loc, func(t *testing.T) {
@@ -79,17 +83,26 @@ func TestCommandRefused(t *testing.T) {
 
 func FuzzCommand(f *testing.F) {
 	for _, s := range []string{"/openqq/get_user_info?a=1", "http://h/openqq/send_friend_message?id=1",
-		"file:///etc/passwd", "/etc/passwd", "%", "//x", "/openqq/%2e%2e"} {
+		"file:///etc/passwd", "/etc/passwd", "%", "//x", "/openqq/%2e%2e",
+		"/openqq/get_user_info?a=%FF", "/openqq/get_user_info?access_token=x&b=%E4%BD%A0"} {
 		f.Add(s)
 	}
 	base, _ := url.Parse("http://poll.example/poll")
 	f.Fuzz(func(t *testing.T, loc string) {
-		route, _, err := Command(base, loc)
+		route, params, err := Command(base, loc)
 		if err != nil {
 			return
 		}
 		if !events.IsRoute(route) {
 			t.Fatalf("Command(%q) accepted unknown route %q", loc, route)
+		}
+		for k, v := range params {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				t.Fatalf("Command(%q) accepted a parameter that is not UTF-8: %q=%q", loc, k, v)
+			}
+		}
+		if _, ok := params["access_token"]; ok {
+			t.Fatalf("Command(%q) forwards access_token", loc)
 		}
 		u, perr := base.Parse(loc)
 		if perr != nil || u.Path != "/openqq/"+route || (u.Scheme != "http" && u.Scheme != "https") {

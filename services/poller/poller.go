@@ -23,6 +23,7 @@ import (
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/logging"
 	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
@@ -206,7 +207,9 @@ func (p *Poller) cycle(ctx context.Context) {
 	route, params, err := Command(p.pollURL, loc)
 	if err != nil {
 		outcome = pollRefused
-		p.log.Warn("poll redirect refused", "location", loc, "err", err)
+		// A hostile poll server chooses the Location: log a bounded part of it (the error
+		// may quote it too).
+		p.log.Warn("poll redirect refused", "location", logging.Clip(loc, logging.MaxValue), "location_bytes", len(loc), "err", logging.Clip(err.Error(), logging.MaxValue))
 		return
 	}
 	// A refusal is the API's answer to the command, reported as any other.
@@ -254,12 +257,13 @@ func Command(base *url.URL, location string) (string, events.Params, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: query: %w", ErrRefused, err)
 	}
+	// The gateway's own rules for a query, so that a poll server cannot send what an HTTP
+	// caller could not.
 	params := events.Params{}
-	for k, vs := range q {
-		if len(vs) > 0 && k != "access_token" {
-			params[k] = vs[len(vs)-1]
-		}
+	if err := events.MergeValues(params, q); err != nil {
+		return "", nil, fmt.Errorf("%w: query: %w", ErrRefused, err)
 	}
+	delete(params, "access_token")
 	return m[1], params, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -84,8 +85,12 @@ func TestMain(m *testing.M) { proctest.Main(m) }
 // start runs a session (the openqq-session binary) with the simulated account and a poller on a fresh NATS server.
 func start(t *testing.T, pollURL string, interval, loginDelay time.Duration, report bool) *env {
 	t.Helper()
+	return startLog(t, pollURL, interval, loginDelay, report, natstest.Logger(t))
+}
+
+func startLog(t *testing.T, pollURL string, interval, loginDelay time.Duration, report bool, log *slog.Logger) *env {
+	t.Helper()
 	srv := natstest.Start(t)
-	log := natstest.Logger(t)
 	proctest.StartSession(t, srv.ClientURL(), map[string]string{"CONTROL_DELAY": "1ms", "SIM_LOGIN_DELAY": loginDelay.String()})
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := poller.New(natstest.Connect(t, srv), poller.Config{

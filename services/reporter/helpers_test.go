@@ -262,6 +262,7 @@ type answer struct {
 	ctype  string
 	body   string
 	delay  time.Duration
+	header http.Header
 }
 
 // receiver is the harness's post_api receiver (proctest.Receiver), seen through post and
@@ -285,7 +286,7 @@ func adapt(respond func(post) answer) func(*proctest.Request) proctest.Answer {
 	}
 	return func(r *proctest.Request) proctest.Answer {
 		a := respond(toPost(*r))
-		return proctest.Answer{Status: a.status, ContentType: a.ctype, Body: a.body, Delay: a.delay}
+		return proctest.Answer{Status: a.status, ContentType: a.ctype, Body: a.body, Delay: a.delay, Header: a.header}
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/logging"
 )
 
 // target is somewhere items go: a post_api URL, or standard output.
@@ -77,6 +77,13 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 		// Delivered: the receiver said 2xx. Only its answer is unreadable.
 		return Answer{}, false, nil
 	}
+	if resp.StatusCode/100 == 3 {
+		// Never followed (newHTTPClient): a redirect would carry the item and its signature
+		// to another host, or turn into a body-less GET whose 200 would ack an item no
+		// receiver got.
+		return Answer{}, false, fmt.Errorf("HTTP %d: redirects are not followed (Location %q)",
+			resp.StatusCode, logging.Clip(resp.Header.Get("Location"), logging.MaxValue))
+	}
 	if resp.StatusCode/100 != 2 {
 		return Answer{}, false, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
@@ -98,12 +105,8 @@ func newHTTPClient(cfg Config) *http.Client {
 	return &http.Client{
 		Transport: tr,
 		Timeout:   cfg.PostTimeout,
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if len(via) >= 7 { // Mojo's max_redirects
-				return errors.New("stopped after 7 redirects")
-			}
-			return nil
-		},
+		// A redirect is the answer itself, and a failed attempt (httpTarget.post).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 

@@ -48,10 +48,10 @@ func (s *Session) shutupGroupMember(ctx context.Context, p events.Params) (any, 
 	}
 	ids := memberIDs(members)
 	if err := s.drv.Mute(ctx, g.ID, ids, d); err != nil {
-		s.log.Warn("shutup failed", "group", g.ID, "members", ids, "err", err)
+		s.log.Warn("shutup failed", "group", g.ID, "members", len(ids), "first", ids[0], "err", err)
 		return nil, events.ErrFailure
 	}
-	s.log.Info("shutup", "group", g.ID, "members", ids, "for", d)
+	s.log.Info("shutup", "group", g.ID, "members", len(ids), "first", ids[0], "for", d)
 	return events.StatusSuccess, nil
 }
 
@@ -68,10 +68,10 @@ func (s *Session) kickGroupMember(ctx context.Context, p events.Params) (any, er
 	}
 	ids := memberIDs(members)
 	if err := s.drv.Kick(ctx, g.ID, ids); err != nil {
-		s.log.Warn("kick failed", "group", g.ID, "members", ids, "err", err)
+		s.log.Warn("kick failed", "group", g.ID, "members", len(ids), "first", ids[0], "err", err)
 		return nil, events.ErrFailure
 	}
-	s.log.Info("kick", "group", g.ID, "members", ids)
+	s.log.Info("kick", "group", g.ID, "members", len(ids), "first", ids[0])
 	for _, m := range members {
 		s.mu.Lock()
 		removed, after, ok := s.ro.RemoveGroupMember(g.ID, m.ID)
@@ -113,17 +113,32 @@ func (s *Session) targets(p events.Params, check func() error) (events.Group, []
 	if v, ok := p["member_id"]; ok {
 		key, list = "id", v
 	}
-	var members []events.GroupMember
+	// Each member is one driver call (one OneBot action): repeats go, and the list is
+	// capped before anything is looked up or done.
+	var wanted []string
+	seen := map[string]bool{}
 	for _, x := range strings.Split(list, ",") {
 		x = strings.TrimSpace(x)
-		if x == "" {
+		if x == "" || seen[x] {
 			continue
 		}
+		seen[x] = true
+		wanted = append(wanted, x)
+		if len(wanted) > s.cfg.MembersMax {
+			return events.Group{}, nil, events.ErrBadRequest("member_%s: more than %d distinct members (MEMBERS_MAX)", key, s.cfg.MembersMax)
+		}
+	}
+	var members []events.GroupMember
+	ids := map[int64]bool{}
+	for _, x := range wanted {
 		m := roster.FindGroupMember(g, events.Params{key: x})
 		if m == nil {
 			return events.Group{}, nil, events.ErrMemberNotFound(x)
 		}
-		members = append(members, *m)
+		if !ids[m.ID] {
+			ids[m.ID] = true
+			members = append(members, *m)
+		}
 	}
 	if len(members) == 0 {
 		return events.Group{}, nil, events.ErrMemberEmpty

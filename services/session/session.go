@@ -56,6 +56,8 @@ type Config struct {
 	Stream StreamConfig `envconfig:"STREAM"`
 	// OutboxSize bounds the reports kept while NATS is away.
 	OutboxSize int `envconfig:"OUTBOX_SIZE" default:"100000"`
+	// MembersMax bounds the distinct members of one shutup or kick (each is a driver call).
+	MembersMax int `envconfig:"MEMBERS_MAX" default:"100"`
 	CheckEventConfig
 }
 
@@ -107,6 +109,9 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 	cfg.fill()
 	if !events.ValidPrefix(cfg.SubjectPrefix) {
 		return nil, fmt.Errorf("session: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	if cfg.MembersMax < 0 {
+		return nil, fmt.Errorf("session: MEMBERS_MAX must be positive, got %d", cfg.MembersMax)
 	}
 	if log == nil {
 		log = slog.Default()

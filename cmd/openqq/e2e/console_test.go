@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,4 +192,63 @@ func recordSkip(t *testing.T, why string) {
 	}
 	defer f.Close()
 	_, _ = fmt.Fprintf(f, "%s: %s\n", t.Name(), why)
+}
+
+// With ACCESS_TOKEN the console asks for the token, keeps it in memory only (not in the
+// address bar, not in storage, not in a cookie the page can read), and its event stream
+// authenticates with the gateway's HttpOnly cookie.
+func TestConsoleWithToken(t *testing.T) {
+	ctx := browser(t)
+	const token = "t0ken-e2e"
+	e := start(t, func(s *session.Config, g *gateway.Config) {
+		g.AccessToken = token
+		simConfig(s).LoginDelay = time.Millisecond // start does not wait for running: it has no token
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/"), chromedp.WaitVisible(chromedp.CSS("#token"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#token"), token), chromedp.Click(chromedp.CSS("#login-button"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#state", "running")
+	waitText(t, ctx, "#conn", "●")
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	in := "令牌之后的消息 " + tag
+	if r := e.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: perlMemberID, Content: in}); r.Code != 0 {
+		t.Fatalf("inject: %+v", r)
+	}
+	waitText(t, ctx, "#events", in)
+	checkTokenNowhere(t, ctx, token)
+
+	// Given once in the address, it leaves the address bar at once.
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/?access_token="+url.QueryEscape(token))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#state", "running")
+	checkTokenNowhere(t, ctx, token)
+}
+
+// checkTokenNowhere fails if the page shows the token in its address, keeps it in storage, or
+// can read it from a cookie.
+func checkTokenNowhere(t *testing.T, ctx context.Context, token string) {
+	t.Helper()
+	read := func(expr string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return v
+	}
+	href := read(`location.href`)
+	cookies := read(`document.cookie`)
+	stored := read(`JSON.stringify(Object.assign({}, localStorage, sessionStorage))`)
+	for what, v := range map[string]string{"address": href, "readable cookies": cookies, "storage": stored} {
+		if strings.Contains(v, token) || strings.Contains(v, url.QueryEscape(token)) || strings.Contains(v, "access_token") {
+			t.Errorf("the token is in the %s: %q", what, v)
+		}
+	}
+	if strings.Contains(cookies, "openqq_console") {
+		t.Errorf("the session cookie is readable by the page: %q", cookies)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -25,6 +26,12 @@ type Config struct {
 	// StoreDir holds the JetStream file store. It must be given: the server's fallback is a
 	// directory shared by every process on the machine.
 	StoreDir string `envconfig:"NATS_STORE_DIR" default:"./data/nats"`
+	// User and Password, or Token, make the server require them of every client (the same
+	// variables the services connect with). Without them any local user can call qq.api.*
+	// on the NATS port, bypassing the gateway's ACCESS_TOKEN.
+	User     string `envconfig:"NATS_USER"`
+	Password string `envconfig:"NATS_PASSWORD"`
+	Token    string `envconfig:"NATS_TOKEN"`
 }
 
 // maxPayload is the largest message NATS accepts (its hard limit); the default is 1 MiB.
@@ -34,6 +41,7 @@ const maxPayload = 64 << 20
 type Server struct {
 	*server.Server
 	log *slog.Logger
+	cfg Config
 }
 
 // Start starts a server and waits until it takes connections.
@@ -41,17 +49,26 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embednats: StoreDir is required")
 	}
+	if cfg.Token != "" && (cfg.User != "" || cfg.Password != "") {
+		return nil, errors.New("embednats: NATS_TOKEN or NATS_USER/NATS_PASSWORD, not both")
+	}
+	if (cfg.User == "") != (cfg.Password == "") {
+		return nil, errors.New("embednats: NATS_USER and NATS_PASSWORD go together")
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	s, err := server.NewServer(&server.Options{
-		ServerName: "openqq",
-		Host:       cfg.Host,
-		Port:       cfg.Port,
-		DontListen: cfg.DontListen,
-		JetStream:  true,
-		StoreDir:   cfg.StoreDir,
-		NoSigs:     true,
+		Username:      cfg.User,
+		Password:      cfg.Password,
+		Authorization: cfg.Token,
+		ServerName:    "openqq",
+		Host:          cfg.Host,
+		Port:          cfg.Port,
+		DontListen:    cfg.DontListen,
+		JetStream:     true,
+		StoreDir:      cfg.StoreDir,
+		NoSigs:        true,
 		// get_group_info of a large roster is one reply: allow what NATS allows at most, and
 		// buffer a few of them for one client before calling it a slow consumer (the default
 		// max_pending is one max_payload).
@@ -67,13 +84,19 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("embednats: not ready after 10s (is %s:%d free?)", cfg.Host, cfg.Port)
 	}
-	return &Server{Server: s, log: log}, nil
+	return &Server{Server: s, log: log, cfg: cfg}, nil
 }
 
 // Connect opens an in-process connection named name.
 func (s *Server) Connect(name string) (*nats.Conn, error) {
 	opts := append(natsconn.Options(name, s.log), nats.InProcessServer(s.Server),
 		nats.ConnectHandler(func(*nats.Conn) { s.log.Debug("nats connected", "conn", name, "url", "in-process") }))
+	if s.cfg.User != "" {
+		opts = append(opts, nats.UserInfo(s.cfg.User, s.cfg.Password))
+	}
+	if s.cfg.Token != "" {
+		opts = append(opts, nats.Token(s.cfg.Token))
+	}
 	nc, err := nats.Connect("", opts...)
 	metrics.TrackNATS(name, nc)
 	return nc, err
@@ -90,8 +113,18 @@ type slogAdapter struct{ log *slog.Logger }
 
 // Notices (the start-up banner) go to debug: the binary logs where it listens itself.
 func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Tracef(format string, v ...any)  { a.log.Debug(fmt.Sprintf(format, v...)) }
+
+func (a *slogAdapter) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Maximum payloads over") {
+		// The large max_payload is chosen (maxPayload): the server's advice against it is
+		// noise, and a fresh run warns only about what the user should act on.
+		a.log.Debug(msg)
+		return
+	}
+	a.log.Warn(msg)
+}

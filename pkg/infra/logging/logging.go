@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"unicode/utf8"
 )
 
 // Config is read from LOG_LEVEL (debug, info, warn, error) and LOG_FORMAT (text, json).
@@ -29,4 +30,20 @@ func New(cfg Config, w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("LOG_FORMAT %q: want text or json", cfg.Format)
 	}
+}
+
+// MaxValue is how much of a value from outside (a Location, a peer's reason) a log line
+// carries: a hostile peer must not write megabyte lines.
+const MaxValue = 200
+
+// Clip cuts s to at most n bytes of valid UTF-8 (on a rune boundary, invalid bytes dropped),
+// marking a cut with "…".
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return strings.ToValidUTF8(s, "")
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }

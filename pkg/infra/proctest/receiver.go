@@ -46,6 +46,8 @@ type Answer struct {
 	Body        string
 	// Delay holds the answer back (it ends early if the client hangs up).
 	Delay time.Duration
+	// Header is added to the answer's headers (a redirect's Location, say).
+	Header http.Header
 }
 
 // ReceiverOptions configure a Receiver; the zero value answers 200 to everything and keeps
@@ -190,6 +192,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	r.mu.Unlock()
 	if req.Abandoned {
 		return
+	}
+	for k, vs := range a.Header {
+		w.Header()[k] = vs
 	}
 	if a.ContentType != "" {
 		w.Header().Set("Content-Type", a.ContentType)

@@ -1,12 +1,21 @@
 // openqq console: plain JavaScript against the public API (/openqq/*) and the event stream
-// (/openqq/events, Server-Sent Events). An access token, if the API needs one, comes from the
-// page's ?access_token= and is kept in localStorage.
+// (/openqq/events, Server-Sent Events). An access token, if the API needs one, is typed into
+// the form the console shows when the API asks for it (or given once as ?access_token=, taken
+// out of the address bar at once). It lives in this page's memory only: never in a URL, never
+// in storage. The event stream, which cannot send a header, authenticates with an HttpOnly
+// cookie the gateway sets in exchange for the token (POST /console/session).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+let token = "";
 const params = new URLSearchParams(location.search);
-if (params.get("access_token")) localStorage.setItem("openqq_token", params.get("access_token"));
-const token = localStorage.getItem("openqq_token") || "";
+if (params.has("access_token")) {
+  token = params.get("access_token") || "";
+  params.delete("access_token");
+  const q = params.toString();
+  history.replaceState(null, "", location.pathname + (q ? "?" + q : "") + location.hash);
+}
+localStorage.removeItem("openqq_token"); // where an older console kept it
 
 // The names the stream carries: SSE needs a listener per event name.
 const NAMES = ["friend_message", "group_message", "discuss_message", "sess_message",
@@ -44,12 +53,6 @@ function showQR(b64) {
 // stateChanges counts the state_change events seen, so that a get_client_info answer that
 // was on its way while one arrived does not put an older state back.
 let stateChanges = 0;
-
-async function loadClient() {
-  const seen = stateChanges;
-  const info = await api("get_client_info");
-  if (info.state && seen === stateChanges) setState(info.state);
-}
 
 async function loadAccount() {
   const me = await api("get_user_info");
@@ -167,9 +170,9 @@ function onItem(name, e) {
 
 function connect() {
   // replay=last: the latest item of every subject first, so the state and the QR code show
-  // at once; EventSource resumes by itself with Last-Event-ID after a drop.
-  const url = "/openqq/events?replay=last" + (token ? "&access_token=" + encodeURIComponent(token) : "");
-  const es = new EventSource(url);
+  // at once; EventSource resumes by itself with Last-Event-ID after a drop. The session
+  // cookie, if the API needs a token, goes along by itself.
+  const es = new EventSource("/openqq/events?replay=last");
   es.onopen = () => { $("conn").textContent = "●"; $("conn").className = "conn up"; };
   es.onerror = () => { $("conn").textContent = "○"; $("conn").className = "conn"; };
   for (const name of NAMES) es.addEventListener(name, (e) => onItem(name, e));
@@ -209,7 +212,38 @@ $("send").onsubmit = async (e) => {
   }
 };
 
-connect();
-loadClient();
-loadReporters();
-setInterval(loadReporters, 5000);
+// openSession has the gateway set the event stream's cookie for the token.
+async function openSession() {
+  await fetch("/console/session", { method: "POST", headers: { Authorization: "Bearer " + token } });
+}
+
+let started = false;
+
+// start asks for the client's state; if the API wants a token the console does not have (or
+// a wrong one), it shows the form; otherwise the stream and the reporters start.
+async function start() {
+  if (token) await openSession();
+  const seen = stateChanges;
+  const info = await api("get_client_info");
+  if (info.code === -6) { // auth failure
+    $("login").hidden = false;
+    $("token").focus();
+    return;
+  }
+  $("login").hidden = true;
+  if (info.state && seen === stateChanges) setState(info.state);
+  if (started) return;
+  started = true;
+  connect();
+  loadReporters();
+  setInterval(loadReporters, 5000);
+}
+
+$("login-form").onsubmit = (e) => {
+  e.preventDefault();
+  token = $("token").value;
+  $("token").value = "";
+  start();
+};
+
+start();
