@@ -15,6 +15,7 @@ replace (
 
 require (
 	github.com/nats-io/nats.go v1.55.0
+	github.com/nats-io/nuid v1.0.1
 	github.com/openqq/openqq/cmd/openqq v0.0.0
 	github.com/openqq/openqq/pkg/client v0.0.0
 	github.com/openqq/openqq/pkg/events v0.0.0
@@ -36,7 +37,6 @@ require (
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
-	github.com/nats-io/nuid v1.0.1 // indirect
 	github.com/openqq/openqq/services/gateway v0.0.0 // indirect
 	github.com/openqq/openqq/services/poller v0.0.0 // indirect
 	github.com/openqq/openqq/services/reporter v0.0.0 // indirect

@@ -53,9 +53,10 @@ var (
 	baselineSubject  = baselineSubjects.Event(events.GroupMessage)
 )
 
-func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int) (*minimalLoop, error) {
+// With listen, its NATS server also takes TCP clients on a free loopback port (the injector).
+func startMinimalLoop(ctx context.Context, storeDir, sinkURL string, conc int, listen bool) (*minimalLoop, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := embednats.Start(embednats.Config{Host: "127.0.0.1", DontListen: true, StoreDir: storeDir}, log)
+	srv, err := embednats.Start(embednats.Config{Host: "127.0.0.1", Port: -1, DontListen: !listen, StoreDir: storeDir}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +261,7 @@ func (h *Harness) BaselineAll(ctx context.Context, bodies [][]byte, ids []int64,
 	defer sink.Close()
 	n := len(bodies)
 	sink.Reset(n)
-	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc)
+	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc, false)
 	if err != nil {
 		return Delivery{}, err
 	}
@@ -300,7 +301,7 @@ func (h *Harness) BaselinePaced(ctx context.Context, bodies [][]byte, ids []int6
 	defer sink.Close()
 	n := len(bodies)
 	sink.Reset(n)
-	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc)
+	l, err := startMinimalLoop(ctx, h.Dir("baseline-nats"), sink.URL, conc, false)
 	if err != nil {
 		return Delivery{}, err
 	}
@@ -328,5 +329,6 @@ func (l *minimalLoop) err() error {
 	}
 }
 
-// baselineExpiry is how long a pull request of the baseline's consumer lives.
-var baselineExpiry = 5 * time.Second
+// baselineExpiry is how long a pull request of the baseline's consumer lives: the reporter's
+// (a third of its default POST_PIN_TTL of 5 s), so that a stalled pull costs both the same.
+var baselineExpiry = 5 * time.Second / 3

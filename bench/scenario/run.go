@@ -40,9 +40,11 @@ type Scenario struct {
 func (h *Harness) Scenarios() []Scenario {
 	return []Scenario{
 		{"api-small", h.APISmall},
+		{"send-durable", h.SendDurable},
 		{"api-large", h.APILarge},
 		{"events", h.Events},
 		{"scale-out", h.ScaleOut},
+		{"ordered", h.Ordered},
 		{"long-poll", h.LongPoll},
 		{"start", h.StartUp},
 	}

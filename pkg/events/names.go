@@ -35,6 +35,8 @@ const (
 	HeaderDeadTarget     = "Openqq-Target"
 	HeaderDeadError      = "Openqq-Error"
 	HeaderDeadDeliveries = "Openqq-Deliveries"
+	// HeaderDeadStale is "1" on an item parked unposted because it was older than POST_MAX_LAG.
+	HeaderDeadStale = "Openqq-Stale"
 )
 
 // HTTP headers of the POSTs to post_api and poll_api.

@@ -16,8 +16,8 @@ import (
 // answersTTL is how long an applied answer is remembered: far longer than any redelivery.
 const answersTTL = 24 * time.Hour
 
-// apply carries out a receiver's answer to a message report, once per item and target even
-// when the item is delivered twice. A refusal by the API (friend gone, not an admin) is final
+// apply carries out a receiver's answer to a message report, each part (reply, shutup) once
+// per item and target even when the item is delivered twice or by two replicas. A refusal by the API (friend gone, not an admin) is final
 // and only logged; an API that cannot be reached is an error, so the item is tried again.
 func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte, a Answer) error {
 	it, err := events.DecodeItem(item)
@@ -37,17 +37,25 @@ func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte,
 		return err
 	}
 	key := t.consumer() + "." + strconv.FormatUint(seq, 10)
-	if _, err := kv.Create(ctx, key, []byte(strconv.FormatInt(m.ID, 10))); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			r.log.Info("answer already applied", "seq", seq, "id", m.ID)
-			return nil
-		}
-		return fmt.Errorf("record answer: %w", err)
+	if _, err := kv.Get(ctx, key); err == nil {
+		// Recorded whole, by a reporter from before parts were recorded one by one.
+		r.log.Info("answer already applied", "seq", seq, "id", m.ID)
+		return nil
 	}
+	// Each part (reply, shutup) is recorded on its own before it is applied, and forgotten
+	// only if it failed: a retry after a failed shutup does not send the reply again.
 	for _, c := range calls {
+		part := key + "." + c.route
+		if _, err := kv.Create(ctx, part, []byte(strconv.FormatInt(m.ID, 10))); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				r.log.Info("answer part already applied", "seq", seq, "id", m.ID, "route", c.route)
+				continue
+			}
+			return fmt.Errorf("record answer: %w", err)
+		}
 		if err := r.call(ctx, c); err != nil {
-			// Forget it, so that the retry applies it.
-			_ = kv.Delete(context.WithoutCancel(ctx), key)
+			// Forget this part only, so that the retry applies it and not the ones before.
+			_ = kv.Delete(context.WithoutCancel(ctx), part)
 			return err
 		}
 	}

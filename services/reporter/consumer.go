@@ -3,8 +3,11 @@ package reporter
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,51 +16,178 @@ import (
 	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
-// deliverAll feeds one target from its durable consumer until ctx ends. It comes back by
+// priorityGroup is the consumers' one priority group: the server pins it to one replica at a
+// time (PriorityPolicyPinned), so that one replica holds all the items of a target and can
+// keep each conversation in order.
+const priorityGroup = "openqq"
+
+// pinHeader carries the pin id on every message the server hands to the pinned replica.
+const pinHeader = "Nats-Pin-Id"
+
+// deliverAll feeds one target from its durable consumer until ctx ends, then drains: it goes
+// on until everything stored is delivered or POST_DRAIN_TIMEOUT has passed. It comes back by
 // itself from a missing stream, a lost connection or a deleted consumer.
 func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 	log := r.log.With("target", t.String(), "consumer", t.consumer())
-	var wg sync.WaitGroup
-	defer wg.Wait() // POSTs in flight finish, each within POST_TIMEOUT
-	wg.Go(func() { r.watchPending(ctx, t) })
-	// In-flight work outlives ctx so that a shutdown does not cut a POST in half.
-	work := context.WithoutCancel(ctx)
-	for ctx.Err() == nil {
-		cons, err := r.ensureConsumer(ctx, t)
+	o := newOrderer()
+	// quit ends when delivery is over: it interrupts back-offs, never a POST in flight.
+	quit, endQuit := context.WithCancel(context.WithoutCancel(ctx))
+	defer endQuit()
+	var workers sync.WaitGroup
+	for range r.cfg.PostConcurrency {
+		workers.Go(func() {
+			for j := o.next(); j != nil; j = o.next() {
+				r.handle(quit, t, j)
+				o.done(j)
+			}
+		})
+	}
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	bg.Go(func() { r.watchPending(quit, t) })
+	bg.Go(func() { r.keepInProgress(quit, o) })
+
+	pull, endPull := context.WithCancel(context.WithoutCancel(ctx))
+	defer endPull()
+	var pin atomicString
+	var consMu sync.Mutex
+	var current jetstream.Consumer
+	bg.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-pull.Done():
+			return
+		}
+		r.drain(t, func() jetstream.Consumer {
+			consMu.Lock()
+			defer consMu.Unlock()
+			return current
+		}, o, pin.load)
+		endPull()
+	})
+	for pull.Err() == nil {
+		cons, err := r.ensureConsumer(pull, t)
 		if err != nil {
-			if ctx.Err() == nil {
+			if pull.Err() == nil {
 				if errors.Is(err, jetstream.ErrStreamNotFound) {
 					log.Info("waiting for the session to create the stream", "stream", r.subj.Stream())
 				} else {
 					log.Warn("consumer not ready, retrying", "err", err)
 				}
-				_ = wait.Sleep(ctx, time.Second)
+				_ = wait.Sleep(pull, time.Second)
 			}
 			continue
 		}
+		consMu.Lock()
+		current = cons
+		consMu.Unlock()
 		log.Info("delivering", "filter", r.filterSubjects())
-		if err := r.consume(ctx, work, t, cons, &wg); err != nil && ctx.Err() == nil {
+		if err := r.consume(pull, t, cons, o, &pin); err != nil && pull.Err() == nil {
 			log.Warn("delivery interrupted, resuming", "err", err)
-			_ = wait.Sleep(ctx, time.Second)
+			_ = wait.Sleep(pull, time.Second)
 		}
 	}
+	// Nothing new starts; POSTs in flight finish (each within POST_TIMEOUT), back-offs end.
+	o.close()
+	endQuit()
+	workers.Wait()
+	// What never started goes back at once, oldest first, for the next replica to take.
+	for _, m := range o.inHand() {
+		_ = m.Nak()
+	}
+	consMu.Lock()
+	cons := current
+	consMu.Unlock()
+	r.unpin(t, cons, pin.load())
 	return nil
+}
+
+// drain waits, once ctx has ended, until every item of the target is delivered (nothing
+// pending, nothing in hand), or until POST_DRAIN_TIMEOUT: the session's last words (running →
+// stop, then stop) are stored just before, and must arrive. A replica that is not the pinned
+// one has nothing to drain.
+func (r *Reporter) drain(t target, consumer func() jetstream.Consumer, o *orderer, pin func() string) {
+	if r.cfg.PostDrainTimeout <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PostDrainTimeout)
+	defer cancel()
+	for !r.nc.IsClosed() {
+		ictx, icancel := context.WithTimeout(ctx, time.Second)
+		if cons := consumer(); cons == nil {
+			// Not bound yet: there is something to drain only if there is a stream.
+			if _, err := r.js.Stream(ictx, r.subj.Stream()); errors.Is(err, jetstream.ErrStreamNotFound) {
+				icancel()
+				return
+			}
+		} else if o.idle() {
+			info, err := cons.Info(ictx)
+			// Unordered, the other replicas' items in hand are theirs to finish.
+			if err == nil && (pinnedElsewhere(info, pin()) || info.NumPending == 0 && (info.NumAckPending == 0 || !r.cfg.ordered())) {
+				icancel()
+				return
+			}
+		}
+		icancel()
+		if wait.Sleep(ctx, 20*time.Millisecond) != nil {
+			r.log.Warn("drain time-out: items left for the next run", "target", t.String(), "after", r.cfg.PostDrainTimeout)
+			return
+		}
+	}
+}
+
+// pinnedElsewhere reports whether another replica holds the consumer.
+func pinnedElsewhere(info *jetstream.ConsumerInfo, pin string) bool {
+	for _, g := range info.PriorityGroups {
+		if g.Group == priorityGroup && g.PinnedClientID != "" && g.PinnedClientID != pin {
+			return true
+		}
+	}
+	return false
+}
+
+// unpin lets another replica take the consumer at once rather than after POST_PIN_TTL.
+func (r *Reporter) unpin(t target, cons jetstream.Consumer, pin string) {
+	if cons == nil || pin == "" || !r.cfg.ordered() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	info, err := cons.Info(ctx)
+	if err != nil || pinnedElsewhere(info, pin) {
+		return
+	}
+	if s, err := r.js.Stream(ctx, r.subj.Stream()); err == nil {
+		_ = s.UnpinConsumer(ctx, t.consumer(), priorityGroup)
+	}
 }
 
 // pullExpiry bounds each pull request. With nats.go's default of 30 s, a pull request the
 // server no longer counts (seen once in a burst of 100,000 items in the benchmark) stalled
 // delivery for 30 s, until the client missed two 15 s heartbeats; with 5 s it heals in 5 s.
-const pullExpiry = 5 * time.Second
+// It stays well under the pin's TTL, so that the pinned replica keeps its pin.
+func (r *Reporter) pullExpiry() time.Duration {
+	return min(5*time.Second, max(r.cfg.PostPinTTL/3, time.Second))
+}
 
-func (r *Reporter) consume(ctx, work context.Context, t target, cons jetstream.Consumer, wg *sync.WaitGroup) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(r.cfg.PostConcurrency), jetstream.PullExpiry(pullExpiry))
+// consume receives the target's items and gives them to the orderer. Whenever the pin moves
+// to this replica (the first message, or a new pin id), starts are held back until every item
+// the server counts as pending is in this replica's hands: a replica that died leaves its
+// items pending until their ack wait ends, and they must go before their successors.
+func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consumer, o *orderer, pin *atomicString) error {
+	opts := []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(r.cfg.PostConcurrency), jetstream.PullExpiry(r.pullExpiry())}
+	if r.cfg.ordered() {
+		opts = append(opts, jetstream.PullPriorityGroup(priorityGroup))
+	}
+	it, err := cons.Messages(opts...)
 	if err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
-	sem := make(chan struct{}, r.cfg.PostConcurrency)
+	lastPin := "\x00" // no pin id seen yet on this iterator
+	var recovering atomic.Bool
 	for {
 		m, err := it.Next()
 		if err != nil {
@@ -66,60 +196,180 @@ func (r *Reporter) consume(ctx, work context.Context, t target, cons jetstream.C
 			}
 			return err
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			r.handle(work, t, m)
-		})
+		meta, err := m.Metadata()
+		if err != nil {
+			r.log.Error("message without metadata", "err", err)
+			_ = m.Nak()
+			continue
+		}
+		key := strconv.FormatUint(meta.Sequence.Stream, 10) // POST_ORDER=none: each item its own
+		if r.cfg.ordered() {
+			key = orderKey(m.Data())
+		}
+		if o.add(m, meta.Sequence.Stream, key) == alreadyDone {
+			_ = m.Ack() // its first ack was lost; posting it again would put it after newer items
+			continue
+		}
+		if p := m.Headers().Get(pinHeader); r.cfg.ordered() && p != lastPin {
+			lastPin = p
+			pin.store(p)
+			if recovering.CompareAndSwap(false, true) {
+				o.setPaused(true)
+				go func() {
+					defer recovering.Store(false)
+					r.takeOver(ctx, t, cons, o)
+				}()
+			}
+		}
 	}
 }
 
-// handle delivers one item: ack after a 2xx (and its answer applied), else a retry after a
-// back-off, or the dead-letter stream once POST_MAX_DELIVER tries have failed.
-func (r *Reporter) handle(ctx context.Context, t target, m jetstream.Msg) {
-	meta, err := m.Metadata()
-	if err != nil {
-		r.log.Error("message without metadata", "err", err)
-		_ = m.Nak()
-		return
-	}
-	seq, attempt := meta.Sequence.Stream, int(meta.NumDelivered)
-	log := r.log.With("target", t.String(), "seq", seq, "id", m.Headers().Get(events.HeaderMsgID),
-		"subject", m.Subject(), "attempt", attempt)
+// takeOver waits until no item is pending elsewhere, then lets the orderer start jobs.
+func (r *Reporter) takeOver(ctx context.Context, t target, cons jetstream.Consumer, o *orderer) {
+	defer o.setPaused(false)
 	start := time.Now()
-	outcome := outcomeRetried // one log line and one count per attempt, with its outcome
-	defer func() { observeDelivery(t, outcome, time.Since(start)) }()
-	answer, hasAnswer, err := t.post(ctx, m.Data(), seq, attempt)
-	if err != nil {
-		if attempt >= r.cfg.PostMaxDeliver {
-			if dlErr := r.deadLetter(ctx, t, m, meta, err); dlErr != nil {
-				log.Error("could not dead-letter, retrying", "outcome", outcome, "err", dlErr, "took", time.Since(start))
-				_ = m.NakWithDelay(r.cfg.PostRetryMax)
+	logged := false
+	for ctx.Err() == nil {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		info, err := cons.Info(ictx)
+		cancel()
+		if err == nil {
+			mine := o.heldUpTo(info.Delivered.Stream)
+			if info.NumAckPending <= mine {
+				if logged {
+					r.log.Info("took over: the items left pending elsewhere are back", "target", t.String(), "waited", time.Since(start).Round(time.Millisecond))
+				}
 				return
 			}
-			outcome = outcomeDeadLettered
-			log.Warn("dead-lettered", "outcome", outcome, "err", err, "stream", r.subj.DeadLetterStream(), "took", time.Since(start))
-			_ = m.Ack()
+			if !logged && time.Since(start) > time.Second {
+				logged = true
+				r.log.Info("taking over: waiting for the items another replica left pending", "target", t.String(),
+					"pending", info.NumAckPending, "in_hand", mine, "ack_wait", r.cfg.PostAckWait)
+			}
+		}
+		_ = wait.Sleep(ctx, 25*time.Millisecond)
+	}
+}
+
+// keepInProgress tells the server, every third of the ack wait, that the items in hand are
+// being worked on, so that it redelivers them only when this replica is gone.
+func (r *Reporter) keepInProgress(ctx context.Context, o *orderer) {
+	tick := time.NewTicker(r.cfg.PostAckWait / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, m := range o.inHand() {
+			_ = m.InProgress()
+		}
+	}
+}
+
+// handle delivers one item: ack after a 2xx (and its answer applied), else retries after a
+// back-off, and the dead-letter stream once POST_MAX_DELIVER tries have failed. It keeps the
+// item in hand all along, so that the next item of its key waits. When quit ends during a
+// back-off, the item goes back to the server for the next replica.
+func (r *Reporter) handle(quit context.Context, t target, j *job) {
+	work := context.WithoutCancel(quit) // a shutdown does not cut a POST in half
+	for try := 0; ; try++ {
+		m := j.msg()
+		meta, err := m.Metadata()
+		if err != nil {
+			r.log.Error("message without metadata", "err", err)
 			return
 		}
-		delay := r.backoff(attempt)
-		log.Info("delivery failed, will retry", "outcome", outcome, "err", err, "in", delay.Round(time.Millisecond), "took", time.Since(start))
-		_ = m.NakWithDelay(delay)
+		seq, attempt := meta.Sequence.Stream, int(meta.NumDelivered)+try
+		log := r.log.With("target", t.String(), "seq", seq, "id", m.Headers().Get(events.HeaderMsgID),
+			"subject", m.Subject(), "attempt", attempt)
+		start := time.Now()
+		if try == 0 && meta.NumDelivered == 1 && r.cfg.PostMaxLag > 0 && time.Since(meta.Timestamp) > r.cfg.PostMaxLag {
+			err := r.deadLetter(work, t, m, meta, attempt-1, errStale, true)
+			if err == nil {
+				observeDelivery(t, outcomeStale, time.Since(start))
+				log.Info("stale: parked with the dead letters", "outcome", outcomeStale, "age", time.Since(meta.Timestamp).Round(time.Second), "max_lag", r.cfg.PostMaxLag)
+				r.settle(quit, j, log)
+				return
+			}
+			log.Warn("could not park a stale item, posting it", "err", err)
+		}
+		answer, hasAnswer, err := t.post(work, m.Data(), seq, attempt)
+		if err != nil {
+			if attempt >= r.cfg.PostMaxDeliver {
+				if dlErr := r.deadLetter(work, t, m, meta, attempt, err, false); dlErr != nil {
+					observeDelivery(t, outcomeRetried, time.Since(start))
+					log.Error("could not dead-letter, retrying", "outcome", outcomeRetried, "err", dlErr, "took", time.Since(start))
+					if !r.pause(quit, j, r.cfg.PostRetryMax) {
+						return
+					}
+					continue
+				}
+				observeDelivery(t, outcomeDeadLettered, time.Since(start))
+				log.Warn("dead-lettered", "outcome", outcomeDeadLettered, "err", err, "stream", r.subj.DeadLetterStream(), "took", time.Since(start))
+				r.settle(quit, j, log)
+				return
+			}
+			delay := r.backoff(attempt)
+			observeDelivery(t, outcomeRetried, time.Since(start))
+			log.Info("delivery failed, will retry", "outcome", outcomeRetried, "err", err, "in", delay.Round(time.Millisecond), "took", time.Since(start))
+			if !r.pause(quit, j, delay) {
+				return
+			}
+			continue
+		}
+		if hasAnswer {
+			if err := r.apply(work, t, seq, m.Data(), answer); err != nil {
+				delay := r.backoff(attempt)
+				observeDelivery(t, outcomeRetried, time.Since(start))
+				log.Warn("answer not applied, will retry the item", "outcome", outcomeRetried, "err", err, "in", delay, "took", time.Since(start))
+				if !r.pause(quit, j, delay) {
+					return
+				}
+				continue
+			}
+		}
+		observeDelivery(t, outcomeDelivered, time.Since(start))
+		log.Info("delivered", "outcome", outcomeDelivered, "took", time.Since(start))
+		r.settle(quit, j, log)
 		return
 	}
-	if hasAnswer {
-		if err := r.apply(ctx, t, seq, m.Data(), answer); err != nil {
-			delay := r.backoff(attempt)
-			log.Warn("answer not applied, will retry the item", "outcome", outcome, "err", err, "in", delay, "took", time.Since(start))
-			_ = m.NakWithDelay(delay)
+}
+
+var errStale = errors.New("stale: older than POST_MAX_LAG when first due")
+
+// pause waits out a back-off; false when quit ended first, the item then given back.
+func (r *Reporter) pause(quit context.Context, j *job, d time.Duration) bool {
+	if wait.Sleep(quit, d) == nil {
+		return true
+	}
+	_ = j.msg().Nak()
+	return false
+}
+
+// settle acks an item and, in order, waits for the server to confirm it, so that the next
+// item of its key is posted only once this one can no longer come back.
+func (r *Reporter) settle(quit context.Context, j *job, log *slog.Logger) {
+	j.acked.Store(true)
+	if !r.cfg.ordered() {
+		if err := j.msg().Ack(); err != nil {
+			log.Warn("ack", "err", err)
+		}
+		return
+	}
+	for {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(quit), r.cfg.APITimeout)
+		err := j.msg().DoubleAck(ctx)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			return
+		}
+		log.Warn("ack not confirmed, retrying", "err", err)
+		if wait.Sleep(quit, 100*time.Millisecond) != nil {
 			return
 		}
 	}
-	if err := m.Ack(); err != nil {
-		log.Warn("ack", "err", err)
-	}
-	outcome = outcomeDelivered
-	log.Info("delivered", "outcome", outcome, "took", time.Since(start))
 }
 
 // backoff doubles from POST_RETRY_MIN up to POST_RETRY_MAX, with ±20% jitter so that a
@@ -133,12 +383,6 @@ func (r *Reporter) backoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// ackWait must outlast a POST and the answer's API calls, or the server would redeliver an
-// item still in hand.
-func (r *Reporter) ackWait() time.Duration {
-	return r.cfg.PostTimeout + 2*r.cfg.APITimeout + 5*time.Second
-}
-
 // ensureConsumer binds to the target's durable consumer, creating it on first use. A new one
 // starts POST_BACKFILL back; an existing one keeps its position and takes the current filter.
 func (r *Reporter) ensureConsumer(ctx context.Context, t target) (jetstream.Consumer, error) {
@@ -148,9 +392,15 @@ func (r *Reporter) ensureConsumer(ctx context.Context, t target) (jetstream.Cons
 		Description:    "openqq reporter → " + t.String(),
 		FilterSubjects: r.filterSubjects(),
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        r.ackWait(),
-		MaxDeliver:     -1, // the reporter dead-letters by itself: the server never drops
-		MaxAckPending:  max(1000, 4*r.cfg.PostConcurrency),
+		AckWait:        r.cfg.PostAckWait, // kept alive by InProgress while in hand
+		MaxDeliver:     -1,                // the reporter dead-letters by itself: the server never drops
+		// Items wait in hand behind their key's head: room for many keys' backlogs.
+		MaxAckPending: max(2000, 64*r.cfg.PostConcurrency),
+	}
+	if r.cfg.ordered() {
+		cfg.PriorityPolicy = jetstream.PriorityPolicyPinned
+		cfg.PriorityGroups = []string{priorityGroup}
+		cfg.PinnedTTL = r.cfg.PostPinTTL
 	}
 	existing, err := r.js.Consumer(ctx, stream, t.consumer())
 	switch {
@@ -169,4 +419,14 @@ func (r *Reporter) ensureConsumer(ctx context.Context, t target) (jetstream.Cons
 	default:
 		return nil, err
 	}
+}
+
+// atomicString is a string read and written from several goroutines.
+type atomicString struct{ v atomic.Value }
+
+func (a *atomicString) store(s string) { a.v.Store(s) }
+
+func (a *atomicString) load() string {
+	s, _ := a.v.Load().(string)
+	return s
 }

@@ -21,6 +21,8 @@ const (
 	HeaderDLTarget     = events.HeaderDeadTarget
 	HeaderDLError      = events.HeaderDeadError
 	HeaderDLDeliveries = events.HeaderDeadDeliveries
+	// HeaderDLStale is "1" on an item parked unposted because it was older than POST_MAX_LAG.
+	HeaderDLStale = events.HeaderDeadStale
 )
 
 // deadLetterMaxAge is how long parked items wait to be looked at or replayed.
@@ -29,7 +31,7 @@ const deadLetterMaxAge = 30 * 24 * time.Hour
 // deadLetter parks an item in the dead-letter stream on qq.deadletter.<consumer>, with the
 // original body and headers saying where it came from and why. Publishing it under a
 // Nats-Msg-Id of consumer and sequence stores it once even if two replicas park it.
-func (r *Reporter) deadLetter(ctx context.Context, t target, m jetstream.Msg, meta *jetstream.MsgMetadata, cause error) error {
+func (r *Reporter) deadLetter(ctx context.Context, t target, m jetstream.Msg, meta *jetstream.MsgMetadata, tries int, cause error, stale bool) error {
 	if err := r.ensureDeadLetterStream(ctx); err != nil {
 		return err
 	}
@@ -43,7 +45,10 @@ func (r *Reporter) deadLetter(ctx context.Context, t target, m jetstream.Msg, me
 	dl.Header.Set(HeaderDLConsumer, t.consumer())
 	dl.Header.Set(HeaderDLTarget, t.String())
 	dl.Header.Set(HeaderDLError, cause.Error())
-	dl.Header.Set(HeaderDLDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
+	dl.Header.Set(HeaderDLDeliveries, strconv.Itoa(tries))
+	if stale {
+		dl.Header.Set(HeaderDLStale, "1")
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.APITimeout)
 	defer cancel()
 	if _, err := r.js.PublishMsg(ctx, dl); err != nil {

@@ -225,6 +225,7 @@ func fastConfig(urls ...string) Config {
 		PostAPI: urls, PostEvent: true,
 		PostTimeout: 2 * time.Second, PostRetryMin: 50 * time.Millisecond, PostRetryMax: 500 * time.Millisecond,
 		PostMaxDeliver: 20, APITimeout: 2 * time.Second, PostConcurrency: 4,
+		PostDrainTimeout: 2 * time.Second, PostAckWait: 2 * time.Second, PostPinTTL: 2 * time.Second,
 	}
 }
 

@@ -15,6 +15,7 @@ const (
 	outcomeDelivered    = "delivered"
 	outcomeRetried      = "retried"
 	outcomeDeadLettered = "dead_lettered"
+	outcomeStale        = "stale" // older than POST_MAX_LAG: parked with the dead letters
 )
 
 // Targets are labelled by their consumer's name (reporter_<hash of the URL>), never by the
@@ -22,7 +23,7 @@ const (
 var (
 	deliveries = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Name: "deliveries_total",
-		Help: "Delivery attempts, by target (its consumer's name) and outcome: delivered, retried or dead_lettered.",
+		Help: "Delivery attempts, by target (its consumer's name) and outcome: delivered, retried, dead_lettered or stale (parked unposted, older than POST_MAX_LAG).",
 	}, []string{"target", "outcome"})
 	deliveryDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: metrics.Namespace, Name: "delivery_duration_seconds",
@@ -51,7 +52,7 @@ var pendingEvery = 5 * time.Second
 // watchPending keeps openqq_consumer_pending of t up to date until ctx ends.
 func (r *Reporter) watchPending(ctx context.Context, t target) {
 	name := t.consumer()
-	for _, o := range []string{outcomeDelivered, outcomeRetried, outcomeDeadLettered} {
+	for _, o := range []string{outcomeDelivered, outcomeRetried, outcomeDeadLettered, outcomeStale} {
 		deliveries.WithLabelValues(name, o) // shown as 0 before the first attempt
 	}
 	tick := time.NewTicker(pendingEvery)

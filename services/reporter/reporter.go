@@ -1,6 +1,7 @@
 // Package reporter delivers every stored message and event to post_api: it reads the
-// QQ_EVENTS stream through one durable pull consumer per target (so any number of replicas
-// share the work), POSTs each item, acks only after a 2xx, retries with exponential back-off,
+// QQ_EVENTS stream through one durable pull consumer per target, pinned to one replica at a
+// time (the others stand by), keeps each conversation in order while different ones go in
+// parallel, POSTs each item, acks only after a 2xx, retries with exponential back-off,
 // parks what keeps failing in a dead-letter stream, and applies the receivers' answers (reply,
 // shutup) through the API.
 package reporter
@@ -9,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -33,6 +35,8 @@ type Config struct {
 	PostEventList []string `envconfig:"POST_EVENT_LIST"`
 	// PostStdout also prints each item as one JSON line on standard output.
 	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
+	// Stdout is where POST_STDOUT prints; os.Stdout when nil.
+	Stdout io.Writer `ignored:"true"`
 	// PostSecret signs each POST: X-Signature: sha1=<hex HMAC-SHA1 of the body>.
 	PostSecret string `envconfig:"POST_SECRET"`
 	// PostTimeout bounds one POST, answer included.
@@ -49,7 +53,33 @@ type Config struct {
 	PostBackfill time.Duration `envconfig:"POST_BACKFILL" default:"10m"`
 	// APITimeout bounds the API calls that apply an answer.
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
+	// PostOrder is "conversation": each conversation's items in stored order, one replica
+	// delivering a target at a time; or "none": every item on its own, replicas sharing the
+	// work (more throughput for one conversation, and across replicas; no order).
+	PostOrder string `envconfig:"POST_ORDER" default:"conversation"`
+	// PostMaxLag parks, instead of posting, an item older than this when it is first due to a
+	// target (a URL used again after a week gets no week-old items); 0 posts every item. A
+	// Config built in code has no limit unless it sets one.
+	PostMaxLag time.Duration `envconfig:"POST_MAX_LAG" default:"10m"`
+	// PostDrainTimeout bounds how long a stopping reporter goes on delivering what is stored
+	// (the client's last words: running → stop, then stop).
+	PostDrainTimeout time.Duration `envconfig:"POST_DRAIN_TIMEOUT" default:"10s"`
+	// PostAckWait is how long the server waits for a replica that holds items and went
+	// silent before it hands them to another; a live replica keeps its items however long.
+	PostAckWait time.Duration `envconfig:"POST_ACK_WAIT" default:"10s"`
+	// PostPinTTL is how long the server keeps a target's consumer pinned to a replica that
+	// stopped pulling before it lets another one take over.
+	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"5s"`
 }
+
+// The values of POST_ORDER.
+const (
+	OrderConversation = "conversation"
+	OrderNone         = "none"
+)
+
+// ordered reports whether each conversation's items go in stored order.
+func (c Config) ordered() bool { return c.PostOrder != OrderNone }
 
 // Enabled reports whether there is anywhere to deliver to: without, the reporter idles.
 func (c Config) Enabled() bool { return len(c.targets()) > 0 || c.PostStdout }
@@ -104,6 +134,12 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		return nil, errors.New("reporter: want 0 < POST_RETRY_MIN <= POST_RETRY_MAX")
 	case cfg.APITimeout <= 0:
 		return nil, errors.New("reporter: API_TIMEOUT must be positive")
+	case cfg.PostOrder != OrderConversation && cfg.PostOrder != OrderNone:
+		return nil, fmt.Errorf("reporter: POST_ORDER %q: want %s or %s", cfg.PostOrder, OrderConversation, OrderNone)
+	case cfg.PostMaxLag < 0:
+		return nil, errors.New("reporter: POST_MAX_LAG must not be negative")
+	case cfg.PostAckWait < 3*time.Second/10 || cfg.PostPinTTL < time.Second:
+		return nil, errors.New("reporter: want POST_ACK_WAIT >= 0.3s and POST_PIN_TTL >= 1s")
 	}
 	for _, u := range cfg.targets() {
 		if err := checkURL(u); err != nil {
@@ -127,7 +163,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
 	}
 	if cfg.PostStdout {
-		r.stdout = newStdoutTarget()
+		r.stdout = newStdoutTarget(cfg.Stdout)
 	}
 	config.Log(r.log, "reporter", &cfg)
 	return r, nil

@@ -128,7 +128,12 @@ type stdoutTarget struct {
 	w  io.Writer
 }
 
-func newStdoutTarget() *stdoutTarget { return &stdoutTarget{w: os.Stdout} }
+func newStdoutTarget(w io.Writer) *stdoutTarget {
+	if w == nil {
+		w = os.Stdout
+	}
+	return &stdoutTarget{w: w}
+}
 
 func (t *stdoutTarget) consumer() string { return events.ReporterConsumer("stdout") }
 

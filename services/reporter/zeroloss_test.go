@@ -149,7 +149,9 @@ func TestZeroLoss(t *testing.T) {
 
 	cfg := Config{
 		PostAPI: []string{rc.url()}, PostEvent: true,
-		PostTimeout: time.Second, APITimeout: time.Second, // AckWait 8s: a dead replica's items come back soon
+		PostTimeout: time.Second, APITimeout: time.Second,
+		// A dead replica's pin and items come back soon.
+		PostAckWait: 2 * time.Second, PostPinTTL: 2 * time.Second,
 		PostRetryMin: 20 * time.Millisecond, PostRetryMax: 300 * time.Millisecond,
 		PostMaxDeliver: 100_000, PostConcurrency: 32,
 	}

@@ -62,9 +62,10 @@ func (c *Config) Specs() []any {
 }
 
 // Run starts the NATS server, the session, the gateway, (with POST_API or POST_STDOUT) the
-// reporter and (with POLL_API) the poller, and runs until ctx ends or the client is stopped (stop_client). The gateway and
-// the reporter stop first, so calls and answers in flight still reach the session; the NATS
-// server stops last.
+// reporter and (with POLL_API) the poller, and runs until ctx ends or the client is stopped
+// (stop_client). The gateway and the poller stop first, so calls in flight still reach the
+// session; then the session, which stores its last words; then the reporter, once it has
+// delivered them (within POST_DRAIN_TIMEOUT); the NATS server stops last.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	srv, err := embednats.Start(cfg.NATS, log)
 	if err != nil {
@@ -157,16 +158,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go func() { sessDone <- sess.Run(sessCtx) }()
 	gwDone := make(chan error, 1)
 	go func() { gwDone <- gw.Serve(gwCtx, ln) }()
-	repDone := make(chan error, 2)
+	// The reporter outlives the session: the client's last words (running → stop, then
+	// stop), stored as the session ends, are delivered before the run ends, within
+	// POST_DRAIN_TIMEOUT.
+	repCtx, stopReporter := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopReporter()
+	repDone := make(chan error, 1)
 	if rep != nil {
-		go func() { repDone <- rep.Run(gwCtx) }()
+		go func() { repDone <- rep.Run(repCtx) }()
 	} else {
 		repDone <- nil
 	}
+	polDone := make(chan error, 1)
 	if pol != nil {
-		go func() { repDone <- pol.Run(gwCtx) }()
+		go func() { polDone <- pol.Run(gwCtx) }()
 	} else {
-		repDone <- nil
+		polDone <- nil
 	}
 	log.Info("console", "url", consoleURL(ln.Addr().String()))
 	if cfg.Ready != nil {
@@ -188,16 +195,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case gwErr = <-gwDone:
 		stopGateway()
 		stopSession()
-		return errors.Join(gwErr, <-repDone, <-repDone, <-sessDone)
+		stopReporter()
+		return errors.Join(gwErr, <-repDone, <-polDone, <-sessDone)
 	}
 	stopGateway()
 	gwErr = <-gwDone
-	repErr := errors.Join(<-repDone, <-repDone)
+	polErr := <-polDone
 	if !sessionEnded {
 		stopSession()
 		sessErr = <-sessDone
 	}
-	return errors.Join(sessErr, gwErr, repErr)
+	stopReporter()
+	repErr := <-repDone
+	return errors.Join(sessErr, gwErr, repErr, polErr)
 }
 
 // consoleURL is where a browser on this machine finds the console.
