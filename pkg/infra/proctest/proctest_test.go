@@ -110,6 +110,36 @@ func TestReceiverHoldsAndSeesHangUps(t *testing.T) {
 	}
 }
 
+// A receiver that goes down refuses connections on its port, and comes back on the same one
+// with what it recorded.
+func TestReceiverDownAndUp(t *testing.T) {
+	r := proctest.StartReceiver(t, proctest.ReceiverOptions{})
+	client := &http.Client{Timeout: 5 * time.Second}
+	post := func() error {
+		resp, err := client.Post(r.URL, "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := post(); err != nil {
+		t.Fatal(err)
+	}
+	r.Down()
+	if post() == nil {
+		t.Fatal("a receiver that is down answered")
+	}
+	if err := r.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if err := post(); err != nil {
+		t.Fatalf("after Up: %v", err)
+	}
+	if n := len(r.Requests()); n != 2 {
+		t.Errorf("recorded %d requests, want 2", n)
+	}
+}
+
 func TestEnvKeepsOnlyWhatIsSet(t *testing.T) {
 	t.Setenv("POST_API", "http://elsewhere")
 	t.Setenv("HTTP_PROXY", "http://proxy")
