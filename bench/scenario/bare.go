@@ -104,6 +104,39 @@ func serveBare(specPath string) error {
 
 // Bare starts a bare server answering each path with its reply, and returns its base URL.
 func (h *Harness) Bare(ctx context.Context, routes map[string]Reply) (*Proc, string, error) {
+	dir := h.Dir("bare")
+	spec := bareSpec{Routes: map[string]bareRoute{}}
+	var first string
+	i := 0
+	for path, r := range routes {
+		i++
+		hdr, f, err := writeReply(dir, fmt.Sprintf("body-%d", i), r)
+		if err != nil {
+			return nil, "", err
+		}
+		spec.Routes[path] = bareRoute{Header: hdr, BodyFile: f}
+		first = path
+	}
+	return h.startChild(ctx, "bare", bareEnv, dir, &spec.Addr, &spec, first)
+}
+
+// writeReply writes r's body to dir/name and returns the headers to answer with (those the
+// server sets itself taken out) and the file.
+func writeReply(dir, name string, r Reply) (http.Header, string, error) {
+	f := filepath.Join(dir, name)
+	if err := os.WriteFile(f, r.Body, 0o644); err != nil {
+		return nil, "", err
+	}
+	hdr := r.Header.Clone()
+	hdr.Del("Date")
+	hdr.Del("Content-Length")
+	return hdr, f, nil
+}
+
+// startChild runs this executable again as a baseline server (the child reads spec, a JSON
+// file in dir, from the variable env), on a free port written to *addr before spec is saved,
+// and returns its base URL once probe answers 200.
+func (h *Harness) startChild(ctx context.Context, name, env, dir string, addr *string, spec any, probe string) (*Proc, string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, "", err
@@ -112,33 +145,18 @@ func (h *Harness) Bare(ctx context.Context, routes map[string]Reply) (*Proc, str
 	if err != nil {
 		return nil, "", err
 	}
-	dir := h.Dir("bare")
-	spec := bareSpec{Addr: "127.0.0.1:" + strconv.Itoa(port), Routes: map[string]bareRoute{}}
-	var first string
-	i := 0
-	for path, r := range routes {
-		i++
-		f := filepath.Join(dir, fmt.Sprintf("body-%d", i))
-		if err := os.WriteFile(f, r.Body, 0o644); err != nil {
-			return nil, "", err
-		}
-		hdr := r.Header.Clone()
-		hdr.Del("Date")
-		hdr.Del("Content-Length")
-		spec.Routes[path] = bareRoute{Header: hdr, BodyFile: f}
-		first = path
-	}
+	*addr = "127.0.0.1:" + strconv.Itoa(port)
 	b, _ := json.Marshal(spec)
 	specPath := filepath.Join(dir, "spec.json")
 	if err := os.WriteFile(specPath, b, 0o644); err != nil {
 		return nil, "", err
 	}
-	p, err := h.Start("bare", exe, map[string]string{bareEnv: specPath})
+	p, err := h.Start(name, exe, map[string]string{env: specPath})
 	if err != nil {
 		return nil, "", err
 	}
-	url := "http://" + spec.Addr
-	if err := pollHTTP(ctx, url+first, 10*time.Second, p, status200); err != nil {
+	url := "http://" + *addr
+	if err := pollHTTP(ctx, url+probe, 10*time.Second, p, status200); err != nil {
 		p.Stop()
 		return nil, "", err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/infra/embednats"
-	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // The send rows' second baseline pays what a send promises: a bare handler that stores one
@@ -132,39 +131,13 @@ func serveDurable(specPath string) error {
 
 // DurableBare starts a durable baseline answering path with rep, and returns its base URL.
 func (h *Harness) DurableBare(ctx context.Context, path string, rep Reply) (*Proc, string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, "", err
-	}
-	port, err := proctest.FreePort()
-	if err != nil {
-		return nil, "", err
-	}
 	dir := h.Dir("durable")
-	bodyFile := filepath.Join(dir, "body")
-	if err := os.WriteFile(bodyFile, rep.Body, 0o644); err != nil {
-		return nil, "", err
-	}
-	hdr := rep.Header.Clone()
-	hdr.Del("Date")
-	hdr.Del("Content-Length")
-	spec := durableSpec{Addr: "127.0.0.1:" + strconv.Itoa(port), Path: path, StoreDir: filepath.Join(dir, "store"),
-		Header: hdr, BodyFile: bodyFile}
-	b, _ := json.Marshal(spec)
-	specPath := filepath.Join(dir, "spec.json")
-	if err := os.WriteFile(specPath, b, 0o644); err != nil {
-		return nil, "", err
-	}
-	p, err := h.Start("durable", exe, map[string]string{durableEnv: specPath})
+	hdr, bodyFile, err := writeReply(dir, "body", rep)
 	if err != nil {
 		return nil, "", err
 	}
-	url := "http://" + spec.Addr
-	if err := pollHTTP(ctx, url+path, 10*time.Second, p, status200); err != nil {
-		p.Stop()
-		return nil, "", err
-	}
-	return p, url, nil
+	spec := durableSpec{Path: path, StoreDir: filepath.Join(dir, "store"), Header: hdr, BodyFile: bodyFile}
+	return h.startChild(ctx, "durable", durableEnv, dir, &spec.Addr, &spec, path)
 }
 
 // SendDurable: send_friend_message through the all-in-one and the multi-process system

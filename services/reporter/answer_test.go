@@ -333,8 +333,9 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		PostEventList: events.DefaultPostEventList,
 		PostTimeout:   10 * time.Second, PostConcurrency: 16, PostMaxDeliver: 10,
 		PostRetryMin: time.Second, PostRetryMax: 5 * time.Minute, PostBackfill: 10 * time.Minute,
-		APITimeout: 10 * time.Second, PostDrainTimeout: 10 * time.Second, PostMaxLag: 10 * time.Minute,
+		APITimeout: 10 * time.Second, PostDrainTimeout: 10 * time.Second,
 		PostAckWait: 10 * time.Second, PostPinTTL: 5 * time.Second, PostOrder: OrderConversation,
+		PostMaxLag: 10 * time.Minute,
 	}
 	if !reflect.DeepEqual(r.cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", r.cfg, want)
@@ -354,7 +355,6 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		{"negative max deliver", Config{PostMaxDeliver: -1}},
 		{"max below min", Config{PostRetryMin: time.Minute, PostRetryMax: time.Second}},
 		{"negative api timeout", Config{APITimeout: -1}},
-		{"negative max lag", Config{PostMaxLag: -time.Second}},
 		{"unknown order", Config{PostOrder: "random"}},
 		{"tiny pin ttl", Config{PostPinTTL: time.Millisecond}},
 		{"bad url", Config{PostAPI: []string{"ftp://alice:s3cr3t@host/"}}},

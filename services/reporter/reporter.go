@@ -58,9 +58,9 @@ type Config struct {
 	// work (more throughput for one conversation, and across replicas; no order).
 	PostOrder string `envconfig:"POST_ORDER" default:"conversation"`
 	// PostMaxLag parks, instead of posting, an item older than this when it is first due to a
-	// target (a URL used again after a week gets no week-old items); 0 posts every item. A
-	// Config built in code has no limit unless it sets one.
-	PostMaxLag time.Duration `envconfig:"POST_MAX_LAG" default:"10m"`
+	// target (a URL used again after a week gets no week-old items). 0 in the environment, or
+	// a negative value, posts every item.
+	PostMaxLag time.Duration `envconfig:"POST_MAX_LAG" default:"10m" zero:"off"`
 	// PostDrainTimeout bounds how long a stopping reporter goes on delivering what is stored
 	// (the client's last words: running → stop, then stop).
 	PostDrainTimeout time.Duration `envconfig:"POST_DRAIN_TIMEOUT" default:"10s"`
@@ -136,8 +136,6 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		return nil, errors.New("reporter: API_TIMEOUT must be positive")
 	case cfg.PostOrder != OrderConversation && cfg.PostOrder != OrderNone:
 		return nil, fmt.Errorf("reporter: POST_ORDER %q: want %s or %s", cfg.PostOrder, OrderConversation, OrderNone)
-	case cfg.PostMaxLag < 0:
-		return nil, errors.New("reporter: POST_MAX_LAG must not be negative")
 	case cfg.PostAckWait < 3*time.Second/10 || cfg.PostPinTTL < time.Second:
 		return nil, errors.New("reporter: want POST_ACK_WAIT >= 0.3s and POST_PIN_TTL >= 1s")
 	}

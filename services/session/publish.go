@@ -21,7 +21,7 @@ import (
 
 // StreamConfig sets the limits of the QQ_EVENTS stream.
 type StreamConfig struct {
-	MaxAge   time.Duration `envconfig:"MAX_AGE" default:"168h"`
+	MaxAge   time.Duration `envconfig:"MAX_AGE" default:"168h" zero:"off"`
 	MaxBytes int64         `envconfig:"MAX_BYTES" default:"1073741824"`
 	MaxMsgs  int64         `envconfig:"MAX_MSGS" default:"-1"`
 	Replicas int           `envconfig:"REPLICAS" default:"1"`

@@ -43,13 +43,13 @@ type Config struct {
 	// driver (a token bucket: one more send every SendInterval, up to SendBurst at once), as
 	// Mojo's send_interval did: the QQ implementations have none, and QQ's risk control
 	// punishes bursts.
-	SendInterval time.Duration `envconfig:"SEND_INTERVAL" default:"1s"`
+	SendInterval time.Duration `envconfig:"SEND_INTERVAL" default:"1s" zero:"off"`
 	SendBurst    int           `envconfig:"SEND_BURST" default:"5"`
 	// DriverTimeout bounds one send, mute or kick; it stays below the gateway's API_TIMEOUT so
 	// that a bot gets a send failure rather than a time-out.
 	DriverTimeout time.Duration `envconfig:"DRIVER_TIMEOUT" default:"8s"`
 	// ControlDelay is how long stop_client and relogin wait before they act (Mojo: 3 s).
-	ControlDelay time.Duration `envconfig:"CONTROL_DELAY" default:"3s"`
+	ControlDelay time.Duration `envconfig:"CONTROL_DELAY" default:"3s" zero:"off"`
 	// LogLevel is reported by get_client_info.
 	LogLevel string `envconfig:"LOG_LEVEL" default:"info"`
 	// Stream sets the limits of the event stream (STREAM_MAX_AGE, STREAM_MAX_BYTES, ...).

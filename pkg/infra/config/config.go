@@ -23,6 +23,10 @@ import (
 // Process reads spec (a pointer to an envconfig struct) from the environment, as
 // envconfig.Process does, except that a duration may also be a bare number of seconds:
 // POLL_INTERVAL=5 is 5s, as Mojo's poll_interval=>5 was, and 0.5 is 500ms.
+//
+// A field tagged zero:"off" (POST_MAX_LAG, SEND_INTERVAL, ...) takes an explicit 0 in the
+// environment as "off", and stores it as -1: zero is what Defaults fills, so off needs a value
+// of its own, and -1 is how a Config built in code says it too.
 func Process(prefix string, spec any) error {
 	v := reflect.ValueOf(spec)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -53,7 +57,21 @@ func Process(prefix string, spec any) error {
 	if lookupErr != nil {
 		return lookupErr
 	}
-	return envconfig.Process(prefix, spec)
+	if err := envconfig.Process(prefix, spec); err != nil {
+		return err
+	}
+	walk(prefix, v.Elem(), func(f field) {
+		if f.sf.Tag.Get("zero") != "off" || !f.v.IsZero() || !f.v.CanInt() {
+			return
+		}
+		for _, key := range []string{f.key, f.alt} {
+			if _, set := lookupEnv(key); key != "" && set {
+				f.v.SetInt(-1)
+				return
+			}
+		}
+	})
+	return nil
 }
 
 // seconds reads a bare number of seconds ("5", "0.5"); bare is false for anything else, "5s"

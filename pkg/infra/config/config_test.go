@@ -24,6 +24,7 @@ type spec struct {
 	Count    int           `envconfig:"COUNT" default:"16"`
 	Big      int64         `envconfig:"BIG" default:"1073741824"`
 	Neg      int64         `envconfig:"NEG" default:"-1"`
+	Lag      time.Duration `envconfig:"MAX_LAG" default:"10m" zero:"off"`
 	On       bool          `envconfig:"ON" default:"true"`
 	List     []string      `envconfig:"LIST" default:"a,b"`
 	Token    string        `envconfig:"ACCESS_TOKEN"`
@@ -60,6 +61,35 @@ func TestDefaultsKeepsSetFields(t *testing.T) {
 	config.Defaults(&c)
 	if c.Interval != time.Second || c.Count != 3 || len(c.List) != 1 {
 		t.Errorf("Defaults changed a set field: %+v", c)
+	}
+}
+
+// A zero:"off" setting set to 0 in the environment is off (-1), which Defaults keeps; unset,
+// it takes its default; any other value is itself.
+func TestProcessZeroOff(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string // "" for unset
+		want time.Duration
+	}{
+		{"", 10 * time.Minute},
+		{"0", -1},
+		{"0s", -1},
+		{"-1s", -time.Second},
+		{"30", 30 * time.Second},
+	} {
+		t.Run(tc.raw, func(t *testing.T) {
+			if tc.raw != "" {
+				t.Setenv("MAX_LAG", tc.raw)
+			}
+			var c spec
+			if err := config.Process("", &c); err != nil {
+				t.Fatal(err)
+			}
+			config.Defaults(&c)
+			if c.Lag != tc.want {
+				t.Errorf("MAX_LAG=%q: %s, want %s", tc.raw, c.Lag, tc.want)
+			}
+		})
 	}
 }
 
