@@ -66,11 +66,12 @@ func TestClusterNATSRestart(t *testing.T) {
 	atStop := in.count()
 	t.Logf("nats-server stopped after %d accepted injections", atStop)
 
-	// While NATS is away: a prompt 503 JSON answer, never a hang; nothing is ready.
-	for range 3 {
-		c.checkUnavailable(apiTimeout + time.Second)
-		time.Sleep(300 * time.Millisecond)
-	}
+	// While NATS is away: a prompt 503 JSON answer, never a hang, at each stage of the outage:
+	// at once, once the gateway has noticed (its /readyz says so), and once every service has;
+	// then nothing is ready.
+	c.checkUnavailable(apiTimeout + time.Second)
+	c.waitNotReady(5*time.Second, "gateway")
+	c.checkUnavailable(apiTimeout + time.Second)
 	c.waitNotReady(5*time.Second, c.names()...)
 	c.checkUnavailable(apiTimeout + time.Second)
 
@@ -124,13 +125,15 @@ func TestClusterSessionRestart(t *testing.T) {
 	}
 	t.Logf("session killed (%v)", exitErr(old))
 	c.waitUnavailable(2*apiTimeout + time.Second)
+	// From then on nothing changes until a session comes back (no responders is the NATS
+	// server's answer at once): every call is a prompt 503, before and after a refused injection.
 	for range 3 {
 		c.checkUnavailable(apiTimeout + time.Second)
-		time.Sleep(200 * time.Millisecond)
 	}
 	if _, err := in.injectOnce("while the session is away"); err == nil {
 		t.Errorf("an injection was accepted with no session running")
 	}
+	c.checkUnavailable(apiTimeout + time.Second)
 
 	back := time.Now()
 	c.startService("session", "session", nil)

@@ -187,11 +187,8 @@ func (p *Poller) cycle(ctx context.Context) {
 	start := time.Now()
 	resp, err := p.client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			// It quotes the URL in full, query and all: the poll URL may carry a key.
-			err = &url.Error{Op: ue.Op, URL: config.MaskURL(p.pollURL.String()), Err: ue.Err}
-		}
+		// It quotes the URL in full, query and all: the poll URL may carry a key.
+		err = config.MaskURLError(err, p.pollURL.String())
 		if ctx.Err() == nil {
 			p.log.Info("poll failed", "err", err, "took", time.Since(start).Round(time.Millisecond))
 		} else {

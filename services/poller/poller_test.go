@@ -15,7 +15,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
-	"github.com/openqq/openqq/pkg/infra/sessiontest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/poller"
 )
 
@@ -80,7 +80,7 @@ type env struct {
 	nc *nats.Conn
 }
 
-func TestMain(m *testing.M) { sessiontest.Main(m) }
+func TestMain(m *testing.M) { proctest.Main(m) }
 
 // start runs a session (the openqq-session binary) with the simulated account and a poller on a fresh NATS server.
 func start(t *testing.T, pollURL string, interval, loginDelay time.Duration, report bool) *env {
@@ -91,7 +91,7 @@ func start(t *testing.T, pollURL string, interval, loginDelay time.Duration, rep
 func startLog(t *testing.T, pollURL string, interval, loginDelay time.Duration, report bool, log *slog.Logger) *env {
 	t.Helper()
 	srv := natstest.Start(t)
-	sessiontest.Start(t, srv.ClientURL(), map[string]string{"CONTROL_DELAY": "1ms", "SIM_LOGIN_DELAY": loginDelay.String()})
+	proctest.StartSession(t, srv.ClientURL(), map[string]string{"CONTROL_DELAY": "1ms", "SIM_LOGIN_DELAY": loginDelay.String()})
 	ctx, cancel := context.WithCancel(context.Background())
 	p, err := poller.New(natstest.Connect(t, srv), poller.Config{
 		PollAPI: pollURL, PollInterval: interval, PollTimeout: 2 * time.Second, PollReport: report,

@@ -18,7 +18,6 @@ import (
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/pkg/infra/proctest"
-	"github.com/openqq/openqq/pkg/infra/sessiontest"
 )
 
 // Ids of the simulated account's default roster (services/session/driver/sim/default_roster.json).
@@ -40,11 +39,11 @@ type system struct {
 	srv  *embednats.Server
 	nc   *nats.Conn // the test's own connection
 	js   jetstream.JetStream
-	sess *sessiontest.Session
+	sess *proctest.Session
 	stop func() // stops the session (it publishes state_change and stop) and waits for it
 }
 
-func TestMain(m *testing.M) { sessiontest.Main(m) }
+func TestMain(m *testing.M) { proctest.Main(m) }
 
 func startSystem(t testing.TB) *system {
 	t.Helper()
@@ -64,7 +63,7 @@ func startSystemEnv(t testing.TB, env map[string]string) *system {
 	for k, v := range env {
 		vars[k] = v
 	}
-	sess := sessiontest.Start(t, srv.ClientURL(), vars)
+	sess := proctest.StartSession(t, srv.ClientURL(), vars)
 	s := &system{srv: srv, nc: nc, js: js, sess: sess, stop: func() { sess.Stop(t) }}
 	sess.WaitState(t, string(events.StateRunning), 15*time.Second)
 	return s

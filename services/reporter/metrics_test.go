@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,26 +14,14 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/metrics/metricstest"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
-// lockedBuffer is a log sink for several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
+// logLines decodes the JSON log lines written to b.
+func logLines(t *testing.T, b *proctest.SyncBuffer) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(b.String()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var m map[string]any
@@ -73,7 +62,7 @@ func TestMetricsDeliveries(t *testing.T) {
 	cfg := fastConfig(rc.url())
 	cfg.PostMaxDeliver = 3
 	target := consumerName(rc.url())
-	var logs lockedBuffer
+	var logs proctest.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	before := metricstest.Local(t)
@@ -125,7 +114,7 @@ func TestMetricsDeliveries(t *testing.T) {
 
 	// One line per attempt, whatever its outcome.
 	var lines []map[string]any
-	for _, l := range logs.lines(t) {
+	for _, l := range logLines(t, &logs) {
 		if _, ok := l["outcome"]; ok && l["target"] != nil {
 			lines = append(lines, l)
 		}

@@ -3,16 +3,15 @@ package reporter
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 func TestOrderKey(t *testing.T) {
@@ -46,10 +45,11 @@ type arrival struct {
 	status int
 }
 
-// orderReceiver is a post_api receiver that records what it gets in the order the requests
-// arrive, and answers after a delay and with a status chosen per request.
+// orderReceiver is proctest's post_api receiver, recording what it gets in the order the
+// requests arrive (Respond runs as each arrives, before the answer's delay), and answering
+// after a delay and with a status chosen per request.
 type orderReceiver struct {
-	srv *httptest.Server
+	r *proctest.Receiver
 
 	mu       sync.Mutex
 	arrivals []arrival
@@ -60,32 +60,28 @@ type orderReceiver struct {
 func newOrderReceiver(t testing.TB, respond func(body []byte, try int) (int, time.Duration)) *orderReceiver {
 	t.Helper()
 	rc := &orderReceiver{tries: map[string]int{}, respond: respond}
-	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
-	t.Cleanup(rc.srv.Close)
+	// The arrivals are the record: the receiver keeps no copy of ten thousand requests.
+	rc.r = proctest.StartReceiver(t, proctest.ReceiverOptions{Discard: true, Respond: rc.answer})
 	return rc
 }
 
-func (rc *orderReceiver) url() string { return rc.srv.URL + "/post_api" }
+func (rc *orderReceiver) url() string { return rc.r.URL }
 
-func (rc *orderReceiver) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+func (rc *orderReceiver) answer(r *proctest.Request) proctest.Answer {
 	var m struct {
 		ID int64 `json:"id"`
 	}
-	_ = json.Unmarshal(body, &m)
+	_ = json.Unmarshal(r.Body, &m)
 	rc.mu.Lock()
-	rc.tries[string(body)]++
-	try := rc.tries[string(body)]
+	defer rc.mu.Unlock()
+	rc.tries[string(r.Body)]++
+	try := rc.tries[string(r.Body)]
 	status, delay := http.StatusOK, time.Duration(0)
 	if rc.respond != nil {
-		status, delay = rc.respond(body, try)
+		status, delay = rc.respond(r.Body, try)
 	}
-	rc.arrivals = append(rc.arrivals, arrival{key: orderKey(body), id: m.ID, status: status})
-	rc.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay)
-	}
-	w.WriteHeader(status)
+	rc.arrivals = append(rc.arrivals, arrival{key: orderKey(r.Body), id: m.ID, status: status})
+	return proctest.Answer{Status: status, Delay: delay}
 }
 
 func (rc *orderReceiver) all() []arrival {
@@ -270,8 +266,7 @@ func TestOrderNoneDeliversOneConversationInParallel(t *testing.T) {
 	release := make(chan struct{})
 	rc := newOrderReceiver(t, func([]byte, int) (int, time.Duration) { return http.StatusOK, 0 })
 	// Hold every request until two of the same conversation are in flight at once.
-	inner := rc.srv.Config.Handler
-	rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.r.SetRespond(func(r *proctest.Request) proctest.Answer {
 		mu.Lock()
 		inflight++
 		most = max(most, inflight)
@@ -287,10 +282,11 @@ func TestOrderNoneDeliversOneConversationInParallel(t *testing.T) {
 		case <-release:
 		case <-time.After(5 * time.Second):
 		}
-		inner.ServeHTTP(w, r)
+		a := rc.answer(r)
 		mu.Lock()
 		inflight--
 		mu.Unlock()
+		return a
 	})
 	ctx := t.Context()
 	publish := func(from, to int) {
@@ -315,7 +311,7 @@ func TestOrderNoneDeliversOneConversationInParallel(t *testing.T) {
 
 	// Ordered again on the same consumer.
 	most = 0
-	rc.srv.Config.Handler = inner
+	rc.r.SetRespond(rc.answer)
 	cfg.PostOrder = OrderConversation
 	runReporter(t, srv, cfg)
 	publish(9, 60)

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,58 +14,8 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
-
-var (
-	reporterBinOnce sync.Once
-	reporterBin     string
-	reporterBinErr  error
-)
-
-// buildReporter builds cmd/openqq-reporter once per test binary.
-func buildReporter(t *testing.T) string {
-	t.Helper()
-	reporterBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "openqq-reporter-bin-")
-		if err != nil {
-			reporterBinErr = err
-			return
-		}
-		reporterBin = filepath.Join(dir, "openqq-reporter")
-		out, err := exec.Command("go", "build", "-o", reporterBin, "./cmd/openqq-reporter").CombinedOutput()
-		if err != nil {
-			reporterBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if reporterBinErr != nil {
-		t.Fatal(reporterBinErr)
-	}
-	return reporterBin
-}
-
-// String is everything written so far.
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startReporterProc runs one reporter process; it is killed when the test ends.
-func startReporterProc(t *testing.T, bin string, env ...string) (*exec.Cmd, *lockedBuffer) {
-	t.Helper()
-	out := &lockedBuffer{}
-	cmd := exec.Command(bin)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return cmd, out
-}
 
 // Ten thousand messages over 100 conversations of every type, four reporter processes, a
 // receiver that takes 0–20 ms and answers 500 to 5% of first tries; the replica delivering is
@@ -80,7 +27,14 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 		t.Skip("builds and runs reporter processes")
 	}
 	t.Parallel()
-	bin := buildReporter(t)
+	bin, err := proctest.Binaries(context.Background(), proctest.BinReporter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := proctest.NewGroup(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
 	js, err := jetstream.New(nc)
@@ -100,10 +54,10 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 		}
 		return http.StatusOK, delay
 	})
-	env := []string{
-		"NATS_URL=" + srv.ClientURL(), "POST_API=" + rc.url(), "POST_CONCURRENCY=16",
-		"POST_RETRY_MIN=50ms", "POST_RETRY_MAX=500ms", "POST_TIMEOUT=5s", "POST_ACK_WAIT=2s", "POST_PIN_TTL=2s",
-		"POST_DRAIN_TIMEOUT=1s", "HEALTH_ADDR=127.0.0.1:0", "LOG_LEVEL=warn",
+	env := map[string]string{
+		"NATS_URL": srv.ClientURL(), "POST_API": rc.url(), "POST_CONCURRENCY": "16",
+		"POST_RETRY_MIN": "50ms", "POST_RETRY_MAX": "500ms", "POST_TIMEOUT": "5s", "POST_ACK_WAIT": "2s", "POST_PIN_TTL": "2s",
+		"POST_DRAIN_TIMEOUT": "1s", "HEALTH_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn",
 	}
 
 	const total, convs = 10000, 100
@@ -151,19 +105,25 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 	}
 	publish(0, total/2)
 
-	procs := make([]*exec.Cmd, 0, 5)
-	outs := make([]*lockedBuffer, 0, 5)
-	start := func() {
-		p, o := startReporterProc(t, bin, env...)
-		procs, outs = append(procs, p), append(outs, o)
-	}
+	// Cleanups run last first: the reporters are killed, then their logs shown if anything failed.
 	t.Cleanup(func() {
 		if t.Failed() {
-			for i, o := range outs {
-				t.Logf("reporter %d:\n%s", i, o.String())
-			}
+			g.LogOutputs(t, 200)
 		}
 	})
+	t.Cleanup(func() {
+		for _, p := range g.Procs() {
+			p.Signal(syscall.SIGKILL, 5*time.Second)
+		}
+	})
+	var procs []*proctest.Proc
+	start := func() {
+		p, err := g.Start(fmt.Sprintf("reporter-%d", len(procs)), proctest.BinReporter, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
 	delivered := func() int {
 		n := 0
 		for _, a := range rc.all() {
@@ -179,8 +139,8 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 	}
 	go publish(total/2, total)
 	waitUntil(t, 30*time.Second, "4,000 items delivered", func() bool { return delivered() >= 4000 })
-	if err := procs[0].Process.Kill(); err != nil { // SIGKILL: no drain, no unpin, items in hand
-		t.Fatal(err)
+	if !procs[0].Signal(syscall.SIGKILL, 5*time.Second) { // no drain, no unpin, items in hand
+		t.Fatal("the first reporter did not die of SIGKILL")
 	}
 	start()
 

@@ -7,7 +7,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,7 +69,7 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 	}
 	resp, err := t.r.client.Do(req)
 	if err != nil {
-		return Answer{}, false, redactURLError(err, t.String())
+		return Answer{}, false, config.MaskURLError(err, t.url)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -90,16 +89,6 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 	}
 	a, ok := ParseAnswer(resp.Header.Get("Content-Type"), body)
 	return a, ok, nil
-}
-
-// redactURLError keeps an HTTP client error from quoting the URL in full: it hides only a
-// password, and a token in the query would reach the logs and the dead letters.
-func redactURLError(err error, redacted string) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: redacted, Err: ue.Err}
-	}
-	return err
 }
 
 // Sign is the X-Signature of a body, as OneBot signs its reports: sha1=<hex HMAC-SHA1>.

@@ -3,9 +3,7 @@ package reporter
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -15,16 +13,14 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
-// flakyReceiver is a post_api receiver that can answer 500, or be down entirely (nothing
-// listening on its port), or work.
+// flakyReceiver is proctest's post_api receiver that can answer 500, or be down entirely
+// (nothing listening on its port), or work.
 type flakyReceiver struct {
-	addr    string
+	r       *proctest.Receiver
 	failing atomic.Bool
-
-	srvMu sync.Mutex
-	srv   *http.Server
 
 	mu         sync.Mutex
 	got        map[int64]int // message id → deliveries answered 200
@@ -35,73 +31,37 @@ type flakyReceiver struct {
 
 func newFlakyReceiver(t *testing.T) *flakyReceiver {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &flakyReceiver{addr: l.Addr().String(), got: map[int64]int{}}
-	f.serve(l)
-	t.Cleanup(f.down)
+	f := &flakyReceiver{got: map[int64]int{}}
+	// The counters are the record: the receiver keeps no copy of the requests.
+	f.r = proctest.StartReceiver(t, proctest.ReceiverOptions{Discard: true, Respond: f.answer})
 	return f
 }
 
-func (f *flakyReceiver) url() string { return "http://" + f.addr + "/post_api" }
-
-func (f *flakyReceiver) serve(l net.Listener) {
-	srv := &http.Server{Handler: http.HandlerFunc(f.handle), ReadHeaderTimeout: 5 * time.Second}
-	f.srvMu.Lock()
-	f.srv = srv
-	f.srvMu.Unlock()
-	go func() { _ = srv.Serve(l) }()
-}
+func (f *flakyReceiver) url() string { return f.r.URL }
 
 // down closes the listener and every connection: nothing answers on the port.
-func (f *flakyReceiver) down() {
-	f.srvMu.Lock()
-	srv := f.srv
-	f.srv = nil
-	f.srvMu.Unlock()
-	if srv != nil {
-		_ = srv.Close()
-	}
-}
+func (f *flakyReceiver) down() { f.r.Down() }
 
 // up listens on the same port again.
 func (f *flakyReceiver) up(t *testing.T) {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		l, err := net.Listen("tcp", f.addr)
-		if err == nil {
-			f.serve(l)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("could not listen on %s again: %v", f.addr, err)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := f.r.Up(); err != nil {
+		t.Error(err)
 	}
 }
 
-func (f *flakyReceiver) handle(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
+func (f *flakyReceiver) answer(r *proctest.Request) proctest.Answer {
 	if f.failing.Load() {
 		f.mu.Lock()
 		f.refused++
 		f.mu.Unlock()
-		w.WriteHeader(http.StatusInternalServerError)
-		return
+		return proctest.Answer{Status: http.StatusInternalServerError}
 	}
 	var m struct {
 		PostType string `json:"post_type"`
 		ID       int64  `json:"id"`
 		Content  string `json:"content"`
 	}
-	_ = json.Unmarshal(body, &m)
+	_ = json.Unmarshal(r.Body, &m)
 	f.mu.Lock()
 	if m.PostType == events.PostReceiveMessage && strings.HasPrefix(m.Content, "zl-") {
 		f.got[m.ID]++
@@ -110,7 +70,7 @@ func (f *flakyReceiver) handle(w http.ResponseWriter, r *http.Request) {
 		f.otherItems++
 	}
 	f.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
+	return proctest.Answer{}
 }
 
 // missing counts the ids not delivered yet.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -45,6 +46,8 @@ type checkEvents struct {
 	waiters  []*waiter
 	inflight map[string]*inflight
 	dropped  int
+
+	fed atomic.Uint64 // the stream sequence of the latest item the feed added
 }
 
 type waiter struct {
@@ -229,6 +232,12 @@ func (s *Session) checkEventRelease(req micro.Request) {
 	}
 }
 
+// CheckEventFed is the stream sequence of the latest item check_event's feed has taken (into
+// the buffer or to a waiting caller), 0 before the first. Once the feed's consumer has been
+// sent an item, this says when the item is in check_event's hands: what a test waits on
+// before a call that must find it.
+func (s *Session) CheckEventFed() uint64 { return s.checks.fed.Load() }
+
 // feedCheckEvents fills the buffer from the stream, from the session's start, with the items check_event
 // hands out. An ordered consumer follows the stream across reconnects by itself.
 func (s *Session) feedCheckEvents(ctx context.Context) {
@@ -247,7 +256,12 @@ func (s *Session) feedCheckEvents(ctx context.Context) {
 		})
 		if err == nil {
 			var cc jetstream.ConsumeContext
-			cc, err = cons.Consume(func(m jetstream.Msg) { s.checks.add(m.Data()) })
+			cc, err = cons.Consume(func(m jetstream.Msg) {
+				s.checks.add(m.Data())
+				if md, err := m.Metadata(); err == nil {
+					s.checks.fed.Store(md.Sequence.Stream)
+				}
+			})
 			if err == nil {
 				<-ctx.Done()
 				cc.Stop()

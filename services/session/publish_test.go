@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,10 +36,10 @@ const (
 // logBuf is a log writer that keeps what was logged (to look for lines) and shows it in the
 // test's log.
 type logBuf struct {
+	proctest.SyncBuffer
 	t    *testing.T
 	mu   sync.Mutex
-	buf  bytes.Buffer
-	done bool
+	done bool // the test ended: t.Log would panic
 }
 
 func newLogBuf(t *testing.T) *logBuf {
@@ -54,26 +53,16 @@ func newLogBuf(t *testing.T) *logBuf {
 }
 
 func (l *logBuf) Write(p []byte) (int, error) {
+	_, _ = l.SyncBuffer.Write(p)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf.Write(p)
 	if !l.done {
 		l.t.Log(strings.TrimSuffix(string(p), "\n"))
 	}
 	return len(p), nil
 }
 
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuf) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Contains(l.buf.Bytes(), []byte(s))
-}
+func (l *logBuf) has(s string) bool { return strings.Contains(l.String(), s) }
 
 // pubEnv is a session on a NATS server that can be stopped and started again.
 type pubEnv struct {

@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -105,17 +102,15 @@ func TestLastWordsDelivered(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
 			var posted stateLog
-			rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				time.Sleep(30 * time.Millisecond) // a slow receiver
-				posted.add(body)
-				w.WriteHeader(http.StatusOK)
-			}))
-			t.Cleanup(rc.Close)
+			rc := proctest.StartReceiver(t, proctest.ReceiverOptions{
+				Respond: func(*proctest.Request) proctest.Answer { return proctest.Answer{Delay: 30 * time.Millisecond} }, // a slow receiver
+				Observe: func(r proctest.Request) { posted.add(r.Body) },
+				Discard: true, // posted is the record
+			})
 			out := &proctest.SyncBuffer{}
 			cfg := config(t)
 			cfg.Reporter = reporter.Config{
-				SubjectPrefix: "qq", PostAPI: []string{rc.URL + "/post_api"}, PostEvent: true,
+				SubjectPrefix: "qq", PostAPI: []string{rc.URL}, PostEvent: true,
 				PostStdout: true, Stdout: out, PostConcurrency: 16,
 				PostTimeout: 5 * time.Second, PostRetryMin: 50 * time.Millisecond, PostRetryMax: 500 * time.Millisecond,
 				APITimeout: 2 * time.Second, PostDrainTimeout: 10 * time.Second,

@@ -37,7 +37,8 @@ func ceHold(d time.Duration) option {
 }
 
 // ceSettle waits until the items stored so far have reached the session's check_event
-// buffer: its feed (a consumer of the stream) has nothing pending.
+// (its buffer, or a waiting caller): the stream has sent them all to the feed's consumer, and
+// the feed has taken the last one it was sent.
 func ceSettle(e *env) {
 	e.t.Helper()
 	js, err := jetstream.New(e.nc)
@@ -51,22 +52,26 @@ func ceSettle(e *env) {
 		e.t.Fatal(err)
 	}
 	for {
-		settled := false
+		// The feed is the stream's one ephemeral (ordered) consumer; the reporters' are durable.
+		var feed []*jetstream.ConsumerInfo
 		consumers := str.ListConsumers(ctx)
 		for ci := range consumers.Info() {
-			if ci.NumPending == 0 && ci.Delivered.Stream > 0 {
-				settled = true
+			if ci.Config.Durable == "" {
+				feed = append(feed, ci)
 			}
 		}
-		if settled && consumers.Err() == nil {
-			break
+		if len(feed) > 1 {
+			e.t.Fatalf("%d ephemeral consumers on the stream: which is check_event's feed?", len(feed))
+		}
+		if consumers.Err() == nil && len(feed) == 1 && feed[0].NumPending == 0 && feed[0].Delivered.Stream > 0 &&
+			e.sess.CheckEventFed() >= feed[0].Delivered.Stream {
+			return
 		}
 		if ctx.Err() != nil {
 			e.t.Fatal("the check_event feed did not catch up within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond) // from the consumer into the buffer
 }
 
 // ceRequests returns how many check_event calls the session has taken (a call that waits

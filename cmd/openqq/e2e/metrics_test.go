@@ -4,9 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/metrics/metricstest"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
@@ -101,18 +100,8 @@ func metricsWait(t *testing.T, what string, cond func() bool) {
 // `curl localhost:5000/metrics` of `make run`: the all-in-one serves every service's metrics
 // (one registry) on the API's port, and they move as the system works.
 func TestMetricsAllInOne(t *testing.T) {
-	var (
-		mu       sync.Mutex
-		received []string
-	)
-	post := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		received = append(received, string(b))
-		mu.Unlock()
-	}))
-	t.Cleanup(post.Close)
-	postAPI := post.URL + "/post_api?token=metrics-e2e"
+	post := proctest.StartReceiver(t, proctest.ReceiverOptions{})
+	postAPI := post.URL + "?token=metrics-e2e"
 	r := runForMetrics(t, func(c *allinone.Config) {
 		c.Reporter = reporter.Config{PostAPI: []string{postAPI}, PostEvent: true}
 	})
@@ -170,16 +159,16 @@ func TestMetricsAllInOne(t *testing.T) {
 	if !strings.Contains(string(rep.Data), `"code":0`) {
 		t.Fatalf("inject: %s", rep.Data)
 	}
-	metricsWait(t, "the message at post_api", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, b := range received {
-			if strings.Contains(b, "metrics e2e") {
+	if _, ok := post.Wait(15*time.Second, func(rs []proctest.Request) bool {
+		for _, r := range rs {
+			if strings.Contains(string(r.Body), "metrics e2e") {
 				return true
 			}
 		}
 		return false
-	})
+	}); !ok {
+		t.Fatal("timed out waiting for the message at post_api")
+	}
 
 	var after metricstest.Snapshot
 	metricsWait(t, "the delivery counted", func() bool {

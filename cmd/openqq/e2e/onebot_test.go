@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
@@ -236,22 +235,15 @@ func TestOneBotEvents(t *testing.T) {
 // reply as send_group_msg, a shutup as set_group_ban in seconds.
 func TestOneBotPostAPI(t *testing.T) {
 	eachFlavour(t, func(t *testing.T, fl onebottest.Flavour) {
-		var (
-			mu    sync.Mutex
-			posts []map[string]any
-		)
-		post := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		post := proctest.StartReceiver(t, proctest.ReceiverOptions{Respond: func(r *proctest.Request) proctest.Answer {
 			var m map[string]any
-			_ = json.NewDecoder(r.Body).Decode(&m)
-			mu.Lock()
-			posts = append(posts, m)
-			mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
+			_ = json.Unmarshal(r.Body, &m)
+			a := proctest.Answer{ContentType: "application/json"}
 			if m["type"] == events.GroupMessage && m["post_type"] == "receive_message" {
-				_, _ = w.Write([]byte(`{"reply":"收到: ` + m["content"].(string) + `","shutup":1,"shutup_time":90}`))
+				a.Body = `{"reply":"收到: ` + m["content"].(string) + `","shutup":1,"shutup_time":90}`
 			}
-		}))
-		t.Cleanup(post.Close)
+			return a
+		}})
 		e, peer := startOneBot(t, fl)
 		rep, err := reporter.New(e.nc, reporter.Config{PostAPI: []string{post.URL}, PostEvent: true,
 			PostRetryMin: 20 * time.Millisecond, PostRetryMax: 100 * time.Millisecond}, natstest.Logger(t))
@@ -270,10 +262,10 @@ func TestOneBotPostAPI(t *testing.T) {
 		if c := peer.WaitCall(t, "set_group_ban", 1); c.Int("duration") != 90 || c.Int("user_id") != obStranger {
 			t.Errorf("shutup %v", c.Params)
 		}
-		mu.Lock()
-		defer mu.Unlock()
 		var got map[string]any
-		for _, p := range posts {
+		for _, r := range post.Requests() {
+			var p map[string]any
+			_ = json.Unmarshal(r.Body, &p)
 			if p["type"] == events.GroupMessage && p["class"] == "recv" {
 				got = p
 			}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -106,25 +107,21 @@ func TestNoSecretsInLogs(t *testing.T) {
 	var (
 		mu    sync.Mutex
 		tries = map[string]int{}
-		got   []string
 	)
-	post := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
+	post := proctest.StartReceiver(t, proctest.ReceiverOptions{Respond: func(r *proctest.Request) proctest.Answer {
+		b := string(r.Body)
 		mu.Lock()
 		defer mu.Unlock()
-		tries[string(b)]++
-		if tries[string(b)] == 1 {
-			w.WriteHeader(http.StatusBadGateway)
-			return
+		tries[b]++
+		if tries[b] == 1 {
+			return proctest.Answer{Status: http.StatusBadGateway}
 		}
-		got = append(got, string(b))
-		if strings.Contains(string(b), "secret test") && strings.Contains(string(b), `"receive_message"`) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"reply":"ok"}`)
+		if strings.Contains(b, "secret test") && strings.Contains(b, `"receive_message"`) {
+			return proctest.Answer{ContentType: "application/json", Body: `{"reply":"ok"}`}
 		}
-	}))
-	t.Cleanup(post.Close)
-	postURL := strings.Replace(post.URL, "http://", "http://hook:"+postPassword+"@", 1) + "/post_api?token=" + postToken
+		return proctest.Answer{}
+	}})
+	postURL := strings.Replace(post.URL, "http://", "http://hook:"+postPassword+"@", 1) + "?token=" + postToken
 	poll := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Location", "/openqq/get_client_info?access_token="+accessToken)
 		w.WriteHeader(http.StatusFound)
@@ -218,10 +215,12 @@ func TestNoSecretsInLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	metricsWait(t, "the message, its answer's report and a few polls", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		in, answer := false, false
-		for _, b := range got {
+		for _, r := range post.Requests() {
+			if r.Status != http.StatusOK {
+				continue // a first try, refused
+			}
+			b := string(r.Body)
 			in = in || strings.Contains(b, "secret test in")
 			answer = answer || strings.Contains(b, `"content":"ok"`)
 		}
@@ -256,12 +255,7 @@ func TestNoSecretsInLogsUnreachableURLs(t *testing.T) {
 		postToken = "postTOKEN-s3cret-u1"
 		pollKey   = "pollKEY-s3cret-u2"
 	)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	closed := fmt.Sprintf("127.0.0.1:%d", proctest.MustFreePort(t)) // nothing listens there
 	var logs proctest.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := start(t)

@@ -7,6 +7,7 @@ package config
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -291,6 +292,34 @@ func maskOne(raw string) string {
 		}
 	}
 	return out
+}
+
+// MaskURLError is err without the secrets of raw, the URL it was about. The URL a
+// *url.Error (what an HTTP client returns, wrapped or not) quotes in full, which may differ
+// from raw (a WebSocket client asks for http:// what it was given as ws://), becomes
+// MaskURL(raw), and so does raw anywhere in the text. A bare *url.Error stays one (its cause
+// still answers errors.Is); any other error that changed is a new error with the masked text
+// and does not wrap the original, so that no caller can print it.
+func MaskURLError(err error, raw string) error {
+	if err == nil || raw == "" {
+		return err
+	}
+	masked := MaskURL(raw)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if error(ue) == err {
+			return &url.Error{Op: ue.Op, URL: masked, Err: ue.Err}
+		}
+	}
+	text := err.Error()
+	if ue != nil && ue.URL != "" {
+		text = strings.ReplaceAll(text, ue.URL, masked)
+	}
+	text = strings.ReplaceAll(text, raw, masked)
+	if text == err.Error() {
+		return err
+	}
+	return errors.New(text)
 }
 
 // Setting is one variable of a configuration and its value, as Go shows it (durations as

@@ -1,7 +1,11 @@
 package config_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +174,43 @@ func TestMask(t *testing.T) {
 		if strings.Contains(got, "s3cr3t") || strings.Contains(got, "t0k3n") {
 			t.Errorf("Mask(%s, %q) = %q leaks a secret", tc.key, tc.in, got)
 		}
+	}
+}
+
+// An HTTP or WebSocket client's error quotes the URL it asked for in full; MaskURLError hides
+// its secrets, whether the error is a *url.Error, wraps one for another scheme, or only quotes
+// the URL, and keeps a bare *url.Error's cause.
+func TestMaskURLError(t *testing.T) {
+	const raw = "ws://u:s3cr3t@host:6700/?access_token=t0k3n"
+	httpForm := "http://u:s3cr3t@host:6700/?access_token=t0k3n"
+	bare := &url.Error{Op: "Get", URL: raw, Err: context.DeadlineExceeded}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string // a part of the masked text
+	}{
+		{"bare", bare, `Get "ws://***@host:6700/?access_token=***": context deadline exceeded`},
+		{"wrapped, other scheme", fmt.Errorf("failed to WebSocket dial: %w", &url.Error{Op: "Get", URL: httpForm, Err: errors.New("refused")}),
+			`failed to WebSocket dial: Get "ws://***@host:6700/?access_token=***": refused`},
+		{"quoted", fmt.Errorf("dial %s: refused", raw), "dial ws://***@host:6700/?access_token=***: refused"},
+	} {
+		got := config.MaskURLError(tc.err, raw)
+		if strings.Contains(got.Error(), "s3cr3t") || strings.Contains(got.Error(), "t0k3n") {
+			t.Errorf("%s: %q leaks a secret", tc.name, got)
+		}
+		if !strings.Contains(got.Error(), tc.want) {
+			t.Errorf("%s: %q, want it to say %q", tc.name, got, tc.want)
+		}
+	}
+	if got := config.MaskURLError(bare, raw); !errors.Is(got, context.DeadlineExceeded) {
+		t.Errorf("a bare *url.Error lost its cause: %v", got)
+	}
+	plain := errors.New("HTTP 500")
+	if got := config.MaskURLError(plain, raw); got != plain {
+		t.Errorf("an error without the URL changed: %v", got)
+	}
+	if config.MaskURLError(nil, raw) != nil {
+		t.Error("nil is not nil")
 	}
 }
 

@@ -1,8 +1,9 @@
 // Package proctest is the one process harness of openqq's tests and benchmarks: it builds the
 // binaries once, hands out free loopback ports, starts and stops processes with their output
 // captured, runs a real post_api receiver that records every request, makes the simulated
-// account receive things over NATS, and writes a throw-away PKI. deploy's cluster tests, the
-// bench scenarios and the reporter's tests use it.
+// account receive things over NATS, runs the session as a process for the modules that must
+// not import it (StartSession), and writes a throw-away PKI. deploy's cluster tests, the bench
+// scenarios and the reporter's and poller's tests use it.
 package proctest
 
 import (

@@ -110,6 +110,36 @@ func TestReceiverHoldsAndSeesHangUps(t *testing.T) {
 	}
 }
 
+// A receiver that goes down refuses connections on its port, and comes back on the same one
+// with what it recorded.
+func TestReceiverDownAndUp(t *testing.T) {
+	r := proctest.StartReceiver(t, proctest.ReceiverOptions{})
+	client := &http.Client{Timeout: 5 * time.Second}
+	post := func() error {
+		resp, err := client.Post(r.URL, "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := post(); err != nil {
+		t.Fatal(err)
+	}
+	r.Down()
+	if post() == nil {
+		t.Fatal("a receiver that is down answered")
+	}
+	if err := r.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if err := post(); err != nil {
+		t.Fatalf("after Up: %v", err)
+	}
+	if n := len(r.Requests()); n != 2 {
+		t.Errorf("recorded %d requests, want 2", n)
+	}
+}
+
 func TestEnvKeepsOnlyWhatIsSet(t *testing.T) {
 	t.Setenv("POST_API", "http://elsewhere")
 	t.Setenv("HTTP_PROXY", "http://proxy")
@@ -182,3 +212,26 @@ func TestInject(t *testing.T) {
 		t.Errorf("a refusal: %+v, %v", r, err)
 	}
 }
+
+func TestStartSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds openqq-session (skipped with -short)")
+	}
+	srv := natstest.Start(t)
+	s := proctest.StartSession(t, srv.ClientURL(), map[string]string{"CONTROL_DELAY": "1ms", "SUBJECT_PREFIX": "other"})
+	s.WaitState(t, "running", 15*time.Second)
+	// It answers on the prefix it was given: the injection endpoint is there.
+	nc := natstest.Connect(t, srv)
+	if _, err := nc.Request("other.sim.inject", []byte(`{"type":"friend_message","sender_id":2372835507,"content":"hi"}`), 5*time.Second); err != nil {
+		t.Fatalf("no injection endpoint under the prefix: %v", err)
+	}
+	s.Stop(t)
+	if ended, err := s.Exited(); !ended || err != nil {
+		t.Errorf("after Stop: ended %v, %v", ended, err)
+	}
+	if s.Output() == "" {
+		t.Error("the session's output was not captured")
+	}
+}
+
+func TestMain(m *testing.M) { proctest.Main(m) }

@@ -3,7 +3,9 @@ package proctest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -69,7 +71,9 @@ type Receiver struct {
 	// URL is http://127.0.0.1:<port>/post_api.
 	URL string
 
-	srv      *http.Server
+	addr     string
+	srvMu    sync.Mutex
+	srv      *http.Server // nil while Down
 	opts     ReceiverOptions
 	inflight atomic.Int64
 
@@ -86,10 +90,17 @@ func NewReceiver(opts ReceiverOptions) (*Receiver, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Receiver{URL: "http://" + ln.Addr().String() + "/post_api", opts: opts, respond: opts.Respond, changed: make(chan struct{})}
-	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = r.srv.Serve(ln) }()
+	r := &Receiver{URL: "http://" + ln.Addr().String() + "/post_api", addr: ln.Addr().String(), opts: opts, respond: opts.Respond, changed: make(chan struct{})}
+	r.serve(ln)
 	return r, nil
+}
+
+func (r *Receiver) serve(ln net.Listener) {
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	r.srvMu.Lock()
+	r.srv = srv
+	r.srvMu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
 }
 
 // StartReceiver is NewReceiver for a test: it stops when the test ends.
@@ -106,7 +117,36 @@ func StartReceiver(t testing.TB, opts ReceiverOptions) *Receiver {
 // Close stops the server; requests being answered are cut off.
 func (r *Receiver) Close() {
 	r.Release()
-	_ = r.srv.Close()
+	r.Down()
+}
+
+// Down closes the listener and every connection: nothing answers on the port (a receiver
+// that vanished) until Up.
+func (r *Receiver) Down() {
+	r.srvMu.Lock()
+	srv := r.srv
+	r.srv = nil
+	r.srvMu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}
+
+// Up listens on the same port again (the receiver came back), waiting up to 5 s for the port
+// to be free; what it recorded before stays.
+func (r *Receiver) Up() error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", r.addr)
+		if err == nil {
+			r.serve(ln)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("proctest: listen on %s again: %w", r.addr, err)
+		}
+		time.Sleep(10 * time.Millisecond) // the port is not ours to watch: try again
+	}
 }
 
 // SetRespond replaces how the receiver answers.

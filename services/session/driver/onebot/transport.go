@@ -35,7 +35,7 @@ func (d *Driver) dial(ctx context.Context) (*conn, error) {
 			return nil, fmt.Errorf("%w: HTTP %d", errAuth, resp.StatusCode)
 		}
 		// The error quotes the URL, which may carry ?access_token.
-		return nil, errors.New(strings.ReplaceAll(err.Error(), d.cfg.URL, config.MaskURL(d.cfg.URL)))
+		return nil, config.MaskURLError(err, d.cfg.URL)
 	}
 	return newConn(ws, d.log, d.cfg.CallTimeout, d.cfg.IdleTimeout), nil
 }
