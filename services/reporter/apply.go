@@ -76,8 +76,8 @@ func (r *Reporter) actions(m *events.Message, a Answer) []apiCall {
 	switch m.PostType {
 	case events.PostReceiveMessage:
 		if a.Reply != "" {
-			if c, ok := replyTo(m, senderID(m), a.Reply); ok {
-				calls = append(calls, c)
+			if route, p, ok := client.ReplyParams(m, a.Reply); ok {
+				calls = append(calls, apiCall{route, p})
 			}
 		}
 		if a.Shutup && m.Type == events.GroupMessage && m.GroupRef != nil && m.Sender != nil {
@@ -94,47 +94,12 @@ func (r *Reporter) actions(m *events.Message, a Answer) []apiCall {
 			return nil
 		}
 		if a.Reply != "" && (a.Format == "" || a.Format == "text") {
-			if c, ok := replyTo(m, receiverID(m), a.Reply); ok {
-				calls = append(calls, c)
+			if route, p, ok := client.ReplyParams(m, a.Reply); ok {
+				calls = append(calls, apiCall{route, p})
 			}
 		}
 	}
 	return calls
-}
-
-// replyTo addresses a reply: friend and sess messages to the person (peer), group and discuss
-// messages to the group or discuss.
-func replyTo(m *events.Message, peer int64, content string) (apiCall, bool) {
-	p := events.Params{"content": content}
-	switch m.Type {
-	case events.FriendMessage:
-		p["id"] = itoa(peer)
-		return apiCall{events.RouteSendFriendMessage, p}, peer != 0
-	case events.GroupMessage:
-		if m.GroupRef == nil {
-			return apiCall{}, false
-		}
-		p["id"] = itoa(m.GroupRef.ID)
-		return apiCall{events.RouteSendGroupMessage, p}, true
-	case events.DiscussMessage:
-		if m.DiscussRef == nil {
-			return apiCall{}, false
-		}
-		p["id"] = itoa(m.DiscussRef.ID)
-		return apiCall{events.RouteSendDiscussMessage, p}, true
-	case events.SessMessage:
-		p["id"] = itoa(peer)
-		switch {
-		case m.GroupRef != nil:
-			p["group_id"] = itoa(m.GroupRef.ID)
-		case m.DiscussRef != nil:
-			p["discuss_id"] = itoa(m.DiscussRef.ID)
-		default:
-			return apiCall{}, false
-		}
-		return apiCall{events.RouteSendSessMessage, p}, peer != 0
-	}
-	return apiCall{}, false
 }
 
 // call makes one API request, marked as an answer.
@@ -178,16 +143,3 @@ func answersBucket(s events.Subjects) string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func senderID(m *events.Message) int64 {
-	if m.Sender == nil {
-		return 0
-	}
-	return m.Sender.ID
-}
-
-func receiverID(m *events.Message) int64 {
-	if m.Receiver == nil {
-		return 0
-	}
-	return m.Receiver.ID
-}
