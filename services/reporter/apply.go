@@ -142,4 +142,3 @@ func answersBucket(s events.Subjects) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
