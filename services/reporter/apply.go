@@ -104,8 +104,7 @@ func (r *Reporter) actions(m *events.Message, a Answer) []apiCall {
 
 // call makes one API request, marked as an answer.
 func (r *Reporter) call(ctx context.Context, c apiCall) error {
-	qq := client.New(r.nc, client.WithPrefix(r.cfg.SubjectPrefix), client.WithTimeout(r.cfg.APITimeout))
-	_, err := qq.Call(ctx, c.route, c.params, client.AsReply())
+	_, err := r.qq.Call(ctx, c.route, c.params, client.AsReply())
 	switch {
 	case err == nil:
 		answersApplied.WithLabelValues(c.route).Inc()

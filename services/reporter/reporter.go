@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
 )
@@ -102,6 +103,7 @@ type Reporter struct {
 	subj   events.Subjects
 	log    *slog.Logger
 	client *http.Client
+	qq     *client.Client // the API, for the answers
 	stdout *stdoutTarget
 
 	mu      sync.Mutex
@@ -159,6 +161,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 	r := &Reporter{
 		nc: nc, js: js, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix},
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
+		qq: client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 	}
 	if cfg.PostStdout {
 		r.stdout = newStdoutTarget(cfg.Stdout)
