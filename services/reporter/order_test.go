@@ -41,9 +41,10 @@ func TestOrderKey(t *testing.T) {
 
 // arrival is one POST as the receiver saw it start.
 type arrival struct {
-	key    string
-	id     int64 // the message's id; for an event, its position among the account's items
-	status int
+	key      string
+	id       int64 // the message's id; for an event, its position among the account's items
+	status   int
+	reporter string // the replica that posted (X-Openqq-Reporter)
 }
 
 // orderReceiver is a post_api receiver that records what it gets in the order the requests
@@ -80,7 +81,7 @@ func (rc *orderReceiver) serve(w http.ResponseWriter, r *http.Request) {
 	if rc.respond != nil {
 		status, delay = rc.respond(body, try)
 	}
-	rc.arrivals = append(rc.arrivals, arrival{key: orderKey(body), id: m.ID, status: status})
+	rc.arrivals = append(rc.arrivals, arrival{key: orderKey(body), id: m.ID, status: status, reporter: r.Header.Get(events.HTTPHeaderReporter)})
 	rc.mu.Unlock()
 	if delay > 0 {
 		time.Sleep(delay)

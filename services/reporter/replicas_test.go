@@ -71,10 +71,11 @@ func startReporterProc(t *testing.T, bin string, env ...string) (*exec.Cmd, *loc
 }
 
 // Ten thousand messages over 100 conversations of every type, four reporter processes, a
-// receiver that takes 0–20 ms and answers 500 to 5% of first tries; the replica delivering is
-// SIGKILLed midway and another one started. Nothing is lost, nothing of a conversation comes
-// after a later item of it; duplicates (a re-POST of an item the dead replica had posted but
-// not acknowledged) are counted.
+// receiver that takes 0–20 ms and answers 500 to 5% of first tries; the first replica, alone
+// at first, then sharing the partitions with three more, is SIGKILLed midway and another one
+// started. Nothing is lost, nothing of a conversation comes after a later item of it;
+// duplicates (a re-POST of an item the dead replica had posted but not acknowledged) are
+// counted; and the replicas share the work: several of them post.
 func TestOrderReplicasKilledMidway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs reporter processes")
@@ -154,7 +155,7 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 	procs := make([]*exec.Cmd, 0, 5)
 	outs := make([]*lockedBuffer, 0, 5)
 	start := func() {
-		p, o := startReporterProc(t, bin, env...)
+		p, o := startReporterProc(t, bin, append(env, fmt.Sprintf("REPORTER_NAME=replica-%d", len(procs)))...)
 		procs, outs = append(procs, p), append(outs, o)
 	}
 	t.Cleanup(func() {
@@ -171,9 +172,10 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 		}
 		return n
 	}
-	// The first replica takes the pin; three more stand by.
+	// The first replica takes every partition; three more join and take their share.
 	start()
 	waitUntil(t, 20*time.Second, "the first replica delivering", func() bool { return delivered() > 0 })
+	firstJoined := len(rc.all())
 	for range 3 {
 		start()
 	}
@@ -193,5 +195,16 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 		total, len(want), rep.lost, rep.outOfOrder, rep.duplicates, len(rc.all()))
 	if rep.outOfOrder != 0 {
 		t.Errorf("%d out of order; first: %s", rep.outOfOrder, rep.firstProblem)
+	}
+	// Delivered after the three joined: the partitions are spread, not one replica's.
+	by := map[string]int{}
+	for _, a := range rc.all()[firstJoined:] {
+		if a.status == http.StatusOK {
+			by[a.reporter]++
+		}
+	}
+	t.Logf("delivered by replica once the others joined: %v", by)
+	if len(by) < 2 {
+		t.Errorf("one replica delivered everything once the others joined: %v", by)
 	}
 }

@@ -65,6 +65,7 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set(events.HTTPHeaderDelivery, strconv.FormatUint(seq, 10))
 	req.Header.Set(events.HTTPHeaderAttempt, strconv.Itoa(attempt))
+	req.Header.Set(events.HTTPHeaderReporter, t.r.name)
 	if s := t.r.cfg.PostSecret; s != "" {
 		req.Header.Set(events.HTTPHeaderSignature, Sign(s, item))
 	}
