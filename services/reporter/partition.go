@@ -184,9 +184,12 @@ func (r *Reporter) serve(ctx context.Context, t target, members *membership) {
 	defer bg.Wait()
 	bg.Go(func() { r.watchPending(ctx, t, names) })
 	slots := make(chan struct{}, r.cfg.PostConcurrency)
-	if len(names) == 1 || members == nil {
+	if len(names) == 1 {
 		r.deliverAll(ctx, ctx, t, names[0], 0, 1, slots)
 		return
+	}
+	if members == nil {
+		return // only when stopped before joining: nothing was delivered
 	}
 	type loop struct {
 		stop context.CancelFunc
