@@ -31,9 +31,8 @@ const pinHeader = "Nats-Pin-Id"
 // another replica), it stops without draining: what it holds goes back, the pin too. It
 // comes back by itself from a missing stream, a lost connection or a deleted consumer.
 //
-// slots is the target's budget of POSTs in flight in this replica (POST_CONCURRENCY), shared
-// by its partitions.
-func (r *Reporter) deliverAll(ctx, own context.Context, t target, name string, part, parts int, slots chan struct{}) {
+// sh is what the target's partitions share in this replica.
+func (r *Reporter) deliverAll(ctx, own context.Context, t target, name string, part, parts int, sh *shared) {
 	log := r.log.With("target", t.String(), "consumer", name)
 	o := newOrderer()
 	// quit ends when delivery is over: it interrupts back-offs, never a POST in flight.
@@ -43,9 +42,9 @@ func (r *Reporter) deliverAll(ctx, own context.Context, t target, name string, p
 	for range r.cfg.PostConcurrency {
 		workers.Go(func() {
 			for j := o.next(); j != nil; j = o.next() {
-				slots <- struct{}{}
+				sh.slots <- struct{}{}
 				r.handle(quit, t, j)
-				<-slots
+				<-sh.slots
 				o.done(j)
 			}
 		})
@@ -94,7 +93,7 @@ func (r *Reporter) deliverAll(ctx, own context.Context, t target, name string, p
 		current = cons
 		consMu.Unlock()
 		log.Info("delivering", "filter", r.filterSubjects())
-		if err := r.consume(pull, t, cons, o, &pin, part, parts); err != nil && pull.Err() == nil {
+		if err := r.consume(pull, t, cons, o, &pin, part, parts, sh.keys); err != nil && pull.Err() == nil {
 			log.Warn("delivery interrupted, resuming", "err", err)
 			_ = wait.Sleep(pull, time.Second)
 		}
@@ -192,7 +191,7 @@ func (r *Reporter) pullExpiry() time.Duration {
 // With partitions, every item of the target comes to every partition's consumer: the items of
 // other partitions are acked at once, unposted (held while taking over, so that the pending
 // count can be told apart).
-func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consumer, o *orderer, pin *atomicString, part, parts int) error {
+func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consumer, o *orderer, pin *atomicString, part, parts int, keys *keyCache) error {
 	opts := []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(r.cfg.PostConcurrency), jetstream.PullExpiry(r.pullExpiry())}
 	if r.cfg.ordered() {
 		opts = append(opts, jetstream.PullPriorityGroup(priorityGroup))
@@ -237,7 +236,7 @@ func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consume
 		}
 		key := strconv.FormatUint(meta.Sequence.Stream, 10) // POST_ORDER=none: each item its own
 		if r.cfg.ordered() {
-			key = orderKey(m.Data())
+			key = keys.get(meta.Sequence.Stream, m.Data())
 			if partitionOf(key, parts) != part {
 				if !o.holdForeign(m, meta.Sequence.Stream) {
 					_ = m.Ack()

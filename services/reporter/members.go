@@ -97,6 +97,7 @@ func (m *membership) watch(ctx context.Context) {
 		return
 	}
 	defer func() { _ = w.Stop() }()
+	initial := true // reading the bucket's current content
 	for {
 		select {
 		case <-ctx.Done():
@@ -108,13 +109,13 @@ func (m *membership) watch(ctx context.Context) {
 			m.mu.Lock()
 			switch {
 			case e == nil: // the current content is read
-				m.ready = true
+				initial, m.ready = false, true
 			case e.Operation() == jetstream.KeyValuePut:
-				// When it was put, not when seen: an entry read at start may be a dead
-				// replica's last. Later than now only with a skewed clock.
-				at := e.Created()
-				if now := time.Now(); at.After(now) {
-					at = now
+				// An entry read at start may be a dead replica's last: it counts from when it
+				// was put (not later than now, should the clocks differ). A live one, from now.
+				at := time.Now()
+				if initial && e.Created().Before(at) {
+					at = e.Created()
 				}
 				m.seen[e.Key()] = at
 			default:

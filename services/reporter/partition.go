@@ -183,9 +183,9 @@ func (r *Reporter) serve(ctx context.Context, t target, members *membership) {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bg.Go(func() { r.watchPending(ctx, t, names) })
-	slots := make(chan struct{}, r.cfg.PostConcurrency)
+	sh := &shared{slots: make(chan struct{}, r.cfg.PostConcurrency), keys: newKeyCache(4096)}
 	if len(names) == 1 {
-		r.deliverAll(ctx, ctx, t, names[0], 0, 1, slots)
+		r.deliverAll(ctx, ctx, t, names[0], 0, 1, sh)
 		return
 	}
 	if members == nil {
@@ -220,7 +220,7 @@ func (r *Reporter) serve(ctx context.Context, t target, members *membership) {
 					loops[p], moved = l, true
 					bg.Go(func() {
 						defer close(l.done)
-						r.deliverAll(ctx, own, t, name, p, len(names), slots)
+						r.deliverAll(ctx, own, t, name, p, len(names), sh)
 					})
 				case !mine && l != nil:
 					l.stop()
@@ -240,4 +240,41 @@ func (r *Reporter) serve(ctx context.Context, t target, members *membership) {
 		case <-tick.C:
 		}
 	}
+}
+
+// shared is what the partitions of a target delivered by this replica share.
+type shared struct {
+	// slots is the target's budget of POSTs in flight in this replica (POST_CONCURRENCY).
+	slots chan struct{}
+	// keys spares the partitions' consumers, which all read every item, from each decoding it.
+	keys *keyCache
+}
+
+// keyCache remembers the ordering key of the latest items, by stream sequence.
+type keyCache struct {
+	mu      sync.Mutex
+	entries []keyEntry
+}
+
+type keyEntry struct {
+	seq uint64
+	key string
+}
+
+func newKeyCache(n int) *keyCache { return &keyCache{entries: make([]keyEntry, n)} }
+
+// get is the ordering key of the item stored at seq.
+func (c *keyCache) get(seq uint64, item []byte) string {
+	i := seq % uint64(len(c.entries))
+	c.mu.Lock()
+	e := c.entries[i]
+	c.mu.Unlock()
+	if e.seq == seq && seq != 0 {
+		return e.key
+	}
+	key := orderKey(item)
+	c.mu.Lock()
+	c.entries[i] = keyEntry{seq, key}
+	c.mu.Unlock()
+	return key
 }

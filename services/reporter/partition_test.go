@@ -193,3 +193,22 @@ func TestPartitionsMoveFromOldConsumers(t *testing.T) {
 		t.Errorf("%d POSTs for %d items", n, next-1)
 	}
 }
+
+func TestKeyCache(t *testing.T) {
+	c := newKeyCache(4)
+	group := []byte(`{"post_type":"receive_message","type":"group_message","group_id":5}`)
+	friend := []byte(`{"post_type":"receive_message","type":"friend_message","sender_id":6}`)
+	if k := c.get(1, group); k != "group.5" {
+		t.Fatalf("first read: %q", k)
+	}
+	if k := c.get(1, nil); k != "group.5" {
+		t.Errorf("cached: %q", k)
+	}
+	// Seq 5 takes seq 1's place: each sequence gets its own item's key.
+	if k := c.get(5, friend); k != "friend.6" {
+		t.Errorf("seq 5: %q", k)
+	}
+	if k := c.get(1, group); k != "group.5" {
+		t.Errorf("seq 1 again: %q", k)
+	}
+}

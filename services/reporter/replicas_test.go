@@ -204,7 +204,8 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 		}
 	}
 	t.Logf("delivered by replica once the others joined: %v", by)
-	if len(by) < 2 {
-		t.Errorf("one replica delivered everything once the others joined: %v", by)
+	// Replicas 1 to 3 run from then on: each has partitions of its own.
+	if len(by) < 3 {
+		t.Errorf("fewer than 3 replicas delivered once the others joined: %v", by)
 	}
 }
