@@ -3,6 +3,7 @@ package reporter
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -211,4 +212,73 @@ func TestKeyCache(t *testing.T) {
 	if k := c.get(1, group); k != "group.5" {
 		t.Errorf("seq 1 again: %q", k)
 	}
+}
+
+// Two replicas share a target's partitions; one stops (SIGTERM's path) midway: the other takes
+// its partitions and everything arrives once, each conversation in order.
+func TestPartitionsHandedOverOnStop(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: events.StreamName, Subjects: []string{"qq.events.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	rc := newOrderReceiver(t, func([]byte, int) (int, time.Duration) {
+		return http.StatusOK, time.Duration(1+rand.IntN(3)) * time.Millisecond
+	})
+	const total = 3000
+	want := map[string][]int64{}
+	for i := range total {
+		m := fmt.Sprintf(`{"post_type":"receive_message","type":"group_message","id":%d,"sender_id":7,"group_id":%d}`, i+1, 100+rand.IntN(100))
+		if _, err := js.PublishAsync("qq.events.group_message", []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		want[orderKey([]byte(m))] = append(want[orderKey([]byte(m))], int64(i+1))
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(20 * time.Second):
+		t.Fatal("publish did not complete")
+	}
+	start := func(name string, drain time.Duration) func() {
+		cfg := fastConfig(rc.url())
+		cfg.PostEvent, cfg.PostConcurrency, cfg.Name, cfg.PostDrainTimeout = false, 4, name, drain
+		_, stop := runReporter(t, srv, cfg)
+		return stop
+	}
+	// A drains only briefly: what is left of its partitions must go to B.
+	stopA := start("A", 100*time.Millisecond)
+	start("B", 2*time.Second)
+	by := func() map[string]int {
+		out := map[string]int{}
+		for _, a := range rc.all() {
+			out[a.reporter]++
+		}
+		return out
+	}
+	waitUntil(t, 20*time.Second, "both replicas delivering", func() bool { b := by(); return b["A"] > 0 && b["B"] > 0 })
+	stopA()
+	afterStop := len(rc.all())
+	var rep orderReport
+	waitUntilf(t, 30*time.Second, func() string { return fmt.Sprintf("every item: %+v", rep) }, func() bool {
+		rep = checkOrder(want, rc.all())
+		return rep.lost == 0
+	})
+	if rep.outOfOrder != 0 || rep.duplicates != 0 {
+		t.Errorf("%d out of order, %d duplicates; first: %s", rep.outOfOrder, rep.duplicates, rep.firstProblem)
+	}
+	for _, a := range rc.all()[afterStop:] {
+		if a.reporter != "B" {
+			t.Fatalf("%s posted after it stopped", a.reporter)
+		}
+	}
+	if afterStop == total {
+		t.Errorf("A delivered its partitions to the end: nothing was handed over")
+	}
+	t.Logf("delivered by replica: %v (%d after A stopped)", by(), len(rc.all())-afterStop)
 }
