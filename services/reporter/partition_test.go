@@ -231,7 +231,7 @@ func TestPartitionsHandedOverOnStop(t *testing.T) {
 	rc := newOrderReceiver(t, func([]byte, int) (int, time.Duration) {
 		return http.StatusOK, time.Duration(1+rand.IntN(3)) * time.Millisecond
 	})
-	const total = 3000
+	const total = 2000
 	want := map[string][]int64{}
 	for i := range total {
 		m := fmt.Sprintf(`{"post_type":"receive_message","type":"group_message","id":%d,"sender_id":7,"group_id":%d}`, i+1, 100+rand.IntN(100))
