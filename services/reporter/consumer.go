@@ -43,6 +43,11 @@ func (r *Reporter) deliverAll(ctx, own context.Context, t target, name string, p
 		workers.Go(func() {
 			for j := o.next(); j != nil; j = o.next() {
 				sh.slots <- struct{}{}
+				if quit.Err() != nil {
+					// Stopped while waiting for a slot: the item goes back unposted.
+					<-sh.slots
+					return
+				}
 				r.handle(quit, t, j)
 				<-sh.slots
 				o.done(j)
