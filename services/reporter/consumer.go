@@ -18,8 +18,8 @@ import (
 )
 
 // priorityGroup is the consumers' one priority group: the server pins it to one replica at a
-// time (PriorityPolicyPinned), so that one replica holds all the items of a target and can
-// keep each conversation in order.
+// time (PriorityPolicyPinned), so that one replica holds all the items of a consumer (a
+// target, or one partition of it) and can keep each conversation in order.
 const priorityGroup = "openqq"
 
 // pinHeader carries the pin id on every message the server hands to the pinned replica.

@@ -58,8 +58,8 @@ type Config struct {
 	// APITimeout bounds the API calls that apply an answer.
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
 	// PostOrder is "conversation": each conversation's items in stored order, one replica
-	// delivering a target at a time; or "none": every item on its own, replicas sharing the
-	// work (more throughput for one conversation, and across replicas; no order).
+	// delivering each partition of a target at a time; or "none": every item on its own,
+	// replicas sharing one consumer (more throughput for one conversation; no order).
 	PostOrder string `envconfig:"POST_ORDER" default:"conversation"`
 	// PostMaxLag parks, instead of posting, an item older than this when it is first due to a
 	// target (a URL used again after a week gets no week-old items). 0 in the environment, or
@@ -71,8 +71,9 @@ type Config struct {
 	// PostAckWait is how long the server waits for a replica that holds items and went
 	// silent before it hands them to another; a live replica keeps its items however long.
 	PostAckWait time.Duration `envconfig:"POST_ACK_WAIT" default:"10s"`
-	// PostPinTTL is how long the server keeps a target's consumer pinned to a replica that
-	// stopped pulling before it lets another one take over.
+	// PostPinTTL is how long the server keeps a consumer (a target's, or a partition's) pinned
+	// to a replica that stopped pulling before it lets another one take over; and how long a
+	// replica that stopped renewing its entry in the reporters bucket counts as alive.
 	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"5s"`
 	// PostPartitions splits each post_api target's items, by conversation, into this many
 	// durable consumers, each delivered by one replica at a time and spread over the live

@@ -23,7 +23,8 @@ import (
 
 // target is somewhere items go: a post_api URL, or standard output.
 type target interface {
-	// consumer is the durable consumer's name: one per target, shared by every replica.
+	// consumer names the target: its durable consumer, shared by every replica, or the
+	// prefix of its partitions' (consumerNames); metrics, answers and dead letters use it.
 	consumer() string
 	// String names the target in logs, without secrets.
 	String() string
