@@ -18,6 +18,15 @@ const AnswersBucketName = "QQ_ANSWERS"
 // otherwise.
 func (s Subjects) AnswersBucket() string { return streamName(AnswersBucketName, s.prefix()) }
 
+// ReportersBucketName is the key-value bucket where the live reporter replicas announce
+// themselves, so that they share a target's partitions (for the default prefix; see
+// Subjects.ReportersBucket).
+const ReportersBucketName = "QQ_REPORTERS"
+
+// ReportersBucket is the reporters bucket of this prefix: QQ_REPORTERS for "qq",
+// QQ_REPORTERS_<PREFIX> otherwise.
+func (s Subjects) ReportersBucket() string { return streamName(ReportersBucketName, s.prefix()) }
+
 // A reply that does not go out as HTTP 200 comes as a NATS micro error: HeaderServiceErrorCode
 // carries the HTTP status, HeaderServiceError the API code, and the body is the JSON reply
 // (*Status or *SendReply). These are the micro package's header names.
@@ -46,6 +55,8 @@ const (
 	HTTPHeaderDelivery = "X-Openqq-Delivery"
 	// HTTPHeaderAttempt counts the POSTs of one item, from 1.
 	HTTPHeaderAttempt = "X-Openqq-Attempt"
+	// HTTPHeaderReporter names the reporter replica that POSTed (REPORTER_NAME, or host-pid).
+	HTTPHeaderReporter = "X-Openqq-Reporter"
 	// HTTPHeaderSignature is sha1=<hex HMAC-SHA1 of the body> with POST_SECRET, as OneBot signs.
 	HTTPHeaderSignature = "X-Signature"
 	// HTTPHeaderRoute names the route whose reply a poll report carries (POLL_REPORT).

@@ -156,6 +156,8 @@ func TestWireNames(t *testing.T) {
 		{"api path", APIPath(RouteSendGroupMessage), "/openqq/send_group_message"},
 		{"answers bucket", Subjects{}.AnswersBucket(), "QQ_ANSWERS"},
 		{"answers bucket custom", Subjects{Prefix: "org.acct-2"}.AnswersBucket(), "QQ_ANSWERS_ORG_ACCT_2"},
+		{"reporters bucket", Subjects{}.ReportersBucket(), "QQ_REPORTERS"},
+		{"reporters bucket custom", Subjects{Prefix: "org.acct-2"}.ReportersBucket(), "QQ_REPORTERS_ORG_ACCT_2"},
 		{"stream custom", Subjects{Prefix: "org.acct-2"}.Stream(), "QQ_EVENTS_ORG_ACCT_2"},
 		{"dead letter stream", Subjects{}.DeadLetterStream(), "QQ_DEADLETTER"},
 		{"dead letter", Subjects{}.DeadLetter("reporter_x"), "qq.deadletter.reporter_x"},

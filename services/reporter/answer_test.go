@@ -335,7 +335,7 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		PostRetryMin: time.Second, PostRetryMax: 5 * time.Minute, PostBackfill: 10 * time.Minute,
 		APITimeout: 10 * time.Second, PostDrainTimeout: 10 * time.Second,
 		PostAckWait: 10 * time.Second, PostPinTTL: 5 * time.Second, PostOrder: OrderConversation,
-		PostMaxLag: 10 * time.Minute,
+		PostMaxLag: 10 * time.Minute, PostPartitions: 4,
 	}
 	if !reflect.DeepEqual(r.cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", r.cfg, want)
@@ -357,6 +357,8 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		{"negative api timeout", Config{APITimeout: -1}},
 		{"unknown order", Config{PostOrder: "random"}},
 		{"tiny pin ttl", Config{PostPinTTL: time.Millisecond}},
+		{"negative partitions", Config{PostPartitions: -1}},
+		{"too many partitions", Config{PostPartitions: maxPartitions + 1}},
 		{"bad url", Config{PostAPI: []string{"ftp://alice:s3cr3t@host/"}}},
 		{"bad event", Config{PostEventList: []string{"new_friend", "a.b"}}},
 		{"wildcard event", Config{PostEventList: []string{">"}}},

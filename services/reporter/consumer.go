@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,18 +18,22 @@ import (
 )
 
 // priorityGroup is the consumers' one priority group: the server pins it to one replica at a
-// time (PriorityPolicyPinned), so that one replica holds all the items of a target and can
-// keep each conversation in order.
+// time (PriorityPolicyPinned), so that one replica holds all the items of a consumer (a
+// target, or one partition of it) and can keep each conversation in order.
 const priorityGroup = "openqq"
 
 // pinHeader carries the pin id on every message the server hands to the pinned replica.
 const pinHeader = "Nats-Pin-Id"
 
-// deliverAll feeds one target from its durable consumer until ctx ends, then drains: it goes
-// on until everything stored is delivered or POST_DRAIN_TIMEOUT has passed. It comes back by
-// itself from a missing stream, a lost connection or a deleted consumer.
-func (r *Reporter) deliverAll(ctx context.Context, t target) error {
-	log := r.log.With("target", t.String(), "consumer", t.consumer())
+// deliverAll feeds one target from one of its durable consumers (name: the target's, or one
+// partition's, part of parts) until ctx ends, then drains: it goes on until everything stored
+// is delivered or POST_DRAIN_TIMEOUT has passed. When only own ends (the partition went to
+// another replica), it stops without draining: what it holds goes back, the pin too. It
+// comes back by itself from a missing stream, a lost connection or a deleted consumer.
+//
+// sh is what the target's partitions share in this replica.
+func (r *Reporter) deliverAll(ctx, own context.Context, t target, name string, part, parts int, sh *shared) {
+	log := r.log.With("target", t.String(), "consumer", name)
 	o := newOrderer()
 	// quit ends when delivery is over: it interrupts back-offs, never a POST in flight.
 	quit, endQuit := context.WithCancel(context.WithoutCancel(ctx))
@@ -37,14 +42,20 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 	for range r.cfg.PostConcurrency {
 		workers.Go(func() {
 			for j := o.next(); j != nil; j = o.next() {
+				sh.slots <- struct{}{}
+				if quit.Err() != nil {
+					// Stopped while waiting for a slot: the item goes back unposted.
+					<-sh.slots
+					return
+				}
 				r.handle(quit, t, j)
+				<-sh.slots
 				o.done(j)
 			}
 		})
 	}
 	var bg sync.WaitGroup
 	defer bg.Wait()
-	bg.Go(func() { r.watchPending(quit, t) })
 	bg.Go(func() { r.keepInProgress(quit, o) })
 
 	pull, endPull := context.WithCancel(context.WithoutCancel(ctx))
@@ -54,8 +65,13 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 	var current jetstream.Consumer
 	bg.Go(func() {
 		select {
-		case <-ctx.Done():
+		case <-own.Done():
 		case <-pull.Done():
+			return
+		}
+		if ctx.Err() == nil {
+			log.Info("partition handed over")
+			endPull()
 			return
 		}
 		r.drain(t, func() jetstream.Consumer {
@@ -66,7 +82,7 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 		endPull()
 	})
 	for pull.Err() == nil {
-		cons, err := r.ensureConsumer(pull, t)
+		cons, err := r.ensureConsumer(pull, t, name)
 		if err != nil {
 			if pull.Err() == nil {
 				if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -82,7 +98,7 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 		current = cons
 		consMu.Unlock()
 		log.Info("delivering", "filter", r.filterSubjects())
-		if err := r.consume(pull, t, cons, o, &pin); err != nil && pull.Err() == nil {
+		if err := r.consume(pull, t, cons, o, &pin, part, parts, sh.keys); err != nil && pull.Err() == nil {
 			log.Warn("delivery interrupted, resuming", "err", err)
 			_ = wait.Sleep(pull, time.Second)
 		}
@@ -95,11 +111,13 @@ func (r *Reporter) deliverAll(ctx context.Context, t target) error {
 	for _, m := range o.inHand() {
 		_ = m.Nak()
 	}
+	for _, m := range o.takeForeign() {
+		_ = m.Ack()
+	}
 	consMu.Lock()
 	cons := current
 	consMu.Unlock()
-	r.unpin(t, cons, pin.load())
-	return nil
+	r.unpin(name, cons, pin.load())
 }
 
 // drain waits, once ctx has ended, until every item of the target is delivered (nothing
@@ -147,7 +165,7 @@ func pinnedElsewhere(info *jetstream.ConsumerInfo, pin string) bool {
 }
 
 // unpin lets another replica take the consumer at once rather than after POST_PIN_TTL.
-func (r *Reporter) unpin(t target, cons jetstream.Consumer, pin string) {
+func (r *Reporter) unpin(name string, cons jetstream.Consumer, pin string) {
 	if cons == nil || pin == "" || !r.cfg.ordered() {
 		return
 	}
@@ -158,7 +176,7 @@ func (r *Reporter) unpin(t target, cons jetstream.Consumer, pin string) {
 		return
 	}
 	if s, err := r.js.Stream(ctx, r.subj.Stream()); err == nil {
-		_ = s.UnpinConsumer(ctx, t.consumer(), priorityGroup)
+		_ = s.UnpinConsumer(ctx, name, priorityGroup)
 	}
 }
 
@@ -174,7 +192,11 @@ func (r *Reporter) pullExpiry() time.Duration {
 // to this replica (the first message, or a new pin id), starts are held back until every item
 // the server counts as pending is in this replica's hands: a replica that died leaves its
 // items pending until their ack wait ends, and they must go before their successors.
-func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consumer, o *orderer, pin *atomicString) error {
+//
+// With partitions, every item of the target comes to every partition's consumer: the items of
+// other partitions are acked at once, unposted (held while taking over, so that the pending
+// count can be told apart).
+func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consumer, o *orderer, pin *atomicString, part, parts int, keys *keyCache) error {
 	opts := []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(r.cfg.PostConcurrency), jetstream.PullExpiry(r.pullExpiry())}
 	if r.cfg.ordered() {
 		opts = append(opts, jetstream.PullPriorityGroup(priorityGroup))
@@ -183,7 +205,10 @@ func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consume
 	if err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, it.Stop)
+	// Drained rather than stopped: what the client has buffered is still handed to the
+	// orderer (and back to the server if not started); dropped, it would stay pending until
+	// its ack wait, holding up the next replica's take-over.
+	stop := context.AfterFunc(ctx, it.Drain)
 	defer stop()
 	defer it.Stop()
 	lastPin := "\x00" // no pin id seen yet on this iterator
@@ -202,14 +227,7 @@ func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consume
 			_ = m.Nak()
 			continue
 		}
-		key := strconv.FormatUint(meta.Sequence.Stream, 10) // POST_ORDER=none: each item its own
-		if r.cfg.ordered() {
-			key = orderKey(m.Data())
-		}
-		if o.add(m, meta.Sequence.Stream, key) == alreadyDone {
-			_ = m.Ack() // its first ack was lost; posting it again would put it after newer items
-			continue
-		}
+		// Paused before the item is queued: a worker must not post it before the take-over.
 		if p := m.Headers().Get(pinHeader); r.cfg.ordered() && p != lastPin {
 			lastPin = p
 			pin.store(p)
@@ -221,12 +239,31 @@ func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consume
 				}()
 			}
 		}
+		key := strconv.FormatUint(meta.Sequence.Stream, 10) // POST_ORDER=none: each item its own
+		if r.cfg.ordered() {
+			key = keys.get(meta.Sequence.Stream, m.Data())
+			if partitionOf(key, parts) != part {
+				if !o.holdForeign(m, meta.Sequence.Stream) {
+					_ = m.Ack()
+				}
+				continue
+			}
+		}
+		if o.add(m, meta.Sequence.Stream, key) == alreadyDone {
+			_ = m.Ack() // its first ack was lost; posting it again would put it after newer items
+			continue
+		}
 	}
 }
 
 // takeOver waits until no item is pending elsewhere, then lets the orderer start jobs.
 func (r *Reporter) takeOver(ctx context.Context, t target, cons jetstream.Consumer, o *orderer) {
-	defer o.setPaused(false)
+	defer func() {
+		o.setPaused(false)
+		for _, m := range o.takeForeign() {
+			_ = m.Ack()
+		}
+	}()
 	start := time.Now()
 	logged := false
 	for ctx.Err() == nil {
@@ -262,7 +299,7 @@ func (r *Reporter) keepInProgress(ctx context.Context, o *orderer) {
 			return
 		case <-tick.C:
 		}
-		for _, m := range o.inHand() {
+		for _, m := range append(o.inHand(), o.foreignInHand()...) {
 			_ = m.InProgress()
 		}
 	}
@@ -383,30 +420,17 @@ func (r *Reporter) backoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// ensureConsumer binds to the target's durable consumer, creating it on first use. A new one
-// starts POST_BACKFILL back; an existing one keeps its position and takes the current filter.
-func (r *Reporter) ensureConsumer(ctx context.Context, t target) (jetstream.Consumer, error) {
+// ensureConsumer binds to one of the target's durable consumers, creating it on first use. A
+// new one starts POST_BACKFILL back; an existing one keeps its position and takes the current
+// filter.
+func (r *Reporter) ensureConsumer(ctx context.Context, t target, name string) (jetstream.Consumer, error) {
 	stream := r.subj.Stream()
-	cfg := jetstream.ConsumerConfig{
-		Durable:        t.consumer(),
-		Description:    "openqq reporter → " + t.String(),
-		FilterSubjects: r.filterSubjects(),
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        r.cfg.PostAckWait, // kept alive by InProgress while in hand
-		MaxDeliver:     -1,                // the reporter dead-letters by itself: the server never drops
-		// Items wait in hand behind their key's head: room for many keys' backlogs.
-		MaxAckPending: max(2000, 64*r.cfg.PostConcurrency),
-	}
-	if r.cfg.ordered() {
-		cfg.PriorityPolicy = jetstream.PriorityPolicyPinned
-		cfg.PriorityGroups = []string{priorityGroup}
-		cfg.PinnedTTL = r.cfg.PostPinTTL
-	}
-	existing, err := r.js.Consumer(ctx, stream, t.consumer())
+	cfg := r.consumerConfig(t, name)
+	existing, err := r.js.Consumer(ctx, stream, name)
 	switch {
 	case err == nil:
 		info := existing.CachedInfo()
-		cfg.DeliverPolicy, cfg.OptStartTime = info.Config.DeliverPolicy, info.Config.OptStartTime
+		cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = info.Config.DeliverPolicy, info.Config.OptStartTime, info.Config.OptStartSeq
 		return r.js.UpdateConsumer(ctx, stream, cfg)
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		if r.cfg.PostBackfill > 0 {
@@ -429,4 +453,27 @@ func (a *atomicString) store(s string) { a.v.Store(s) }
 func (a *atomicString) load() string {
 	s, _ := a.v.Load().(string)
 	return s
+}
+
+// consumerConfig is the configuration of one of a target's durable consumers.
+func (r *Reporter) consumerConfig(t target, name string) jetstream.ConsumerConfig {
+	cfg := jetstream.ConsumerConfig{
+		Durable:        name,
+		Description:    "openqq reporter → " + t.String(),
+		FilterSubjects: r.filterSubjects(),
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        r.cfg.PostAckWait, // kept alive by InProgress while in hand
+		MaxDeliver:     -1,                // the reporter dead-letters by itself: the server never drops
+		// Items wait in hand behind their key's head: room for many keys' backlogs.
+		MaxAckPending: max(2000, 64*r.cfg.PostConcurrency),
+	}
+	if part, ok := strings.CutPrefix(name, t.consumer()+"_"); ok {
+		cfg.Description += " (partition " + part + ")"
+	}
+	if r.cfg.ordered() {
+		cfg.PriorityPolicy = jetstream.PriorityPolicyPinned
+		cfg.PriorityGroups = []string{priorityGroup}
+		cfg.PinnedTTL = r.cfg.PostPinTTL
+	}
+	return cfg
 }

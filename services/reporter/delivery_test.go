@@ -348,12 +348,16 @@ func checkQRCode(t *testing.T, ps []any) {
 
 // barrier injects a group message and waits for it: with PostConcurrency 1 everything stored
 // before it has been delivered by then.
+// barrier waits until everything stored before it was delivered: a message after everything,
+// then the target's consumers settled (the conversations of other partitions may trail it).
 func barrier(t *testing.T, s *system, rc *receiver) []post {
 	t.Helper()
 	id := s.mustInject(t, events.Injection{Type: events.GroupMessage, GroupID: adminGroupID, SenderID: plainMemberID, Content: "barrier"})
-	return rc.waitFor(t, 15*time.Second, "the barrier message", func(ps []post) bool {
+	rc.waitFor(t, 15*time.Second, "the barrier message", func(ps []post) bool {
 		return hasMessage(ps, id, events.PostReceiveMessage)
 	})
+	s.waitConsumerIdle(t, consumerName(rc.url()), 15*time.Second)
+	return rc.all()
 }
 
 func eventNames(ps []post) []string {

@@ -148,24 +148,46 @@ func subjectMatches(filter, subject string) bool {
 	return len(f) == len(s)
 }
 
-// waitConsumerIdle waits until the durable consumer has handed out and settled everything.
+// waitConsumerIdle waits until the durable consumers of a target (its one consumer, or its
+// partitions') have handed out and settled everything.
 func (s *system) waitConsumerIdle(t testing.TB, name string, timeout time.Duration) {
 	t.Helper()
-	var last *jetstream.ConsumerInfo
-	waitUntilf(t, timeout, func() string { return "consumer " + name + " idle: " + consumerState(last) }, func() bool {
+	var last string
+	waitUntilf(t, timeout, func() string { return "consumer " + name + " idle: " + last }, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		c, err := s.js.Consumer(ctx, events.StreamName, name)
-		if err != nil {
-			return false
-		}
-		ci, err := c.Info(ctx)
-		if err != nil {
-			return false
-		}
-		last = ci
-		return ci.NumPending == 0 && ci.NumAckPending == 0
+		var idle bool
+		idle, last = targetIdle(ctx, s.js, name)
+		return idle
 	})
+}
+
+// targetIdle reports whether every consumer of a target (named name, or name_p… for its
+// partitions) has settled everything, and their states; false while there is none.
+func targetIdle(ctx context.Context, js jetstream.JetStream, name string) (bool, string) {
+	s, err := js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return false, err.Error()
+	}
+	idle, states := false, []string{}
+	list := s.ListConsumers(ctx)
+	for ci := range list.Info() {
+		if ci.Name != name && !strings.HasPrefix(ci.Name, name+"_p") {
+			continue
+		}
+		if ci.NumPending != 0 || ci.NumAckPending != 0 {
+			return false, ci.Name + " " + consumerState(ci)
+		}
+		idle = true
+		states = append(states, ci.Name+" "+consumerState(ci))
+	}
+	if err := list.Err(); err != nil {
+		return false, err.Error()
+	}
+	if !idle {
+		return false, "(no consumer)"
+	}
+	return true, strings.Join(states, ", ")
 }
 
 func consumerState(ci *jetstream.ConsumerInfo) string {

@@ -50,7 +50,7 @@ func observeDelivery(t target, outcome string, took time.Duration) {
 var pendingEvery = 5 * time.Second
 
 // watchPending keeps openqq_consumer_pending of t up to date until ctx ends.
-func (r *Reporter) watchPending(ctx context.Context, t target) {
+func (r *Reporter) watchPending(ctx context.Context, t target, consumers []string) {
 	name := t.consumer()
 	for _, o := range []string{outcomeDelivered, outcomeRetried, outcomeDeadLettered, outcomeStale} {
 		deliveries.WithLabelValues(name, o) // shown as 0 before the first attempt
@@ -58,10 +58,17 @@ func (r *Reporter) watchPending(ctx context.Context, t target) {
 	tick := time.NewTicker(pendingEvery)
 	defer tick.Stop()
 	for {
+		// Every partition's consumer reads every item: the most behind tells the backlog.
 		qctx, cancel := context.WithTimeout(ctx, pendingEvery)
-		if c, err := r.js.Consumer(qctx, r.subj.Stream(), name); err == nil {
-			info := c.CachedInfo()
-			consumerPending.WithLabelValues(name).Set(float64(info.NumPending) + float64(info.NumAckPending))
+		pending, ok := uint64(0), false
+		for _, c := range consumers {
+			if c, err := r.js.Consumer(qctx, r.subj.Stream(), c); err == nil {
+				info := c.CachedInfo()
+				pending, ok = max(pending, info.NumPending+uint64(info.NumAckPending)), true
+			}
+		}
+		if ok {
+			consumerPending.WithLabelValues(name).Set(float64(pending))
 		}
 		cancel()
 		select {

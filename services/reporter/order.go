@@ -2,6 +2,7 @@ package reporter
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type orderer struct {
 	running map[string]bool
 	ready   []string // keys whose head may start, first come first served
 	held    map[uint64]*job
+	foreign map[uint64]jetstream.Msg // other partitions' items, held while paused (see holdForeign)
 	settled recentSeqs
 	paused  bool
 	closed  bool
@@ -142,11 +144,48 @@ func (o *orderer) close() {
 	o.cond.Broadcast()
 }
 
-// heldUpTo counts the items in hand up to a stream sequence.
+// holdForeign keeps an item of another partition while paused, and reports whether it did:
+// acked at once, it would count as pending until the server has the ack, and the take-over
+// could not tell it from an item another replica left pending. Held, it counts as ours.
+func (o *orderer) holdForeign(m jetstream.Msg, seq uint64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.paused {
+		return false
+	}
+	if o.foreign == nil {
+		o.foreign = map[uint64]jetstream.Msg{}
+	}
+	o.foreign[seq] = m // a redelivery replaces, never counts twice
+	return true
+}
+
+// takeForeign returns the other partitions' items held, for the caller to ack.
+func (o *orderer) takeForeign() []jetstream.Msg {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := slices.Collect(maps.Values(o.foreign))
+	o.foreign = nil
+	return out
+}
+
+// foreignInHand returns the other partitions' items held, keeping them.
+func (o *orderer) foreignInHand() []jetstream.Msg {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Collect(maps.Values(o.foreign))
+}
+
+// heldUpTo counts the items in hand up to a stream sequence, other partitions' included.
 func (o *orderer) heldUpTo(seq uint64) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := 0
+	for s := range o.foreign {
+		if s <= seq {
+			n++
+		}
+	}
 	for s, j := range o.held {
 		if s <= seq && !j.acked.Load() {
 			n++

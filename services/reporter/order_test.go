@@ -40,9 +40,10 @@ func TestOrderKey(t *testing.T) {
 
 // arrival is one POST as the receiver saw it start.
 type arrival struct {
-	key    string
-	id     int64 // the message's id; for an event, its position among the account's items
-	status int
+	key      string
+	id       int64 // the message's id; for an event, its position among the account's items
+	status   int
+	reporter string // the replica that posted (X-Openqq-Reporter)
 }
 
 // orderReceiver is proctest's post_api receiver, recording what it gets in the order the
@@ -80,7 +81,7 @@ func (rc *orderReceiver) answer(r *proctest.Request) proctest.Answer {
 	if rc.respond != nil {
 		status, delay = rc.respond(r.Body, try)
 	}
-	rc.arrivals = append(rc.arrivals, arrival{key: orderKey(r.Body), id: m.ID, status: status})
+	rc.arrivals = append(rc.arrivals, arrival{key: orderKey(r.Body), id: m.ID, status: status, reporter: r.Header.Get(events.HTTPHeaderReporter)})
 	return proctest.Answer{Status: status, Delay: delay}
 }
 

@@ -96,12 +96,8 @@ func TestAnswerPartsAppliedOnce(t *testing.T) {
 		return api.count(events.RouteShutupGroupMember) >= 3
 	})
 	waitUntil(t, 15*time.Second, "the item settled", func() bool {
-		c, err := js.Consumer(ctx, events.StreamName, consumerName(rc.url()))
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		idle, _ := targetIdle(ctx, js, consumerName(rc.url()))
+		return idle
 	})
 	if n := api.count(events.RouteSendGroupMessage); n != 1 {
 		t.Errorf("reply sent %d times, want 1", n)

@@ -3,6 +3,7 @@ package reporter
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"syscall"
@@ -18,10 +19,11 @@ import (
 )
 
 // Ten thousand messages over 100 conversations of every type, four reporter processes, a
-// receiver that takes 0–20 ms and answers 500 to 5% of first tries; the replica delivering is
-// SIGKILLed midway and another one started. Nothing is lost, nothing of a conversation comes
-// after a later item of it; duplicates (a re-POST of an item the dead replica had posted but
-// not acknowledged) are counted.
+// receiver that takes 0–20 ms and answers 500 to 5% of first tries; the first replica, alone
+// at first, then sharing the partitions with three more, is SIGKILLed midway and another one
+// started. Nothing is lost, nothing of a conversation comes after a later item of it;
+// duplicates (a re-POST of an item the dead replica had posted but not acknowledged) are
+// counted; and the replicas share the work: several of them post.
 func TestOrderReplicasKilledMidway(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs reporter processes")
@@ -118,7 +120,10 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 	})
 	var procs []*proctest.Proc
 	start := func() {
-		p, err := g.Start(fmt.Sprintf("reporter-%d", len(procs)), proctest.BinReporter, env)
+		name := fmt.Sprintf("replica-%d", len(procs))
+		e := maps.Clone(env)
+		e["REPORTER_NAME"] = name
+		p, err := g.Start(name, proctest.BinReporter, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,9 +136,10 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 		}
 		return n
 	}
-	// The first replica takes the pin; three more stand by.
+	// The first replica takes every partition; three more join and take their share.
 	start()
 	waitUntil(t, 20*time.Second, "the first replica delivering", func() bool { return delivered() > 0 })
+	firstJoined := len(rc.all())
 	for range 3 {
 		start()
 	}
@@ -153,5 +159,17 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 		total, len(want), rep.lost, rep.outOfOrder, rep.duplicates, len(rc.all()))
 	if rep.outOfOrder != 0 {
 		t.Errorf("%d out of order; first: %s", rep.outOfOrder, rep.firstProblem)
+	}
+	// Delivered after the three joined: the partitions are spread, not one replica's.
+	by := map[string]int{}
+	for _, a := range rc.all()[firstJoined:] {
+		if a.status == http.StatusOK {
+			by[a.reporter]++
+		}
+	}
+	t.Logf("delivered by replica once the others joined: %v", by)
+	// Replicas 1 to 3 run from then on: each has partitions of its own.
+	if len(by) < 3 {
+		t.Errorf("fewer than 3 replicas delivered once the others joined: %v", by)
 	}
 }

@@ -1,9 +1,9 @@
-// Package reporter delivers every stored message and event to post_api: it reads the
-// QQ_EVENTS stream through one durable pull consumer per target, pinned to one replica at a
-// time (the others stand by), keeps each conversation in order while different ones go in
-// parallel, POSTs each item, acks only after a 2xx, retries with exponential back-off,
-// parks what keeps failing in a dead-letter stream, and applies the receivers' answers (reply,
-// shutup) through the API.
+// Package reporter delivers every stored message and event to post_api: it splits each
+// target's items by conversation into partitions, each read through its own durable pull
+// consumer pinned to one replica at a time, spreads the partitions over the live replicas,
+// keeps each conversation in order while different ones go in parallel, POSTs each item, acks
+// only after a 2xx, retries with exponential back-off, parks what keeps failing in a
+// dead-letter stream, and applies the receivers' answers (reply, shutup) through the API.
 package reporter
 
 import (
@@ -13,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
 // Config is the reporter's configuration, read from the environment. The names are the seeds'.
@@ -42,7 +45,8 @@ type Config struct {
 	PostSecret string `envconfig:"POST_SECRET"`
 	// PostTimeout bounds one POST, answer included.
 	PostTimeout time.Duration `envconfig:"POST_TIMEOUT" default:"10s"`
-	// PostConcurrency is how many POSTs one replica has in flight per target.
+	// PostConcurrency is how many POSTs one replica has in flight per target, over all the
+	// target's partitions it delivers.
 	PostConcurrency int `envconfig:"POST_CONCURRENCY" default:"16"`
 	// PostMaxDeliver is how many times an item is tried before it is dead-lettered.
 	PostMaxDeliver int `envconfig:"POST_MAX_DELIVER" default:"10"`
@@ -55,8 +59,8 @@ type Config struct {
 	// APITimeout bounds the API calls that apply an answer.
 	APITimeout time.Duration `envconfig:"API_TIMEOUT" default:"10s"`
 	// PostOrder is "conversation": each conversation's items in stored order, one replica
-	// delivering a target at a time; or "none": every item on its own, replicas sharing the
-	// work (more throughput for one conversation, and across replicas; no order).
+	// delivering each partition of a target at a time; or "none": every item on its own,
+	// replicas sharing one consumer (more throughput for one conversation; no order).
 	PostOrder string `envconfig:"POST_ORDER" default:"conversation"`
 	// PostMaxLag parks, instead of posting, an item older than this when it is first due to a
 	// target (a URL used again after a week gets no week-old items). 0 in the environment, or
@@ -68,10 +72,23 @@ type Config struct {
 	// PostAckWait is how long the server waits for a replica that holds items and went
 	// silent before it hands them to another; a live replica keeps its items however long.
 	PostAckWait time.Duration `envconfig:"POST_ACK_WAIT" default:"10s"`
-	// PostPinTTL is how long the server keeps a target's consumer pinned to a replica that
-	// stopped pulling before it lets another one take over.
+	// PostPinTTL is how long the server keeps a consumer (a target's, or a partition's) pinned
+	// to a replica that stopped pulling before it lets another one take over; and how long a
+	// replica that stopped renewing its entry in the reporters bucket counts as alive.
 	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"5s"`
+	// PostPartitions splits each post_api target's items, by conversation, into this many
+	// durable consumers, each delivered by one replica at a time and spread over the live
+	// replicas: the most replicas that deliver one target at once. 1 is one consumer per
+	// target, one replica delivering it. Ordered only (POST_ORDER=conversation).
+	PostPartitions int `envconfig:"POST_PARTITIONS" default:"4"`
+	// Name tells this replica apart in the X-Openqq-Reporter header of its POSTs and in the
+	// reporters bucket; the host name and process id when empty.
+	Name string `envconfig:"REPORTER_NAME"`
 }
+
+// maxPartitions bounds POST_PARTITIONS: every partition's consumer reads every item of its
+// target (the key is not in the subject), so each one costs a pass over the stream.
+const maxPartitions = 64
 
 // The values of POST_ORDER.
 const (
@@ -105,6 +122,9 @@ type Reporter struct {
 	client *http.Client
 	qq     *client.Client // the API, for the answers
 	stdout *stdoutTarget
+
+	id   string // this replica in the reporters bucket: unique per process
+	name string // this replica in its POSTs (REPORTER_NAME)
 
 	mu      sync.Mutex
 	answers jetstream.KeyValue // applied answers, so a redelivery does not apply one twice
@@ -140,6 +160,8 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		return nil, fmt.Errorf("reporter: POST_ORDER %q: want %s or %s", cfg.PostOrder, OrderConversation, OrderNone)
 	case cfg.PostAckWait < 3*time.Second/10 || cfg.PostPinTTL < time.Second:
 		return nil, errors.New("reporter: want POST_ACK_WAIT >= 0.3s and POST_PIN_TTL >= 1s")
+	case cfg.PostPartitions < 1 || cfg.PostPartitions > maxPartitions:
+		return nil, fmt.Errorf("reporter: want 1 <= POST_PARTITIONS <= %d", maxPartitions)
 	}
 	for _, u := range cfg.targets() {
 		if err := checkURL(u); err != nil {
@@ -162,6 +184,11 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		nc: nc, js: js, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix},
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
 		qq: client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
+		id: newMemberID(), name: cfg.Name,
+	}
+	if r.name == "" {
+		host, _ := os.Hostname()
+		r.name = host + "-" + strconv.Itoa(os.Getpid())
 	}
 	if cfg.PostStdout {
 		r.stdout = newStdoutTarget(cfg.Stdout)
@@ -184,26 +211,31 @@ func (r *Reporter) Run(ctx context.Context) error {
 	if r.stdout != nil {
 		targets = append(targets, r.stdout)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(targets))
+	var partitioned []string
 	for _, t := range targets {
-		wg.Go(func() {
-			if err := r.deliverAll(ctx, t); err != nil {
-				errs <- err
-			}
-		})
+		if r.partitions(t) > 1 {
+			partitioned = append(partitioned, t.consumer())
+		}
 	}
-	wg.Wait()
-	close(errs)
-	return errors.Join(collect(errs)...)
-}
-
-func collect(c chan error) []error {
-	var out []error
-	for err := range c {
-		out = append(out, err)
+	var members *membership
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for len(partitioned) > 0 && members == nil {
+		m, err := r.join(ctx, partitioned)
+		if err == nil {
+			members = m
+			wg.Go(func() { members.run(ctx) })
+			break
+		}
+		r.log.Warn("reporters bucket not ready, retrying", "err", err)
+		if wait.Sleep(ctx, time.Second) != nil {
+			return nil
+		}
 	}
-	return out
+	for _, t := range targets {
+		wg.Go(func() { r.serve(ctx, t, members) })
+	}
+	return nil
 }
 
 // filterSubjects are the subjects a target receives: every message, and the listed events

@@ -22,7 +22,8 @@ import (
 
 // target is somewhere items go: a post_api URL, or standard output.
 type target interface {
-	// consumer is the durable consumer's name: one per target, shared by every replica.
+	// consumer names the target: its durable consumer, shared by every replica, or the
+	// prefix of its partitions' (consumerNames); metrics, answers and dead letters use it.
 	consumer() string
 	// String names the target in logs, without secrets.
 	String() string
@@ -64,6 +65,7 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set(events.HTTPHeaderDelivery, strconv.FormatUint(seq, 10))
 	req.Header.Set(events.HTTPHeaderAttempt, strconv.Itoa(attempt))
+	req.Header.Set(events.HTTPHeaderReporter, t.r.name)
 	if s := t.r.cfg.PostSecret; s != "" {
 		req.Header.Set(events.HTTPHeaderSignature, Sign(s, item))
 	}

@@ -210,13 +210,6 @@ func TestZeroLoss(t *testing.T) {
 
 func (s *system) consumerInfo(t *testing.T, name string) string {
 	t.Helper()
-	c, err := s.js.Consumer(t.Context(), events.StreamName, name)
-	if err != nil {
-		return err.Error()
-	}
-	ci, err := c.Info(t.Context())
-	if err != nil {
-		return err.Error()
-	}
-	return consumerState(ci)
+	_, state := targetIdle(t.Context(), s.js, name)
+	return state
 }

@@ -1,5 +1,6 @@
 // Command openqq-reporter delivers the event stream to post_api, each conversation in order.
-// Run any number of replicas: one delivers a URL at a time, the others take over if it dies.
+// Run any number of replicas: they share each URL's partitions (POST_PARTITIONS) and take over
+// those of one that stops or dies.
 // `openqq-reporter replay` retries the dead-lettered items once and exits.
 package main
 
