@@ -178,13 +178,17 @@ func lossNote(d Delivery) string {
 // the reporters started together afterwards, so that the storing rate does not cap delivery;
 // the rate is taken between the 10th and the 90th percentile of arrivals, and each
 // conversation's order is checked at the sink. The baseline is one reporter.
+// scaleOutPartitions splits each URL for the scale-out row: as many partitions as its most
+// replicas, as a deployment that runs replicas sets POST_PARTITIONS.
+const scaleOutPartitions = 4
+
 func (h *Harness) ScaleOut(ctx context.Context) []Row {
 	cfg := h.Cfg
 	var rows []Row
 	var one *Delivery
 	for _, n := range cfg.ScaleReporters {
-		what := fmt.Sprintf("%s messages over %d conversations stored, then %d openqq-reporter process(es) × POST_CONCURRENCY %d (ordered, default POST_PARTITIONS), sink answering after %s",
-			group(strconv.Itoa(cfg.ScaleEvents)), orderedConversations, n, cfg.PostConcurrency, cfg.ScaleDelay)
+		what := fmt.Sprintf("%s messages over %d conversations stored, then %d openqq-reporter process(es) × POST_CONCURRENCY %d (ordered, POST_PARTITIONS %d), sink answering after %s",
+			group(strconv.Itoa(cfg.ScaleEvents)), orderedConversations, n, cfg.PostConcurrency, scaleOutPartitions, cfg.ScaleDelay)
 		d, bad, raw, err := h.scaleOut(ctx, n)
 		if err != nil {
 			rows = append(rows, errorRow(pathScaleOut, what, err))
@@ -264,9 +268,11 @@ func (h *Harness) scaleOut(ctx context.Context, reporters int) (Delivery, int, m
 	errs := make(chan error, reporters)
 	for range reporters {
 		go func() {
-			// The default POST_ORDER=conversation: the replicas share the partitions.
+			// The default POST_ORDER=conversation, split as a deployment of replicas is
+			// (docker-compose.yml): the replicas share the partitions.
 			_, err := h.Reporter(ctx, sys, map[string]string{
 				"POST_API": sink.URL, "POST_CONCURRENCY": strconv.Itoa(cfg.PostConcurrency),
+				"POST_PARTITIONS": strconv.Itoa(scaleOutPartitions),
 				"POST_MAX_LAG": "0s", "POST_BACKFILL": "1h",
 			})
 			errs <- err

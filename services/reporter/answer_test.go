@@ -335,7 +335,7 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		PostRetryMin: time.Second, PostRetryMax: 5 * time.Minute, PostBackfill: 10 * time.Minute,
 		APITimeout: 10 * time.Second, PostDrainTimeout: 10 * time.Second,
 		PostAckWait: 10 * time.Second, PostPinTTL: 5 * time.Second, PostOrder: OrderConversation,
-		PostMaxLag: 10 * time.Minute, PostPartitions: 4,
+		PostMaxLag: 10 * time.Minute, PostPartitions: 1,
 	}
 	if !reflect.DeepEqual(r.cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", r.cfg, want)

@@ -59,7 +59,7 @@ func TestOrderReplicasKilledMidway(t *testing.T) {
 	env := map[string]string{
 		"NATS_URL": srv.ClientURL(), "POST_API": rc.url(), "POST_CONCURRENCY": "16",
 		"POST_RETRY_MIN": "50ms", "POST_RETRY_MAX": "500ms", "POST_TIMEOUT": "5s", "POST_ACK_WAIT": "2s", "POST_PIN_TTL": "2s",
-		"POST_DRAIN_TIMEOUT": "1s", "HEALTH_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn",
+		"POST_DRAIN_TIMEOUT": "1s", "POST_PARTITIONS": "4", "HEALTH_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn",
 	}
 
 	const total, convs = 10000, 100

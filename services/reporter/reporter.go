@@ -78,9 +78,10 @@ type Config struct {
 	PostPinTTL time.Duration `envconfig:"POST_PIN_TTL" default:"5s"`
 	// PostPartitions splits each post_api target's items, by conversation, into this many
 	// durable consumers, each delivered by one replica at a time and spread over the live
-	// replicas: the most replicas that deliver one target at once. 1 is one consumer per
-	// target, one replica delivering it. Ordered only (POST_ORDER=conversation).
-	PostPartitions int `envconfig:"POST_PARTITIONS" default:"4"`
+	// replicas: the most replicas that deliver one target at once. 1 (the default: one
+	// reporter, the all-in-one's case, is fastest so) is one consumer per target, one replica
+	// delivering it, the others standing by. Ordered only (POST_ORDER=conversation).
+	PostPartitions int `envconfig:"POST_PARTITIONS" default:"1"`
 	// Name tells this replica apart in the X-Openqq-Reporter header of its POSTs and in the
 	// reporters bucket; the host name and process id when empty.
 	Name string `envconfig:"REPORTER_NAME"`
