@@ -273,7 +273,7 @@ func (h *Harness) scaleOut(ctx context.Context, reporters int) (Delivery, int, m
 			_, err := h.Reporter(ctx, sys, map[string]string{
 				"POST_API": sink.URL, "POST_CONCURRENCY": strconv.Itoa(cfg.PostConcurrency),
 				"POST_PARTITIONS": strconv.Itoa(scaleOutPartitions),
-				"POST_MAX_LAG": "0s", "POST_BACKFILL": "1h",
+				"POST_MAX_LAG":    "0s", "POST_BACKFILL": "1h",
 			})
 			errs <- err
 		}()

@@ -248,6 +248,7 @@ func TestPartitionsHandedOverOnStop(t *testing.T) {
 	start := func(name string, drain time.Duration) func() {
 		cfg := fastConfig(rc.url())
 		cfg.PostEvent, cfg.PostConcurrency, cfg.Name, cfg.PostDrainTimeout = false, 4, name, drain
+		cfg.PostPartitions = 4
 		_, stop := runReporter(t, srv, cfg)
 		return stop
 	}
