@@ -17,10 +17,6 @@ func main() {
 	var cfg allinone.Config
 	cli.Main("openqq", cfg.Specs(), func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		cfg.Health = hc
-		if _, set := os.LookupEnv("HTTP_ADDR"); !set {
-			// A first run is not reachable from the network: it has no token.
-			cfg.Gateway.Addr = allinone.DefaultHTTPAddr
-		}
 		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			cfg.Terminal = os.Stderr // a person is watching: show the login QR code
 		}

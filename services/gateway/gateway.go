@@ -24,8 +24,10 @@ import (
 
 // Config is the gateway's configuration, read from the environment.
 type Config struct {
-	// Addr is where the HTTP API listens (Mojo's default: 0.0.0.0:5000).
-	Addr string `envconfig:"HTTP_ADDR" default:"0.0.0.0:5000"`
+	// Addr is where the HTTP API listens. Mojo's default was 0.0.0.0:5000; ours is loopback,
+	// since a first run has no token: reaching it from elsewhere is a choice (and then a
+	// token, or a warning at start).
+	Addr string `envconfig:"HTTP_ADDR" default:"127.0.0.1:5000"`
 	// SubjectPrefix is the first token of the API subjects (qq.api.<route>).
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// AccessToken, when set, is required on every call: "Authorization: Bearer <token>" or

@@ -28,10 +28,6 @@ import (
 	_ "github.com/openqq/openqq/services/session/driver/sim"
 )
 
-// DefaultHTTPAddr is where the all-in-one binary serves the API when HTTP_ADDR is not set:
-// loopback only, unlike the gateway's container default, since a first run has no token.
-const DefaultHTTPAddr = "127.0.0.1:5000"
-
 // Config is everything the all-in-one run reads from the environment.
 type Config struct {
 	NATS     embednats.Config
