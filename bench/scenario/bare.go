@@ -76,27 +76,37 @@ func serveBare(specPath string) error {
 		header := r.Header
 		mux.HandleFunc(path, func(w http.ResponseWriter, req *http.Request) {
 			_, _ = io.Copy(io.Discard, req.Body)
-			h := w.Header()
-			for k, v := range header {
-				h[k] = v
-			}
-			h.Set("Content-Length", strconv.Itoa(len(body)))
-			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(body)
+			writeAnswer(w, header, body)
 		})
 	}
-	ln, err := net.Listen("tcp", spec.Addr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveUntil(ctx, spec.Addr, mux)
+}
+
+// writeAnswer answers 200 with header and body, as openqq answered.
+func writeAnswer(w http.ResponseWriter, header http.Header, body []byte) {
+	h := w.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// serveUntil serves handler on addr until ctx ends (the baseline child's SIGTERM).
+func serveUntil(ctx context.Context, addr string, handler http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	go func() {
 		<-ctx.Done()
-		_ = srv.Close()
+		_ = hs.Close()
 	}()
-	if err := srv.Serve(ln); err != http.ErrServerClosed {
+	if err := hs.Serve(ln); err != http.ErrServerClosed {
 		return err
 	}
 	return nil

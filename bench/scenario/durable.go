@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -106,27 +104,9 @@ func serveDurable(specPath string) error {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		h := w.Header()
-		for k, v := range spec.Header {
-			h[k] = v
-		}
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(body)
+		writeAnswer(w, spec.Header, body)
 	})
-	ln, err := net.Listen("tcp", spec.Addr)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = hs.Close()
-	}()
-	if err := hs.Serve(ln); err != http.ErrServerClosed {
-		return err
-	}
-	return nil
+	return serveUntil(ctx, spec.Addr, mux)
 }
 
 // DurableBare starts a durable baseline answering path with rep, and returns its base URL.
