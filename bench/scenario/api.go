@@ -72,15 +72,11 @@ func (h *Harness) APISmall(ctx context.Context) []Row {
 func (h *Harness) apiSmall(ctx context.Context) ([]Row, error) {
 	cfg := h.Cfg
 	h.logf("API small: starting the all-in-one and the multi-process system")
-	aio, err := h.AllInOne(ctx, nil)
+	aio, multi, err := h.bothSystems(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer aio.Stop()
-	multi, err := h.Cluster(ctx, true, nil)
-	if err != nil {
-		return nil, err
-	}
 	defer multi.Stop()
 	replies := map[string]Reply{}
 	for _, r := range smallRoutes {

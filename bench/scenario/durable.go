@@ -134,15 +134,11 @@ func (h *Harness) sendDurable(ctx context.Context) ([]Row, error) {
 	cfg := h.Cfg
 	r := smallRoutes[1] // send_friend_message
 	h.logf("durable send: starting the all-in-one and the multi-process system")
-	aio, err := h.AllInOne(ctx, nil)
+	aio, multi, err := h.bothSystems(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer aio.Stop()
-	multi, err := h.Cluster(ctx, true, nil)
-	if err != nil {
-		return nil, err
-	}
 	defer multi.Stop()
 	rep, err := capture(ctx, aio.API, r.query)
 	if err != nil {

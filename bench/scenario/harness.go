@@ -303,6 +303,19 @@ func (h *Harness) NATSServer(ctx context.Context) (*Proc, string, error) {
 	}
 }
 
+// bothSystems starts the all-in-one and the multi-process system (with its gateway), the two
+// topologies the API rows compare; on an error nothing is left running.
+func (h *Harness) bothSystems(ctx context.Context) (aio, multi *System, err error) {
+	if aio, err = h.AllInOne(ctx, nil); err != nil {
+		return nil, nil, err
+	}
+	if multi, err = h.Cluster(ctx, true, nil); err != nil {
+		aio.Stop()
+		return nil, nil, err
+	}
+	return aio, multi, nil
+}
+
 // Cluster starts nats-server, openqq-session, and (with gateway) openqq-gateway, each its own
 // process, and waits until the session answers (through the gateway, or over NATS).
 func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[string]string) (*System, error) {
