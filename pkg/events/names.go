@@ -87,3 +87,11 @@ var itemNameSet = func() map[string]bool {
 
 // IsItemName reports whether name is a message type or an event name.
 func IsItemName(name string) bool { return itemNameSet[name] }
+
+// A route that answers with bytes rather than JSON (Openwx's get_avatar) replies with the bytes
+// as the body and these headers on the NATS reply; the gateway copies them to the HTTP answer
+// as Content-Type and Cache-Control.
+const (
+	HeaderContentType  = "Openqq-Content-Type"
+	HeaderCacheControl = "Openqq-Cache-Control"
+)
