@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-		"strings"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"

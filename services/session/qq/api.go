@@ -95,4 +95,3 @@ func (q *Platform) found(f func() any) (any, error) {
 	}
 	return b, err
 }
-

@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/openqq/openqq/pkg/events"
-	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
 )
 

@@ -21,8 +21,8 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/session/driver"
-	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/driver/sim"
+	"github.com/openqq/openqq/services/session/engine"
 )
 
 // Tests of the publisher against a real NATS server that the test stops and starts again on

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
-	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
 )
 

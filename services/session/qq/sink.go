@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/openqq/openqq/pkg/events"
-	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
 )
 
