@@ -356,9 +356,12 @@ func describe(key, name string, head []byte, hint PutHint) Meta {
 	if path == "" {
 		path = name
 	}
+	// The fields are kept as JSON, which would turn invalid UTF-8 into U+FFFD on the way: do it
+	// now, so that Info answers what Put did.
+	utf8 := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 	return Meta{
-		ID: key + ":" + strconv.Itoa(code), Code: code, Type: typ, Path: path,
-		Name: name, Mime: mime, Mtime: mtime, Ext: ext,
+		ID: key + ":" + strconv.Itoa(code), Code: code, Type: typ, Path: utf8(path),
+		Name: utf8(name), Mime: utf8(mime), Mtime: mtime, Ext: utf8(ext),
 	}
 }
 
