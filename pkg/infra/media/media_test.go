@@ -176,6 +176,8 @@ func TestInfoFields(t *testing.T) {
 			want: Meta{Code: 6, Type: TypeFile, Mime: "application/octet-stream", Ext: "dat"}, named: true},
 		{name: "text", data: []byte("hello"), file: "../../etc/note.txt",
 			want: Meta{Code: 6, Type: TypeFile, Name: "note.txt", Path: "note.txt", Mime: "text/plain", Ext: "txt"}},
+		{name: "an extension that is no extension is not kept", data: pngHead, file: "x.png", hint: PutHint{Ext: "../../sh"},
+			want: Meta{Code: 3, Type: TypeImage, Name: "x.png", Path: "x.png", Mime: "image/png", Ext: "png"}},
 		{name: "a client's path is cut to its name", data: []byte("x"), file: `C:\Users\me\a.dat`,
 			want: Meta{Code: 6, Type: TypeFile, Name: "a.dat", Path: "a.dat", Mime: "text/plain", Ext: "dat"}},
 	} {
