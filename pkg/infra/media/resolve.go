@@ -313,7 +313,7 @@ func (s *Store) fetch(ctx context.Context, name, loc string, hint PutHint) (Meta
 		return Meta{}, tooLarge(fmt.Sprintf("media_path %s (Content-Length %d)", shown, res.ContentLength), s.max)
 	}
 	if name == "" {
-		name, _ = url.PathUnescape(path.Base(res.Request.URL.Path))
+		name = path.Base(res.Request.URL.Path) // Path is unescaped already
 		if name == "/" || name == "." {
 			name = ""
 		}

@@ -158,6 +158,8 @@ func TestResolve(t *testing.T) {
 			Meta{Name: "img.png", Path: srv.URL + "/img.png", Mime: "image/png", Type: TypeImage, Mtime: 1700000000}},
 		{"a URL's escaped name, and the bytes over a generic mime", events.Params{ParamPath: srv.URL + "/files/%E5%9B%BE.jpg?x=1"}, jpgHead,
 			Meta{Name: "图.jpg", Path: srv.URL + "/files/%E5%9B%BE.jpg?x=1", Mime: "image/jpeg", Type: TypeImage}},
+		{"a URL's name is unescaped once", events.Params{ParamPath: srv.URL + "/files/100%25%7A.jpg"}, jpgHead,
+			Meta{Name: "100%z.jpg", Mime: "image/jpeg", Type: TypeImage}},
 		{"a redirect to http", events.Params{ParamPath: srv.URL + "/redirect"}, pngHead,
 			Meta{Name: "img.png", Path: srv.URL + "/redirect", Mime: "image/png", Type: TypeImage}},
 	} {
