@@ -669,7 +669,9 @@ func testRosterChanges(t *testing.T, h Harness) {
 	r := start(t, h)
 	fx := r.fx
 	newFriend := r.acc.Change(t, wxdriver.Change{Kind: events.EventNewFriend, Friend: wx.Friend{Name: "wxdrivertest 新朋友", Category: wx.CategoryFriend}})
-	r.waitChange(t, events.EventNewFriend, func(c wxdriver.Change) bool { return c.Friend.ID == newFriend && c.Friend.Name == "wxdrivertest 新朋友" })
+	r.waitChange(t, events.EventNewFriend, func(c wxdriver.Change) bool {
+		return c.Friend.ID == newFriend && c.Friend.Name == "wxdrivertest 新朋友"
+	})
 	r.acc.Change(t, wxdriver.Change{Kind: events.EventLoseFriend, Friend: wx.Friend{ID: fx.Friend2}})
 	r.waitChange(t, events.EventLoseFriend, func(c wxdriver.Change) bool { return c.Friend.ID == fx.Friend2 })
 	newcomer := r.acc.Change(t, wxdriver.Change{Kind: events.EventNewGroupMember, GroupID: fx.Group, Member: wx.Member{Name: "wxdrivertest 新人"}})
