@@ -147,7 +147,10 @@ func TestChanges(t *testing.T) {
 		{"add member", func(r *Roster) bool { _, ok := r.AddMember("@@perl", wx.Member{ID: "@n"}); return ok }, func(r *Roster) bool { return r.Member("@@perl", "@n") != nil }},
 		{"add member twice", func(r *Roster) bool { _, ok := r.AddMember("@@perl", wx.Member{ID: "@zhao"}); return !ok }, func(r *Roster) bool { return len(r.Group("@@perl").Member) == 3 }},
 		{"add member to no group", func(r *Roster) bool { g, ok := r.AddMember("@@x", wx.Member{ID: "@n"}); return !ok && g == nil }, func(*Roster) bool { return true }},
-		{"lose member", func(r *Roster) bool { m, g, ok := r.RemoveMember("@@perl", "@zhao"); return ok && m.Name == "赵敏" && g.ID == "@@perl" }, func(r *Roster) bool { return r.Member("@@perl", "@zhao") == nil }},
+		{"lose member", func(r *Roster) bool {
+			m, g, ok := r.RemoveMember("@@perl", "@zhao")
+			return ok && m.Name == "赵敏" && g.ID == "@@perl"
+		}, func(r *Roster) bool { return r.Member("@@perl", "@zhao") == nil }},
 		{"stick a group", func(r *Roster) bool { ok, err := r.SetStick("@@perl", true); return ok && err == nil }, func(r *Roster) bool { return r.IsStuck("@@perl") }},
 		{"stick unknown", func(r *Roster) bool { _, err := r.SetStick("@x", true); return errors.Is(err, ErrNotFound) }, func(r *Roster) bool { return len(r.Stuck) == 0 }},
 		{"lose a stuck friend unsticks it", func(r *Roster) bool { r.SetStick("@li", true); _, ok := r.RemoveFriend("@li"); return ok }, func(r *Roster) bool { return !r.IsStuck("@li") }},
