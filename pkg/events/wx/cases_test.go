@@ -4,7 +4,6 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 )
 
-
 func must(e *events.Event, err error) *events.Event {
 	if err != nil {
 		panic(err)
