@@ -1,6 +1,13 @@
 package wx
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/events/wx"
+)
 
 // answers hands the messages friends send to the consult calls waiting on them. Mojo's consult
 // subscribed to every received message and removed its timer on the first one, whoever sent
@@ -71,4 +78,42 @@ func (a *answers) pending() int {
 		n += len(set)
 	}
 	return n
+}
+
+// consult sends a message to a friend and holds the call until that friend answers (the
+// answer's text is the reply) or `timeout` seconds have passed (reply null, reply_status
+// "reply timeout"). The send is bounded by DRIVER_TIMEOUT like any send; the wait by the
+// timeout alone (at most wx.ConsultMaxTimeout), which the gateway adds to its API_TIMEOUT for
+// this route. A send that fails answers at once, with its failure and reply null.
+func (w *Platform) consult(ctx context.Context, p events.Params) (any, error) {
+	raw, given := p["timeout"]
+	timeout, err := wx.ConsultTimeout(raw, given)
+	if err != nil {
+		return nil, events.ErrBadRequest("%v", err)
+	}
+	t, m, err := w.resolve(ctx, p, friendTarget)
+	if err != nil {
+		return asReply(err)
+	}
+	select {
+	case w.consults <- struct{}{}:
+		defer func() { <-w.consults }()
+	default:
+		return nil, events.NewStatus(events.CodeUnavailable, "too many consult calls waiting (CONSULT_MAX %d)", cap(w.consults))
+	}
+	a := w.answers.wait(t.id)
+	defer w.answers.done(a)
+	r := w.deliver(ctx, t, m)
+	if r.Code != events.CodeOK {
+		return &wx.ConsultReply{SendReply: *r}, nil
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case answer := <-a.ch:
+		return &wx.ConsultReply{SendReply: *r, Reply: &answer}, nil
+	case <-timer.C:
+	case <-w.ctx.Done():
+	}
+	return &wx.ConsultReply{SendReply: *r, ReplyStatus: wx.ReplyTimeout}, nil
 }

@@ -53,15 +53,11 @@ func stickOp(p events.Params) (bool, error) {
 	return false, events.ErrBadRequest("op %q: want 1 (stick) or 0 (unstick)", v)
 }
 
-// hasMedia reports whether a call names media to send: Mojo's `defined $p->{media_data} or
-// defined $p->{media_path} or defined $p->{media_id}`.
+// hasMedia reports whether a call names media to send: media_id, media_data or media_path,
+// as Mojo's `defined $p->{media_...}`, but an empty value (a blank form field) counts as
+// absent, as the media store reads it.
 func hasMedia(p events.Params) bool {
-	for _, k := range []string{"media_id", "media_data", "media_path"} {
-		if _, ok := p[k]; ok {
-			return true
-		}
-	}
-	return false
+	return p["media_id"] != "" || p["media_data"] != "" || strings.TrimSpace(p["media_path"]) != ""
 }
 
 // selector keeps the params a lookup reads, so that content, media_* and the transport's own
