@@ -138,3 +138,12 @@ func (w *Platform) getClientInfo(ctx context.Context, p events.Params) (any, err
 		State: ci.State,
 	}, nil
 }
+
+// handlerNames lists the routes Handlers serves (tests).
+func (w *Platform) handlerNames() map[string]bool {
+	names := map[string]bool{}
+	for r := range w.Handlers() {
+		names[r] = true
+	}
+	return names
+}
