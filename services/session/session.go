@@ -122,9 +122,6 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 		return nil, fmt.Errorf("session: unknown PLATFORM %q (known: %s)", cfg.Platform,
 			strings.Join(slices.Sorted(maps.Keys(platforms)), ", "))
 	}
-	if cfg.MembersMax < 0 {
-		return nil, fmt.Errorf("session: MEMBERS_MAX must be positive, got %d", cfg.MembersMax)
-	}
 	if log == nil {
 		log = slog.Default()
 	}
