@@ -78,7 +78,7 @@ func startStream(t *testing.T, cfg Config, noStream bool, tune func(*streamer)) 
 		go func() { served <- g.Serve(ctx, ln) }()
 		shutdown = cancel
 	} else {
-		st := g.newStreamer()
+		st := g.newStreamer(g.qq)
 		tune(st)
 		r := mux.NewRouter()
 		r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
