@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -112,6 +114,7 @@ type upload struct {
 	vals   url.Values // the body's other parameters
 	budget int64      // what is left of MAX_BODY_BYTES for them
 	meta   *media.Meta
+	log    *slog.Logger
 }
 
 // readUpload reads the parameters of a media call whose body streams (streamsUpload): the
@@ -130,18 +133,21 @@ func (g *Gateway) readUpload(w http.ResponseWriter, r *http.Request, pf *platfor
 		return nil, err
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, g.uploadLimit(st.Config().MaxBytes))
-	u := &upload{ctx: r.Context(), store: st, vals: url.Values{}, budget: g.cfg.MaxBodyBytes}
+	u := &upload{ctx: r.Context(), store: st, vals: url.Values{}, budget: g.cfg.MaxBodyBytes, log: g.log}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "multipart/form-data" {
 		err = u.multipart(r)
 	} else {
 		err = u.form(r.Body)
 	}
-	if err != nil {
-		return nil, err
+	if err == nil {
+		if err = events.MergeValues(p, u.vals); err != nil {
+			err = fmt.Errorf("body: %w", err)
+		}
 	}
-	if err := events.MergeValues(p, u.vals); err != nil {
-		return nil, fmt.Errorf("body: %w", err)
+	if err != nil {
+		u.discard()
+		return nil, err
 	}
 	if u.meta != nil {
 		named(p, *u.meta)
@@ -208,8 +214,52 @@ func put(ctx context.Context, st *media.Store, name, mimeType string, r io.Reade
 	return m, &statusError{st: events.NewStatus(events.CodeInternal, "media store: %v", err), err: err}
 }
 
-// base64Reader decodes media_data: standard base64, line breaks allowed.
-func base64Reader(r io.Reader) io.Reader { return base64.NewDecoder(base64.StdEncoding, r) }
+// base64Reader decodes media_data as the store does (media.Resolve): the standard or the
+// URL-safe alphabet, with or without '=' padding, line breaks allowed. Streaming, it cannot
+// look at the whole first, so it reads the URL-safe letters as their standard twins and
+// drops the padding.
+func base64Reader(r io.Reader) io.Reader {
+	return base64.NewDecoder(base64.RawStdEncoding, &base64Spellings{r: r})
+}
+
+// base64Spellings maps the URL-safe alphabet onto the standard one and drops '='.
+type base64Spellings struct{ r io.Reader }
+
+func (b *base64Spellings) Read(p []byte) (int, error) {
+	for {
+		n, err := b.r.Read(p)
+		k := 0
+		for _, c := range p[:n] {
+			switch c {
+			case '=':
+				continue
+			case '-':
+				c = '+'
+			case '_':
+				c = '/'
+			}
+			p[k] = c
+			k++
+		}
+		if k > 0 || err != nil || n == 0 {
+			return k, err
+		}
+	}
+}
+
+// discard deletes the media of a call refused after it was stored: a refused call stores
+// nothing.
+func (u *upload) discard() {
+	if u.meta == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), 5*time.Second)
+	defer cancel()
+	if err := u.store.Delete(ctx, u.meta.ID); err != nil {
+		u.log.Warn("upload of a refused call left in the media store", "media_id", u.meta.ID, "err", err)
+	}
+	u.meta = nil
+}
 
 // onlyOne refuses a second media in one call.
 func (u *upload) onlyOne() error {
