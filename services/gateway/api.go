@@ -35,15 +35,7 @@ func (g *Gateway) api(p *platform) http.HandlerFunc {
 // call reads the parameters of one call, asks the session and writes its reply.
 func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, route string) {
 	start := time.Now()
-	var (
-		p   events.Params
-		err error
-	)
-	if g.streamsUpload(pf, route, r) {
-		p, err = g.readUpload(w, r, pf)
-	} else if p, err = g.readParams(w, r); err == nil && pf.media[route] {
-		err = g.storeMediaData(r.Context(), pf, p)
-	}
+	p, err := g.readCall(w, r, pf, route)
 	if err != nil {
 		st := paramsStatus(err)
 		g.log.Info("api", "platform", pf.name, "route", route, "status", HTTPStatusOf(st), "err", err)
@@ -107,6 +99,23 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 		pf.release(g.log, ticket, !gone && status == http.StatusOK)
 	}
 	g.log.Info("api", "platform", pf.name, "route", route, "status", status, "took", time.Since(start).Round(time.Microsecond), "caller_gone", gone)
+}
+
+// readCall reads the parameters of a call of route: an upload streams into the media store
+// (mediaupload.go), any other body is read as readParams does; a media route's media_data is
+// stored either way.
+func (g *Gateway) readCall(w http.ResponseWriter, r *http.Request, pf *platform, route string) (events.Params, error) {
+	if g.streamsUpload(pf, route, r) {
+		return g.readUpload(w, r, pf)
+	}
+	p, err := g.readParams(w, r)
+	if err == nil && pf.media[route] {
+		err = g.storeMediaData(r.Context(), pf, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // release tells the session whether the items of a check_event ticket reached the caller;

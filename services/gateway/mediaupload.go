@@ -26,9 +26,9 @@ import (
 // The gateway puts them into the media store before the call crosses NATS and passes on the
 // media_id instead, so that the request stays small whatever the media's size. A multipart or
 // form body streams into the store, never held whole in memory, up to MEDIA_MAX_BYTES of media
-// (in base64: uploadLimit); the other parameters of the body keep MAX_BODY_BYTES. A JSON body
-// (and the query) is read whole under MAX_BODY_BYTES as for any call, its media_data stored
-// the same way.
+// (in base64: uploadLimit); the other parameters of the body keep MAX_BODY_BYTES. A JSON body,
+// a form body of MAX_BODY_BYTES at most and the query are read whole as for any call, their
+// media_data stored the same way.
 
 // uploadFields are the names a file part of a media call may have: Openwx reads media_path and
 // media_data (Mojolicious's param() hands an upload under either name to the plugin); media is
@@ -87,14 +87,22 @@ func (g *Gateway) store(ctx context.Context, pf *platform) (*media.Store, error)
 	return s, nil
 }
 
-// streamsUpload reports whether the body of r streams into the media store: a POST of a form
-// or multipart body to a media route of pf.
+// streamsUpload reports whether the body of r streams into the media store: a POST to a media
+// route of pf with a multipart body, or a form body that may be larger than MAX_BODY_BYTES. A
+// form body known to be smaller is read whole, as for any call (its token too), and its
+// media_data stored from memory.
 func (g *Gateway) streamsUpload(pf *platform, route string, r *http.Request) bool {
 	if !pf.media[route] || r.Method != http.MethodPost {
 		return false
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return ct == "multipart/form-data" || ct == "application/x-www-form-urlencoded"
+	switch ct {
+	case "multipart/form-data":
+		return true
+	case "application/x-www-form-urlencoded":
+		return r.ContentLength < 0 || r.ContentLength > g.cfg.MaxBodyBytes
+	}
+	return false
 }
 
 // uploadLimit bounds the body of an upload: the largest media in base64, with room for line

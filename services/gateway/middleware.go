@@ -67,8 +67,9 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 			// leaves the body for the handler (ParseForm keeps what it read).
 			got = r.URL.Query().Get("access_token")
 		}
-		// An upload streams into the media store: its body is not read for a token (the
-		// token goes in the header or the query), and nothing is stored without one.
+		// An upload that streams into the media store (a multipart body, a form body over
+		// MAX_BODY_BYTES) is not read for a token: it goes in the header or the query, and
+		// nothing is stored without it.
 		route, _ := strings.CutPrefix(r.URL.Path, pf.path)
 		streamed := g.streamsUpload(pf, route, r)
 		if got == "" && isForm(r) && !streamed {

@@ -73,6 +73,9 @@ func startWx(t *testing.T, cfg Config) *env {
 			t.Fatal(err)
 		}
 	}
+	if err := nc.Flush(); err != nil { // the endpoints are subscribed before the first call
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -231,8 +234,10 @@ func TestOpenwxAuth(t *testing.T) {
 		{path: "/openwx/get_user_info", query: "access_token=wrong"},
 		{method: http.MethodPost, path: "/openwx/send_friend_message", ct: "application/x-www-form-urlencoded", body: []byte("id=@a&content=x&access_token=wrong")},
 		{method: http.MethodPost, path: "/openwx/upload_media", ct: mpCT, body: mpBody},
-		// The token of an upload goes in the header or the query: its body is not read for it.
-		{method: http.MethodPost, path: "/openwx/upload_media", ct: "application/x-www-form-urlencoded", body: []byte("access_token=s3cret&media_data=aGk=")},
+		// The token of a streamed upload goes in the header or the query: its body is not
+		// read for it.
+		{method: http.MethodPost, path: "/openwx/upload_media", ct: "application/x-www-form-urlencoded",
+			body: []byte("access_token=s3cret&media_data=" + strings.Repeat("aGk=", 1<<18))},
 		{path: "/openwx/no_such_route"},
 	} {
 		a := e.do(t, c)
@@ -251,6 +256,12 @@ func TestOpenwxAuth(t *testing.T) {
 	got := decodeEcho(t, e.do(t, call{method: http.MethodPost, path: "/openwx/upload_media", query: "access_token=s3cret", ct: mpCT, body: mpBody}))
 	if got.Params["media_id"] == "" || got.Params["access_token"] != "" {
 		t.Errorf("upload with the token in the query: params %q", got.Params)
+	}
+	// A small form is read whole, its token too, as for any call.
+	got = decodeEcho(t, e.do(t, call{method: http.MethodPost, path: "/openwx/send_friend_message", ct: "application/x-www-form-urlencoded",
+		body: []byte("access_token=s3cret&id=@a&media_data=aGk=")}))
+	if got.Params["media_id"] == "" || got.Params["media_data"] != "" || got.Params["access_token"] != "" {
+		t.Errorf("small form upload with the token in the body: params %q", got.Params)
 	}
 	decodeEcho(t, e.do(t, call{path: "/openqq/get_user_info", header: auth}))
 	// Unknown routes stay text 403 once the token is right.
@@ -340,10 +351,12 @@ func TestOpenwxCheckEvent(t *testing.T) {
 // A media in a call's body is stored before the call crosses NATS: the session gets its
 // media_id (and media_name, media_mime), never the bytes; the store holds exactly them.
 func TestOpenwxUpload(t *testing.T) {
-	e := startWx(t, Config{})
+	// The 42 KB forms are over MAX_BODY_BYTES: they stream; the small ones are read whole.
+	e := startWx(t, Config{MaxBodyBytes: 16 << 10})
 	st, _ := wxStore(t, e)
 	img := bytes.Repeat([]byte("\x89PNG\r\n\x1a\nimage"), 3000) // 42 KB
 	b64 := base64.StdEncoding.EncodeToString(img)
+	small := base64.StdEncoding.EncodeToString(img[:300])
 	mpFile := func(field string) (string, []byte) {
 		return multipartBody(t, part{name: "id", value: "@f"}, part{name: field, value: string(img), file: true})
 	}
@@ -356,20 +369,23 @@ func TestOpenwxUpload(t *testing.T) {
 		c     call
 		route string
 		name_ string // the media_name the session must see ("" : any)
+		n     int    // the bytes of img sent (0: all)
 	}{
-		{"multipart media", call{method: http.MethodPost, path: "/openwx/upload_media", ct: mpCT, body: mpBody}, "upload_media", "upload.bin"},
-		{"multipart media_data file", call{method: http.MethodPost, path: "/openwx/send_friend_message", ct: dataCT, body: dataBody}, "send_friend_message", "upload.bin"},
-		{"multipart media_path file", call{method: http.MethodPost, path: "/openwx/send_group_message", ct: pathCT, body: pathBody}, "send_group_message", "upload.bin"},
-		{"multipart media_data field", call{method: http.MethodPost, path: "/openwx/consult", ct: fieldCT, body: fieldBody}, "consult", "x.png"},
+		{"multipart media", call{method: http.MethodPost, path: "/openwx/upload_media", ct: mpCT, body: mpBody}, "upload_media", "upload.bin", 0},
+		{"multipart media_data file", call{method: http.MethodPost, path: "/openwx/send_friend_message", ct: dataCT, body: dataBody}, "send_friend_message", "upload.bin", 0},
+		{"multipart media_path file", call{method: http.MethodPost, path: "/openwx/send_group_message", ct: pathCT, body: pathBody}, "send_group_message", "upload.bin", 0},
+		{"multipart media_data field", call{method: http.MethodPost, path: "/openwx/consult", ct: fieldCT, body: fieldBody}, "consult", "x.png", 0},
 		{"form media_data", call{method: http.MethodPost, path: "/openwx/upload_media", ct: "application/x-www-form-urlencoded",
-			body: []byte("media_name=a.png&media_data=" + url.QueryEscape(b64) + "&id=%40f")}, "upload_media", "a.png"},
+			body: []byte("media_name=a.png&media_data=" + url.QueryEscape(b64) + "&id=%40f")}, "upload_media", "a.png", 0},
 		{"form media_data, + unescaped", call{method: http.MethodPost, path: "/openwx/upload_media", ct: "application/x-www-form-urlencoded",
-			body: []byte("media_data=" + b64)}, "upload_media", ""},
+			body: []byte("media_data=" + b64)}, "upload_media", "", 0},
 		{"form media_data, URL-safe unpadded", call{method: http.MethodPost, path: "/openwx/upload_media", ct: "application/x-www-form-urlencoded",
-			body: []byte("media_data=" + base64.RawURLEncoding.EncodeToString(img))}, "upload_media", ""},
+			body: []byte("media_data=" + base64.RawURLEncoding.EncodeToString(img))}, "upload_media", "", 0},
 		{"JSON media_data", call{method: http.MethodPost, path: "/openwx/send_friend_message", ct: "application/json",
-			body: []byte(`{"id":"@f","media_data":"` + b64 + `","media_mime":"image/png"}`)}, "send_friend_message", ""},
-		{"query media_data", call{path: "/openwx/upload_media", query: "media_data=" + url.QueryEscape(base64.StdEncoding.EncodeToString(img[:300]))}, "upload_media", ""},
+			body: []byte(`{"id":"@f","media_data":"` + small + `","media_mime":"image/png"}`)}, "send_friend_message", "", 300},
+		{"small form media_data", call{method: http.MethodPost, path: "/openwx/upload_media", ct: "application/x-www-form-urlencoded",
+			body: []byte("media_data=" + url.QueryEscape(small))}, "upload_media", "", 300},
+		{"query media_data", call{path: "/openwx/upload_media", query: "media_data=" + url.QueryEscape(small)}, "upload_media", "", 300},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := decodeEcho(t, e.do(t, tc.c))
@@ -388,8 +404,8 @@ func TestOpenwxUpload(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := img
-			if tc.name == "query media_data" {
-				want = img[:300]
+			if tc.n > 0 {
+				want = img[:tc.n]
 			}
 			if !bytes.Equal(b, want) {
 				t.Errorf("stored %d bytes, want the %d sent", len(b), len(want))
