@@ -60,6 +60,9 @@ func instrument(next http.Handler, pfs ...*platform) http.Handler {
 		}
 		p := platformOf(r.URL.Path)
 		route, ok := p.route(r.URL.Path)
+		if ok && r.Method == http.MethodPost && p.getOnly != nil && p.getOnly(route) {
+			ok = false // Openwx's catch-all answered: no call of the route
+		}
 		if !ok {
 			if status != http.StatusForbidden {
 				return

@@ -21,6 +21,7 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
 	"github.com/openqq/openqq/pkg/infra/media"
+	"github.com/openqq/openqq/pkg/infra/metrics/metricstest"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 )
 
@@ -593,5 +594,73 @@ func TestOpenwxFormValue(t *testing.T) {
 		if (err != nil) != tc.err || !tc.err && out.String() != tc.want {
 			t.Errorf("%q: %q, %v; want %q (error %v)", tc.in, out.String(), err, tc.want, tc.err)
 		}
+	}
+}
+
+// /openwx/events streams WX_EVENTS, beside /openqq/events on QQ_EVENTS; its filter takes the
+// WeChat item names; /console/reporters?platform=wx lists WX_EVENTS's reporters.
+func TestOpenwxEvents(t *testing.T) {
+	e := startStream(t, Config{}, false, nil)
+	wxs := events.Subjects{Prefix: "wx"}
+	e.createStream(wxs.Stream(), wxs.Events())
+	wxAll := e.openPath(pathWxEvents, "")
+	wxReq := e.openPath(pathWxEvents, "filter=friend_request")
+	qqAll := e.open("")
+	pub := func(subj, data string) stored {
+		ack, err := e.js.Publish(context.Background(), subj, []byte(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stored{ack.Sequence, events.EventName(subj), data}
+	}
+	qq := pub(events.Subjects{}.Event(events.FriendMessage), `{"post_type":"receive_message","type":"friend_message"}`)
+	msg := pub(wxs.Event("friend_message"), `{"post_type":"receive_message","type":"friend_message","format":"media"}`)
+	req := pub(wxs.Event("friend_request"), `{"post_type":"event","event":"friend_request","params":["@a","A","hi","t"]}`)
+	qqAll.want([]stored{qq})
+	wxAll.want([]stored{msg, req})
+	wxReq.want([]stored{req})
+	if resp := e.get(pathWxEvents, "filter=no.such"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bad filter name: HTTP %d", resp.StatusCode)
+	}
+	for _, q := range []string{"platform=wx", "", "platform=qq"} {
+		resp := e.get(pathReporters, q)
+		a := readAnswer(t, resp)
+		if a.status != http.StatusOK || decodeStatus(t, a.body).Code != events.CodeOK {
+			t.Errorf("reporters?%s: HTTP %d %s", q, a.status, a.body)
+		}
+	}
+	if a := readAnswer(t, e.get(pathReporters, "platform=xx")); a.status != http.StatusBadRequest {
+		t.Errorf("reporters?platform=xx: HTTP %d %s", a.status, a.body)
+	}
+}
+
+// The Openwx calls are counted in their own family, by Openwx route; unknown /openwx paths
+// count as "unknown" there, and /openqq's family sees none of them.
+func TestOpenwxMetrics(t *testing.T) {
+	e := startWx(t, Config{})
+	before := metricstest.Local(t)
+	e.do(t, call{path: "/openwx/get_client_info"})
+	e.doRaw(t, call{path: "/openwx/get_avatar", query: "id=@a"})
+	e.doRaw(t, call{path: "/openwx/nope"})
+	e.doRaw(t, call{method: http.MethodPost, path: "/openwx/get_user_info"})
+	after := metricstest.Local(t)
+	for _, tc := range []struct {
+		route, code string
+		want        float64
+	}{
+		{"get_client_info", "200", 1},
+		{"get_avatar", "200", 1},
+		{routeUnknown, "403", 2},
+	} {
+		if got := metricstest.Delta(before, after, "openqq_wx_api_requests_total", "route", tc.route, "code", tc.code); got != tc.want {
+			t.Errorf("openqq_wx_api_requests_total{route=%q,code=%q} rose by %v, want %v", tc.route, tc.code, got, tc.want)
+		}
+	}
+	// The POST to a GET-only route is no call of it: unknown, like Mojo's catch-all.
+	if got := metricstest.Delta(before, after, "openqq_wx_api_requests_total", "route", "get_user_info"); got != 0 {
+		t.Errorf("get_user_info counted %v", got)
+	}
+	if got := metricstest.Delta(before, after, "openqq_api_requests_total", "route", "get_client_info"); got != 0 {
+		t.Errorf("an Openwx call counted in openqq_api_requests_total: %v", got)
 	}
 }
