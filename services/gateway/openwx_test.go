@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -662,5 +663,17 @@ func TestOpenwxMetrics(t *testing.T) {
 	}
 	if got := metricstest.Delta(before, after, "openqq_api_requests_total", "route", "get_client_info"); got != 0 {
 		t.Errorf("an Openwx call counted in openqq_api_requests_total: %v", got)
+	}
+}
+
+// The console shows the WeChat account beside the QQ one: its panel, filled from /openwx/.
+func TestConsoleShowsWx(t *testing.T) {
+	g := newBare(t, Config{})
+	for path, want := range map[string]string{"/": `id="wx-state"`, "/console/app.js": `"/openwx/" + route`} {
+		rec := httptest.NewRecorder()
+		g.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("GET %s does not contain %s", path, want)
+		}
 	}
 }
