@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/pkg/infra/metrics/metricstest"
 	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // avatarBytes is what the test Openwx session answers get_avatar with.
@@ -675,5 +677,43 @@ func TestConsoleShowsWx(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("GET %s does not contain %s", path, want)
 		}
+	}
+}
+
+// With several listeners, the exposed-address warning names each address beyond loopback, and
+// only those.
+func TestExposedWarningEachAddress(t *testing.T) {
+	srv := natstest.Start(t)
+	var buf proctest.SyncBuffer
+	g, err := New(natstest.Connect(t, srv), withDefaults(Config{}), slog.New(slog.NewTextHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lns []net.Listener
+	for _, a := range []string{"127.0.0.1:0", "0.0.0.0:0", "0.0.0.0:0"} {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, lns...) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if n := strings.Count(out, "without ACCESS_TOKEN"); n != 2 {
+		t.Errorf("%d warnings, want 2 (one per exposed address)\n%s", n, out)
+	}
+	for _, ln := range lns[1:] {
+		if !strings.Contains(out, "addr="+ln.Addr().String()) {
+			t.Errorf("no warning names %s", ln.Addr())
+		}
+	}
+	if strings.Contains(out, "whoever reaches "+lns[0].Addr().String()) {
+		t.Error("the loopback address was warned about")
 	}
 }
