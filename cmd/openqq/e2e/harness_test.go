@@ -47,6 +47,7 @@ type env struct {
 	base string     // http://127.0.0.1:<port>
 	sess *session.Session
 	http *http.Client
+	api  string // the routes' path prefix: /openqq/ (when empty) or /openwx/
 }
 
 type option func(*session.Config, *gateway.Config)
@@ -157,7 +158,11 @@ func (e *env) do(req *http.Request) (int, []byte) {
 
 func (e *env) newRequest(method, route string, q url.Values, body io.Reader) *http.Request {
 	e.t.Helper()
-	u := e.base + "/openqq/" + route
+	api := e.api
+	if api == "" {
+		api = events.APIPathPrefix
+	}
+	u := e.base + api + route
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

@@ -1,0 +1,358 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/events/wx"
+	"github.com/openqq/openqq/pkg/infra/embednats"
+	"github.com/openqq/openqq/pkg/infra/media"
+	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/services/gateway"
+	"github.com/openqq/openqq/services/session/engine"
+	wxsession "github.com/openqq/openqq/services/session/wx"
+	wxsim "github.com/openqq/openqq/services/session/wxdriver/sim"
+	"github.com/openqq/openqq/services/session/wxroster"
+)
+
+// The Openwx end-to-end harness: a real NATS server, the WeChat platform of the session on
+// the engine over the simulated WeChat account, the real gateway serving /openwx/ (and, with
+// withReporters, reporters posting to a real post_api receiver), all driven over HTTP on
+// loopback. It reuses the QQ harness's env (its requests go to /openwx/ instead).
+
+// wxMediaMax is the media limit of the tests (MEDIA_MAX_BYTES), the same in every service.
+const wxMediaMax = 256 << 10
+
+// wxSetup is what startWX runs; options change it.
+type wxSetup struct {
+	eng  engine.Config
+	plat wxsession.Config
+	sim  *wxsim.Config
+	gw   gateway.Config
+	// reporters is how many reporters post to the receiver (0: none); rep configures them.
+	reporters int
+	rep       wxReporterSetup
+	// noWait: startWX returns before the client is running.
+	noWait bool
+}
+
+type wxOption func(*wxSetup)
+
+// wxEnv is one running openwx.
+type wxEnv struct {
+	*env
+	srv      *embednats.Server
+	js       jetstream.JetStream
+	subj     events.Subjects
+	eng      *engine.Engine
+	plat     *wxsession.Platform
+	sim      *wxsim.Sim
+	mediaDir string
+	setup    wxSetup
+	post     *postAPI // nil without reporters
+	stopped  chan struct{}
+}
+
+// startWX runs NATS, a WeChat session (sim), the gateway and the reporters asked for, and waits
+// until the client is running.
+func startWX(t *testing.T, opts ...wxOption) *wxEnv {
+	t.Helper()
+	srv := natstest.Start(t)
+	w := startWXOn(t, srv, opts...)
+	return w
+}
+
+// startWXOn is startWX on a NATS server already running (a second session after the first
+// stopped).
+func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
+	t.Helper()
+	dir := t.TempDir()
+	mc := media.Config{Dir: dir, MaxBytes: wxMediaMax}
+	s := wxSetup{
+		eng: engine.Config{Account: "default", DriverTimeout: 5 * time.Second, ControlDelay: 200 * time.Millisecond, LogLevel: "info"},
+		// Nobody answers unless a test says so: an answer would be an item the stream gains
+		// behind a test's back.
+		sim: &wxsim.Config{QRCodeDir: t.TempDir(), ReplyDelay: 20 * time.Millisecond, Answerers: []string{}},
+		gw: gateway.Config{SubjectPrefix: "qq", WxSubjectPrefix: wx.Prefix, APITimeout: 3 * time.Second,
+			MaxBodyBytes: 64 << 10, Config: mc},
+	}
+	s.plat = wxsession.Config{Driver: "sim", Config: mc}
+	wxsession.Defaults(&s.eng)
+	for _, o := range opts {
+		o(&s)
+	}
+	s.plat.DriverConfig = s.sim
+	nc := natstest.Connect(t, srv)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wxEnv{
+		env:  &env{t: t, srv: srv, nc: nc, http: &http.Client{Timeout: 30 * time.Second}, api: wx.APIPathPrefix},
+		srv:  srv, js: js, subj: events.Subjects{Prefix: s.eng.SubjectPrefix}, mediaDir: dir, setup: s,
+		stopped: make(chan struct{}),
+	}
+	log := natstest.Logger(t)
+	eng, err := engine.New(natstest.Connect(t, srv), s.eng, log, func(e *engine.Engine) (engine.Platform, error) {
+		p, err := wxsession.New(e, s.plat)
+		w.plat = p
+		return p, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.eng = eng
+	w.sim = w.plat.Driver().(*wxsim.Sim)
+	gw, err := gateway.New(natstest.Connect(t, srv), s.gw, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.base = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	gwDone := make(chan error, 1)
+	done := map[string]chan error{"gateway": gwDone}
+	go func() { gwDone <- gw.Serve(ctx, ln) }()
+	var sessErr error
+	go func() {
+		sessErr = eng.Run(ctx)
+		close(w.stopped)
+	}()
+	if s.reporters > 0 {
+		w.post = w.startReporters(ctx, s, done)
+	}
+	t.Cleanup(func() {
+		w.plat.Close()
+		cancel()
+		for name, c := range done {
+			select {
+			case err := <-c:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("%s ended with %v", name, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("%s did not stop within 10s", name)
+			}
+		}
+		select {
+		case <-w.stopped:
+			if sessErr != nil {
+				t.Errorf("session ended with %v", sessErr)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("session did not stop within 10s")
+		}
+	})
+	if !s.noWait {
+		w.waitRunning()
+	}
+	return w
+}
+
+// withSim changes the simulated account's configuration.
+func withSim(f func(*wxsim.Config)) wxOption { return func(s *wxSetup) { f(s.sim) } }
+
+// withToken sets ACCESS_TOKEN on the gateway.
+func withToken(token string) wxOption { return func(s *wxSetup) { s.gw.AccessToken = token } }
+
+// waitRunning polls get_client_info over HTTP until the client is running.
+func (w *wxEnv) waitRunning() {
+	w.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		req := w.newRequest(http.MethodGet, wx.RouteGetClientInfo, nil, nil)
+		if tok := w.setup.gw.AccessToken; tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, body := w.raw(req)
+		var ci struct {
+			State events.State `json:"state"`
+		}
+		if resp.StatusCode == 200 && json.Unmarshal(body, &ci) == nil && ci.State == events.StateRunning {
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // nothing to wait on over HTTP: poll, as a bot does
+	}
+	w.t.Fatal("the WeChat client not running after 15s")
+}
+
+// with returns a copy of w whose helpers report to t.
+func (w *wxEnv) with(t *testing.T) *wxEnv {
+	c := *w
+	c.env = w.env.with(t)
+	return &c
+}
+
+// inject makes the simulated WeChat account receive a message or a change (wx.sim.inject).
+func (w *wxEnv) inject(in wx.Injection) wx.InjectReply {
+	w.t.Helper()
+	m, err := w.nc.Request(w.subj.SimInject(), events.MustMarshal(in), 10*time.Second)
+	if err != nil {
+		w.t.Fatalf("inject: %v", err)
+	}
+	var r wx.InjectReply
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		w.t.Fatalf("inject reply %s: %v", m.Data, err)
+	}
+	return r
+}
+
+// subscribeWX collects every item on wx.events.>.
+func (w *wxEnv) subscribeWX() *items {
+	w.t.Helper()
+	return w.subscribe(w.subj.Events())
+}
+
+// roster is the friends, groups and user of get_*_info, read over HTTP.
+type wxRoster struct {
+	user    map[string]any
+	friends []map[string]any
+	groups  []map[string]any
+}
+
+func (w *wxEnv) roster() wxRoster {
+	w.t.Helper()
+	var r wxRoster
+	for _, c := range []struct {
+		route string
+		into  func(b []byte)
+	}{
+		{wx.RouteGetUserInfo, func(b []byte) { r.user = object(w.t, b) }},
+		{wx.RouteGetFriendInfo, func(b []byte) { r.friends = array(w.t, b) }},
+		{wx.RouteGetGroupInfo, func(b []byte) { r.groups = array(w.t, b) }},
+	} {
+		code, body := w.get(c.route, nil)
+		if code != 200 {
+			w.t.Fatalf("%s: %d %.300s", c.route, code, body)
+		}
+		c.into(body)
+	}
+	return r
+}
+
+// find returns the first object whose key is value.
+func find(list []map[string]any, key, value string) map[string]any {
+	i := slices.IndexFunc(list, func(m map[string]any) bool { return m[key] == value })
+	if i < 0 {
+		return nil
+	}
+	return list[i]
+}
+
+// friendBy finds a friend of get_friend_info by key.
+func (w *wxEnv) friendBy(key, value string) map[string]any {
+	w.t.Helper()
+	f := find(w.roster().friends, key, value)
+	if f == nil {
+		w.t.Fatalf("no friend with %s %q", key, value)
+	}
+	return f
+}
+
+// groupBy finds a group of get_group_info by key.
+func (w *wxEnv) groupBy(key, value string) map[string]any {
+	w.t.Helper()
+	g := find(w.roster().groups, key, value)
+	if g == nil {
+		w.t.Fatalf("no group with %s %q", key, value)
+	}
+	return g
+}
+
+// str reads a string field.
+func str(t *testing.T, m map[string]any, key string) string {
+	t.Helper()
+	s, ok := m[key].(string)
+	if !ok {
+		t.Fatalf("%q is %T %v, want a string, in %v", key, m[key], m[key], m)
+	}
+	return s
+}
+
+// serverRoster is the simulated server's roster (its current ids).
+func (w *wxEnv) serverRoster() *wxroster.Roster { return w.sim.Roster() }
+
+// storeCounts is what the event stream and the media bucket hold: a refused call must grow
+// neither.
+type storeCounts struct{ items, media uint64 }
+
+func (w *wxEnv) counts() storeCounts {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := w.js.Stream(ctx, w.subj.Stream())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var c storeCounts
+	c.items = info.State.Msgs
+	obs, err := w.js.ObjectStore(ctx, w.subj.MediaBucket())
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return c
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	lister, err := obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return c
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	c.media = uint64(len(lister))
+	return c
+}
+
+// writeMedia writes a file into MEDIA_DIR and returns its path.
+func (w *wxEnv) writeMedia(name string, data []byte) string {
+	w.t.Helper()
+	p := filepath.Join(w.mediaDir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// wxItem reads the stream from its start for the first item on subject name that ok accepts.
+func (w *wxEnv) wxItem(name string, ok func(map[string]any) bool) map[string]any {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := w.js.OrderedConsumer(ctx, w.subj.Stream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{w.subj.Event(name)}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for {
+		m, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			w.t.Fatalf("no %s item as wanted in %s: %v", name, w.subj.Stream(), err)
+		}
+		it := object(w.t, m.Data())
+		if ok(it) {
+			return it
+		}
+	}
+}
+
+// natsMsgData is the data of a NATS message (items' raw message).
+func natsMsgData(m *nats.Msg) []byte { return m.Data }
