@@ -18,7 +18,7 @@ func (s *Session) State(st events.State) { s.setState(st) }
 // QRCode publishes input_qrcode [path, base64 of the PNG].
 func (s *Session) QRCode(path string, png []byte) {
 	s.log.Info("login QR code", "path", path, "bytes", len(png))
-	s.publishEvent(events.EventInputQRCode, path, mimeBase64(png))
+	s.publishEvent(events.EventInputQRCode, path, events.MIMEBase64(png))
 }
 
 // LoggedIn installs the roster, publishes login and moves to running.
