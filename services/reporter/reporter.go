@@ -31,11 +31,15 @@ import (
 // Config is the reporter's configuration, read from the environment. The names are the seeds'.
 type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// Platform is "qq" (Openqq's reports and answers) or "wx" (Openwx's); when empty, the
+	// first token of SUBJECT_PREFIX says ("wx", "wx.alice"), and any other prefix is QQ's.
+	Platform string `envconfig:"PLATFORM"`
 	// PostAPI is one or more URLs (comma-separated); each receives every item.
 	PostAPI []string `envconfig:"POST_API"`
 	// PostEvent false leaves only messages; PostEventList names the events that go.
 	PostEvent bool `envconfig:"POST_EVENT" default:"true"`
-	// Its default is events.DefaultPostEventList (the seeds'), defined there once.
+	// Its default is the platform's (events.DefaultPostEventListOf: the seeds', and Openwx's
+	// adds friend_request), defined there once.
 	PostEventList []string `envconfig:"POST_EVENT_LIST"`
 	// PostStdout also prints each item as one JSON line on standard output.
 	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
@@ -118,6 +122,7 @@ type Reporter struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	cfg    Config
+	plat   platform
 	subj   events.Subjects
 	log    *slog.Logger
 	client *http.Client
@@ -135,8 +140,11 @@ type Reporter struct {
 // changes (PostEvent excepted: false is a real choice).
 func (c *Config) fill() {
 	config.Defaults(c)
+	if p, err := events.ResolvePlatform(c.Platform, c.SubjectPrefix); err == nil {
+		c.Platform = p
+	}
 	if c.PostEventList == nil {
-		c.PostEventList = events.DefaultPostEventList
+		c.PostEventList = events.DefaultPostEventListOf(c.Platform)
 	}
 }
 
@@ -145,6 +153,9 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 	cfg.fill()
 	if !events.ValidPrefix(cfg.SubjectPrefix) {
 		return nil, fmt.Errorf("reporter: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	if _, err := events.ResolvePlatform(cfg.Platform, cfg.SubjectPrefix); err != nil {
+		return nil, fmt.Errorf("reporter: %w", err)
 	}
 	switch {
 	case cfg.PostTimeout <= 0:
@@ -182,7 +193,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		log = slog.Default()
 	}
 	r := &Reporter{
-		nc: nc, js: js, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix},
+		nc: nc, js: js, cfg: cfg, plat: newPlatform(cfg.Platform), subj: events.Subjects{Prefix: cfg.SubjectPrefix},
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
 		qq: client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		id: newMemberID(), name: cfg.Name,
@@ -243,14 +254,15 @@ func (r *Reporter) Run(ctx context.Context) error {
 // unless POST_EVENT is off.
 func (r *Reporter) filterSubjects() []string {
 	var out []string
-	for _, t := range events.MessageTypes {
+	seen := map[string]bool{}
+	for _, t := range events.MessageTypesOf(r.cfg.Platform) {
+		seen[t] = true
 		out = append(out, r.subj.Event(t))
 	}
 	if r.cfg.PostEvent {
-		seen := map[string]bool{}
 		for _, e := range r.cfg.PostEventList {
 			e = strings.TrimSpace(e)
-			if e != "" && !seen[e] && !events.IsMessageType(e) {
+			if e != "" && !seen[e] && !events.IsMessageType(e) && e != events.GroupNotice {
 				seen[e] = true
 				out = append(out, r.subj.Event(e))
 			}
