@@ -101,6 +101,16 @@ const (
 	OrderNone         = "none"
 )
 
+// platform is the platform's name: PLATFORM, or the one SUBJECT_PREFIX names (QQ's when
+// neither says; New refuses an unknown PLATFORM).
+func (c Config) platform() string {
+	p, err := events.ResolvePlatform(c.Platform, c.SubjectPrefix)
+	if err != nil {
+		return events.PlatformQQ
+	}
+	return p
+}
+
 // ordered reports whether each conversation's items go in stored order.
 func (c Config) ordered() bool { return c.PostOrder != OrderNone }
 
@@ -140,11 +150,8 @@ type Reporter struct {
 // changes (PostEvent excepted: false is a real choice).
 func (c *Config) fill() {
 	config.Defaults(c)
-	if p, err := events.ResolvePlatform(c.Platform, c.SubjectPrefix); err == nil {
-		c.Platform = p
-	}
 	if c.PostEventList == nil {
-		c.PostEventList = events.DefaultPostEventListOf(c.Platform)
+		c.PostEventList = events.DefaultPostEventListOf(c.platform())
 	}
 }
 
@@ -193,7 +200,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		log = slog.Default()
 	}
 	r := &Reporter{
-		nc: nc, js: js, cfg: cfg, plat: newPlatform(cfg.Platform), subj: events.Subjects{Prefix: cfg.SubjectPrefix},
+		nc: nc, js: js, cfg: cfg, plat: newPlatform(cfg.platform()), subj: events.Subjects{Prefix: cfg.SubjectPrefix},
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
 		qq: client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		id: newMemberID(), name: cfg.Name,
@@ -255,7 +262,7 @@ func (r *Reporter) Run(ctx context.Context) error {
 func (r *Reporter) filterSubjects() []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, t := range events.MessageTypesOf(r.cfg.Platform) {
+	for _, t := range events.MessageTypesOf(r.cfg.platform()) {
 		seen[t] = true
 		out = append(out, r.subj.Event(t))
 	}
