@@ -31,6 +31,12 @@ const (
 	CodeShutupTime   = 400
 )
 
+// CodeMediaFetch answers a media_path URL that could not be fetched: a status other than 2xx,
+// no answer within MEDIA_FETCH_TIMEOUT, a refused connection. The media's other failures use the
+// general codes: CodeBadRequest (media_data not base64, a media_path refused or unreadable),
+// CodeTooLarge (over MEDIA_MAX_BYTES), CodeNotFound (an unknown media_id).
+const CodeMediaFetch = 110
+
 // Status is the {"code":N,"status":"..."} reply. It is also an error, so a handler can return
 // the reply it fails with.
 type Status struct {

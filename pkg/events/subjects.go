@@ -75,6 +75,14 @@ func streamName(base, prefix string) string {
 	return base + "_" + strings.ToUpper(r.Replace(prefix))
 }
 
+// MediaBucket is the JetStream object store holding this prefix's media bytes: WX_MEDIA for
+// "wx", QQ_MEDIA for "qq", QQ_ACCT_1_MEDIA for "qq.acct-1". Bytes stay out of the event
+// stream: a report carries the media's id, and whoever needs the bytes reads them here.
+func (s Subjects) MediaBucket() string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return strings.ToUpper(r.Replace(s.prefix())) + "_MEDIA"
+}
+
 // SimInject is where the simulated account takes messages and roster changes to "receive".
 func (s Subjects) SimInject() string { return s.prefix() + ".sim.inject" }
 
