@@ -93,14 +93,4 @@ func TestPlatform(t *testing.T) {
 			t.Errorf("ResolvePlatform(%q, %q) = %q, %v; want %q (error %v)", tc.explicit, tc.prefix, got, err, tc.want, tc.bad)
 		}
 	}
-	wx := DefaultPostEventListOf(PlatformWX)
-	if len(wx) != len(DefaultPostEventList)+1 || wx[len(wx)-1] != EventFriendRequest {
-		t.Errorf("wx post_event_list = %v: want QQ's plus friend_request", wx)
-	}
-	if got := DefaultPostEventListOf(PlatformQQ); len(got) != len(DefaultPostEventList) {
-		t.Errorf("qq post_event_list = %v", got)
-	}
-	if got := MessageTypesOf(PlatformWX); len(got) != 3 || got[2] != GroupNotice {
-		t.Errorf("wx message types = %v", got)
-	}
 }

@@ -7,36 +7,21 @@ import (
 
 // The platforms the bus serves: Mojo-Webqq's Openqq and Mojo-Weixin's Openwx. A platform's
 // name is also the subject prefix of its default account (qq.events.<name>, wx.events.<name>);
-// pkg/events/wx.Prefix is PlatformWX.
+// pkg/events/wx.Prefix is PlatformWX. What differs in their reports is defined once per
+// platform: here for QQ (MessageTypes, DefaultPostEventList), in pkg/events/wx for WeChat.
 const (
 	PlatformQQ = DefaultPrefix
 	PlatformWX = "wx"
 )
 
-// GroupNotice is the WeChat platform's third message type: a group's system notice
-// (someone joined, the name changed), received only, never answered.
-const GroupNotice = "group_notice"
-
-// platformDefaults is the one table of what differs by platform in what is reported.
-var platformDefaults = map[string]struct {
-	messageTypes  []string
-	postEventList []string
-}{
-	PlatformQQ: {MessageTypes, DefaultPostEventList},
-	// Openwx.pm's post_event_list default adds friend_request (MOJO-OPENWX.md §2.1); it has
-	// no discuss or sess messages, and a group_notice message type of its own.
-	PlatformWX: {
-		[]string{FriendMessage, GroupMessage, GroupNotice},
-		append(append([]string(nil), DefaultPostEventList...), EventFriendRequest),
-	},
-}
+// IsPlatform reports whether name is a platform's.
+func IsPlatform(name string) bool { return name == PlatformQQ || name == PlatformWX }
 
 // PlatformOf is the platform an account's subject prefix names: its first token, when that is
 // a platform's name ("wx", "wx.alice"); ok is false for any other (custom) prefix.
 func PlatformOf(prefix string) (string, bool) {
 	first, _, _ := strings.Cut(prefix, ".")
-	_, ok := platformDefaults[first]
-	return first, ok
+	return first, IsPlatform(first)
 }
 
 // ResolvePlatform chooses the platform of a service: explicit (the PLATFORM setting) when set,
@@ -44,7 +29,7 @@ func PlatformOf(prefix string) (string, bool) {
 // two platforms.
 func ResolvePlatform(explicit, prefix string) (string, error) {
 	if explicit = strings.TrimSpace(strings.ToLower(explicit)); explicit != "" {
-		if _, ok := platformDefaults[explicit]; !ok {
+		if !IsPlatform(explicit) {
 			return "", fmt.Errorf("PLATFORM %q: want %s or %s", explicit, PlatformQQ, PlatformWX)
 		}
 		return explicit, nil
@@ -53,24 +38,4 @@ func ResolvePlatform(explicit, prefix string) (string, error) {
 		return p, nil
 	}
 	return PlatformQQ, nil
-}
-
-// MessageTypesOf are a platform's message types, each a subject of its own (QQ's for an
-// unknown platform).
-func MessageTypesOf(platform string) []string {
-	d, ok := platformDefaults[platform]
-	if !ok {
-		d = platformDefaults[PlatformQQ]
-	}
-	return append([]string(nil), d.messageTypes...)
-}
-
-// DefaultPostEventListOf is a platform's default post_event_list (QQ's for an unknown
-// platform).
-func DefaultPostEventListOf(platform string) []string {
-	d, ok := platformDefaults[platform]
-	if !ok {
-		d = platformDefaults[PlatformQQ]
-	}
-	return append([]string(nil), d.postEventList...)
 }

@@ -16,6 +16,10 @@ import (
 // Everything else (delivery, order, retries, dead letters, answers applied once, media_data)
 // is one mechanism for both.
 type platform interface {
+	// messageTypes are the platform's message types, each a subject of its own.
+	messageTypes() []string
+	// isMessageType tells a message type from an event name.
+	isMessageType(name string) bool
 	// orderKey is the conversation an item belongs to; items of one key are delivered in the
 	// order they were stored.
 	orderKey(item []byte) string
@@ -29,6 +33,15 @@ func newPlatform(name string) platform {
 		return wxPlatform{}
 	}
 	return qqPlatform{}
+}
+
+// defaultPostEventList is a platform's post_event_list default, defined once by each platform:
+// the seeds' for QQ, and Openwx's, which adds friend_request.
+func defaultPostEventList(name string) []string {
+	if name == events.PlatformWX {
+		return wx.DefaultPostEventList
+	}
+	return events.DefaultPostEventList
 }
 
 // accountKey orders every item that is not a message: the client's own events (state_change,
@@ -57,6 +70,10 @@ func (c apiCall) part() string {
 // ---- QQ (Openqq) ----
 
 type qqPlatform struct{}
+
+func (qqPlatform) messageTypes() []string { return events.MessageTypes }
+
+func (qqPlatform) isMessageType(name string) bool { return events.IsMessageType(name) }
 
 // orderKey: a friend or sess message goes with its peer (and, for sess, where the stranger was
 // met), a group message with its group, a discuss message with its discuss.
@@ -147,55 +164,39 @@ func qqActions(m *events.Message, a Answer, log *slog.Logger) []apiCall {
 
 type wxPlatform struct{}
 
-// wxMessage is what the reporter reads of an Openwx message report: ids are strings ("@…"
-// for contacts, "@@…" for groups) that change at every QR login.
-type wxMessage struct {
-	ID         json.RawMessage `json:"id"`
-	PostType   string          `json:"post_type"`
-	Type       string          `json:"type"`
-	SenderID   string          `json:"sender_id"`
-	ReceiverID string          `json:"receiver_id"`
-	GroupID    string          `json:"group_id"`
-	From       string          `json:"from"`
+func (wxPlatform) messageTypes() []string { return wx.MessageTypes }
+
+func (wxPlatform) isMessageType(name string) bool { return wx.IsMessageType(name) }
+
+// wxHead is what ordering reads of an Openwx report (every item is read once per partition:
+// the ids only, not the whole report): ids are strings, "@…" for contacts and "@@…" for
+// groups, which change at every QR login.
+type wxHead struct {
+	PostType   string `json:"post_type"`
+	Type       string `json:"type"`
+	SenderID   string `json:"sender_id"`
+	ReceiverID string `json:"receiver_id"`
+	GroupID    string `json:"group_id"`
 }
 
-func decodeWX(item []byte) (wxMessage, bool) {
-	var m wxMessage
-	if err := json.Unmarshal(item, &m); err != nil {
-		return m, false
-	}
-	return m, m.PostType == events.PostReceiveMessage || m.PostType == events.PostSendMessage
-}
-
-// id is the message's id as text, whether the report wrote it as a string or a number.
-func (m wxMessage) id() string {
-	var s string
-	if json.Unmarshal(m.ID, &s) == nil {
-		return s
-	}
-	return strings.TrimSpace(string(m.ID))
-}
-
-// peer is the friend a friend message was exchanged with.
-func (m wxMessage) peer() string {
-	if m.PostType == events.PostSendMessage {
-		return m.ReceiverID
-	}
-	return m.SenderID
-}
-
-// orderKey: a friend message goes with its peer, a group message and a group notice with their
-// group.
+// orderKey: a friend message goes with its peer (the sender of a received one, the receiver of a
+// sent one), a group message and a group notice with their group.
 func (wxPlatform) orderKey(item []byte) string {
-	m, ok := decodeWX(item)
-	if !ok {
+	var h wxHead
+	if err := json.Unmarshal(item, &h); err != nil {
 		return accountKey
 	}
-	switch m.Type {
-	case events.FriendMessage:
-		return "friend." + m.peer()
-	case events.GroupMessage, events.GroupNotice:
-		return "group." + m.GroupID
+	if h.PostType != events.PostReceiveMessage && h.PostType != events.PostSendMessage {
+		return accountKey
+	}
+	switch h.Type {
+	case wx.FriendMessage:
+		if h.PostType == events.PostSendMessage {
+			return "friend." + h.ReceiverID
+		}
+		return "friend." + h.SenderID
+	case wx.GroupMessage, wx.GroupNotice:
+		return "group." + h.GroupID
 	}
 	return accountKey
 }
@@ -205,31 +206,36 @@ func (wxPlatform) orderKey(item []byte) string {
 // message is answered only when the answer's format is absent or text, and never when it was
 // itself an answer.
 func (wxPlatform) actions(item []byte, a Answer, log *slog.Logger) (string, []apiCall) {
-	m, ok := decodeWX(item)
-	if !ok {
+	it, err := wx.Decode(item)
+	if err != nil {
 		return "", nil
 	}
-	id := m.id()
-	if m.From == events.FromReply {
+	m, ok := it.(*wx.Message)
+	if !ok {
+		return "", nil // Openwx answers messages only
+	}
+	if m.From == wx.FromReply {
 		if a.Reply != "" || a.Media != "" {
-			log.Info("not answering an answer (it would loop)", "id", id)
+			log.Info("not answering an answer (it would loop)", "id", m.ID)
 		}
-		return id, nil
+		return m.ID, nil
 	}
 	if m.PostType == events.PostSendMessage && a.Format != "" && a.Format != "text" {
-		return id, nil
+		return m.ID, nil
 	}
 	var route, to string
-	switch m.Type {
-	case events.FriendMessage:
-		route, to = wx.RouteSendFriendMessage, m.peer()
-	case events.GroupMessage:
-		route, to = wx.RouteSendGroupMessage, m.GroupID
+	switch {
+	case m.Type == wx.FriendMessage && m.PostType == events.PostSendMessage && m.Receiver != nil:
+		route, to = wx.RouteSendFriendMessage, m.Receiver.ID
+	case m.Type == wx.FriendMessage && m.PostType == events.PostReceiveMessage && m.Sender != nil:
+		route, to = wx.RouteSendFriendMessage, m.Sender.ID
+	case m.Type == wx.GroupMessage && m.GroupRef != nil:
+		route, to = wx.RouteSendGroupMessage, m.GroupRef.ID
 	default:
-		return id, nil // group_notice cannot be replied to
+		return m.ID, nil // group_notice cannot be replied to
 	}
 	if to == "" {
-		return id, nil
+		return m.ID, nil
 	}
 	var calls []apiCall
 	if a.Reply != "" {
@@ -238,12 +244,12 @@ func (wxPlatform) actions(item []byte, a Answer, log *slog.Logger) (string, []ap
 	if a.Media != "" {
 		key, ok := mediaParam(a.Media)
 		if !ok {
-			log.Info("media answer ignored: want an http(s) URL or a media_id", "id", id, "media", a.Media)
-			return id, calls
+			log.Info("media answer ignored: want an http(s) URL or a media_id", "id", m.ID, "media", a.Media)
+			return m.ID, calls
 		}
 		calls = append(calls, apiCall{route, events.Params{"id": to, key: a.Media}})
 	}
-	return id, calls
+	return m.ID, calls
 }
 
 // mediaParam is the send parameter a media answer goes in: media_path for an http(s) URL,

@@ -38,8 +38,8 @@ type Config struct {
 	PostAPI []string `envconfig:"POST_API"`
 	// PostEvent false leaves only messages; PostEventList names the events that go.
 	PostEvent bool `envconfig:"POST_EVENT" default:"true"`
-	// Its default is the platform's (events.DefaultPostEventListOf: the seeds', and Openwx's
-	// adds friend_request), defined there once.
+	// Its default is the platform's (events.DefaultPostEventList, the seeds'; and
+	// wx.DefaultPostEventList, Openwx's, which adds friend_request), each defined there once.
 	PostEventList []string `envconfig:"POST_EVENT_LIST"`
 	// PostStdout also prints each item as one JSON line on standard output.
 	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
@@ -151,7 +151,7 @@ type Reporter struct {
 func (c *Config) fill() {
 	config.Defaults(c)
 	if c.PostEventList == nil {
-		c.PostEventList = events.DefaultPostEventListOf(c.platform())
+		c.PostEventList = defaultPostEventList(c.platform())
 	}
 }
 
@@ -262,14 +262,18 @@ func (r *Reporter) Run(ctx context.Context) error {
 func (r *Reporter) filterSubjects() []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, t := range events.MessageTypesOf(r.cfg.platform()) {
+	plat := r.plat
+	if plat == nil {
+		plat = newPlatform(r.cfg.platform())
+	}
+	for _, t := range plat.messageTypes() {
 		seen[t] = true
 		out = append(out, r.subj.Event(t))
 	}
 	if r.cfg.PostEvent {
 		for _, e := range r.cfg.PostEventList {
 			e = strings.TrimSpace(e)
-			if e != "" && !seen[e] && !events.IsMessageType(e) && e != events.GroupNotice {
+			if e != "" && !seen[e] && !plat.isMessageType(e) {
 				seen[e] = true
 				out = append(out, r.subj.Event(e))
 			}

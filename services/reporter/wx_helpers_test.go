@@ -127,7 +127,7 @@ func wxSendGroup(id, group, content, from string) map[string]any {
 }
 
 func wxGroupNotice(id, group, content string) map[string]any {
-	return map[string]any{"post_type": events.PostReceiveMessage, "type": events.GroupNotice, "class": events.ClassRecv,
+	return map[string]any{"post_type": events.PostReceiveMessage, "type": wx.GroupNotice, "class": events.ClassRecv,
 		"format": "text", "id": id, "group_id": group, "content": content, "time": 1764640000}
 }
 
