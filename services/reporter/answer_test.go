@@ -337,6 +337,7 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		PostAckWait: 10 * time.Second, PostPinTTL: 5 * time.Second, PostOrder: OrderConversation,
 		PostMaxLag: 10 * time.Minute, PostPartitions: 1,
 	}
+	config.Defaults(&want.Config) // the media store's MEDIA_* defaults, its own
 	if !reflect.DeepEqual(r.cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", r.cfg, want)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
@@ -41,6 +42,13 @@ type Config struct {
 	// Its default is the platform's (events.DefaultPostEventList, the seeds'; and
 	// wx.DefaultPostEventList, Openwx's, which adds friend_request), each defined there once.
 	PostEventList []string `envconfig:"POST_EVENT_LIST"`
+	// PostMediaData adds to a media message's report its bytes in base64 (media_data), read
+	// from the media store: Openwx's post_media_data, on by default. In code, false is a
+	// choice (as PostEvent's): set it true to have the bytes.
+	PostMediaData bool `envconfig:"POST_MEDIA_DATA" default:"true"`
+	// Config (embedded: MEDIA_TTL, MEDIA_REPLICAS, …) is the media store's, the same on every
+	// service that opens it; the reporter only reads it, by media_id.
+	media.Config
 	// PostStdout also prints each item as one JSON line on standard output.
 	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
 	// Stdout is where POST_STDOUT prints; os.Stdout when nil.
@@ -144,6 +152,7 @@ type Reporter struct {
 
 	mu      sync.Mutex
 	answers jetstream.KeyValue // applied answers, so a redelivery does not apply one twice
+	media   *media.Store       // opened at the first media message
 }
 
 // fill gives zero fields their defaults, so that a Config built in code needs only what it
@@ -211,6 +220,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 	}
 	if cfg.PostStdout {
 		r.stdout = newStdoutTarget(cfg.Stdout)
+		r.stdout.r = r
 	}
 	config.Log(r.log, "reporter", &cfg)
 	return r, nil
