@@ -78,6 +78,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzFind -fuzztime=$(FUZZTIME) ./services/session/roster/
 	$(GO) test -run='^$$' -fuzz=FuzzReadParams -fuzztime=$(FUZZTIME) ./services/gateway/
 	$(GO) test -run='^$$' -fuzz=FuzzParseFilter -fuzztime=$(FUZZTIME) ./services/gateway/
+	$(GO) test -run='^$$' -fuzz=FuzzResolve -fuzztime=$(FUZZTIME) ./pkg/infra/media/
 	$(GO) test -run='^$$' -fuzz=FuzzCommand -fuzztime=$(FUZZTIME) ./services/poller/
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=$(FUZZTIME) ./services/reporter/
 

@@ -329,9 +329,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // describe fills a new media's fields but its size.
 func describe(key, name string, head []byte, hint PutHint) Meta {
 	name = baseName(name)
-	ext := strings.TrimPrefix(strings.TrimSpace(hint.Ext), ".")
+	ext := cleanExt(hint.Ext)
 	if ext == "" {
-		ext = strings.TrimPrefix(filepath.Ext(name), ".")
+		ext = cleanExt(filepath.Ext(name))
 	}
 	mime := sniffMime(hint.Mime, head, ext)
 	if ext == "" {
@@ -356,9 +356,12 @@ func describe(key, name string, head []byte, hint PutHint) Meta {
 	if path == "" {
 		path = name
 	}
+	// The fields are kept as JSON, which would turn invalid UTF-8 into U+FFFD on the way: do it
+	// now, so that Info answers what Put did.
+	utf8 := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 	return Meta{
-		ID: key + ":" + strconv.Itoa(code), Code: code, Type: typ, Path: path,
-		Name: name, Mime: mime, Mtime: mtime, Ext: ext,
+		ID: key + ":" + strconv.Itoa(code), Code: code, Type: typ, Path: utf8(path),
+		Name: utf8(name), Mime: utf8(mime), Mtime: mtime, Ext: utf8(ext),
 	}
 }
 
@@ -376,6 +379,21 @@ func baseName(name string) string {
 		name = name[len(name)-255:]
 	}
 	return name
+}
+
+// cleanExt is an extension a client gave, without its dot, if it is one: up to 16 letters and
+// digits, since whoever writes the media to a file may name it by its extension.
+func cleanExt(ext string) string {
+	ext = strings.TrimPrefix(strings.TrimSpace(ext), ".")
+	if ext == "" || len(ext) > 16 {
+		return ""
+	}
+	for _, r := range ext {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return ""
+		}
+	}
+	return ext
 }
 
 // sniffMime decides a media's mime: what the source said, unless it said nothing useful; then

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
@@ -24,6 +25,13 @@ const testBucket = "TEST_MEDIA"
 // newStore opens a store on a fresh embedded server.
 func newStore(t testing.TB, cfg Config) *Store {
 	t.Helper()
+	s, _ := newStoreConn(t, cfg)
+	return s
+}
+
+// newStoreConn opens a store on a fresh embedded server and answers its connection too.
+func newStoreConn(t testing.TB, cfg Config) (*Store, *nats.Conn) {
+	t.Helper()
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
 	js, err := jetstream.New(nc)
@@ -34,7 +42,7 @@ func newStore(t testing.TB, cfg Config) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, nc
 }
 
 // randomBytes are bytes no sniffer recognises (a fixed seed: the same each run).
@@ -176,6 +184,8 @@ func TestInfoFields(t *testing.T) {
 			want: Meta{Code: 6, Type: TypeFile, Mime: "application/octet-stream", Ext: "dat"}, named: true},
 		{name: "text", data: []byte("hello"), file: "../../etc/note.txt",
 			want: Meta{Code: 6, Type: TypeFile, Name: "note.txt", Path: "note.txt", Mime: "text/plain", Ext: "txt"}},
+		{name: "an extension that is no extension is not kept", data: pngHead, file: "x.png", hint: PutHint{Ext: "../../sh"},
+			want: Meta{Code: 3, Type: TypeImage, Name: "x.png", Path: "x.png", Mime: "image/png", Ext: "png"}},
 		{name: "a client's path is cut to its name", data: []byte("x"), file: `C:\Users\me\a.dat`,
 			want: Meta{Code: 6, Type: TypeFile, Name: "a.dat", Path: "a.dat", Mime: "text/plain", Ext: "dat"}},
 	} {
@@ -314,5 +324,95 @@ func TestMediaBucket(t *testing.T) {
 		if got := (events.Subjects{Prefix: prefix}).MediaBucket(); got != want {
 			t.Errorf("prefix %q: %s, want %s", prefix, got, want)
 		}
+	}
+}
+
+// Put streams: the bucket holds the media's first chunks while the source has not given the
+// rest yet. A Put that read the whole source before storing would never see a chunk arrive,
+// and its source gives up (the test fails, it does not hang).
+func TestPutStreams(t *testing.T) {
+	s, nc := newStoreConn(t, Config{})
+	chunk := make(chan struct{})
+	sub, err := nc.Subscribe("$O."+testBucket+".C.>", func(*nats.Msg) {
+		select {
+		case chunk <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(4 << 20)
+	src := &gatedReader{data: data, gate: 1 << 20, open: chunk}
+	m, err := s.Put(context.Background(), "big.bin", src, PutHint{})
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	got, _, err := s.Bytes(context.Background(), m.ID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Bytes: %d bytes, %v", len(got), err)
+	}
+}
+
+// gatedReader gives its first gate bytes, then waits for a chunk to reach the bucket.
+type gatedReader struct {
+	data []byte
+	off  int
+	gate int
+	open chan struct{}
+	done bool
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if g.off >= len(g.data) {
+		return 0, io.EOF
+	}
+	if g.off >= g.gate && !g.done {
+		select {
+		case <-g.open:
+			g.done = true
+		case <-time.After(30 * time.Second):
+			return 0, errors.New("no chunk reached the bucket while the source was being read: Put does not stream")
+		}
+	}
+	end := len(g.data)
+	if !g.done {
+		end = g.gate
+	}
+	n := copy(p, g.data[g.off:end])
+	g.off += n
+	return n, nil
+}
+
+// One store serves every handler of a service at once.
+func TestConcurrentUse(t *testing.T) {
+	s := newStore(t, Config{})
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			data := randomBytes(100<<10 + i)
+			m, err := s.Put(ctx, "c.bin", bytes.NewReader(data), PutHint{})
+			if err == nil {
+				var got []byte
+				got, _, err = s.Bytes(ctx, m.ID)
+				if err == nil && !bytes.Equal(got, data) {
+					err = errors.New("the bytes read back differ")
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o, _ := stored(t, s); o != 8 {
+		t.Fatalf("%d objects, want 8", o)
 	}
 }

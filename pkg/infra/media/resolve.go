@@ -64,6 +64,34 @@ func (s *Store) Resolve(ctx context.Context, p events.Params) (Meta, bool, error
 	return m, true, nil
 }
 
+// Inline stores the media_data of a call's parameters and answers the parameters with a
+// media_id in its place, so that the request that crosses NATS carries an id, not the bytes
+// (the gateway's job). Parameters without media_data come back as they are; with a media_id
+// too, media_data is dropped unread, as Resolve would ignore it. p is not changed.
+func (s *Store) Inline(ctx context.Context, p events.Params) (events.Params, error) {
+	if p[ParamData] == "" {
+		return p, nil
+	}
+	out := make(events.Params, len(p))
+	for k, v := range p {
+		if k != ParamData {
+			out[k] = v
+		}
+	}
+	if p[ParamID] != "" {
+		return out, nil
+	}
+	m, _, err := s.Resolve(ctx, events.Params{
+		ParamData: p[ParamData], ParamPath: p[ParamPath], ParamName: p[ParamName],
+		ParamMime: p[ParamMime], ParamExt: p[ParamExt], ParamType: p[ParamType], ParamMtime: p[ParamMtime],
+	})
+	if err != nil {
+		return nil, err
+	}
+	out[ParamID] = m.ID
+	return out, nil
+}
+
 // hintOf reads the parameters that describe new bytes.
 func hintOf(p events.Params) (PutHint, string, error) {
 	h := PutHint{Type: p[ParamType], Mime: p[ParamMime], Ext: p[ParamExt]}
@@ -114,7 +142,9 @@ func (s *Store) putData(ctx context.Context, name, data string, hint PutHint) (M
 	if strings.ContainsAny(data, " \t") {
 		return Meta{}, invalid("media_data is not base64: it has spaces (a '+' sent in a URL must be written %%2B)")
 	}
-	if n := base64.StdEncoding.DecodedLen(len(data)); int64(n) > s.max+3 && int64(n)-int64(strings.Count(data, "\n")) > s.max+3 {
+	// Refused before anything is stored when the text alone says so; the stream's limit
+	// catches the rest.
+	if chars := len(data) - strings.Count(data, "\n") - strings.Count(data, "\r"); int64(chars/4)*3-3 > s.max {
 		return Meta{}, tooLarge("media_data", s.max)
 	}
 	m, err := s.Put(ctx, name, base64.NewDecoder(encodingOf(data), strings.NewReader(data)), hint)
@@ -283,7 +313,7 @@ func (s *Store) fetch(ctx context.Context, name, loc string, hint PutHint) (Meta
 		return Meta{}, tooLarge(fmt.Sprintf("media_path %s (Content-Length %d)", shown, res.ContentLength), s.max)
 	}
 	if name == "" {
-		name, _ = url.PathUnescape(path.Base(res.Request.URL.Path))
+		name = path.Base(res.Request.URL.Path) // Path is unescaped already
 		if name == "/" || name == "." {
 			name = ""
 		}

@@ -158,6 +158,8 @@ func TestResolve(t *testing.T) {
 			Meta{Name: "img.png", Path: srv.URL + "/img.png", Mime: "image/png", Type: TypeImage, Mtime: 1700000000}},
 		{"a URL's escaped name, and the bytes over a generic mime", events.Params{ParamPath: srv.URL + "/files/%E5%9B%BE.jpg?x=1"}, jpgHead,
 			Meta{Name: "图.jpg", Path: srv.URL + "/files/%E5%9B%BE.jpg?x=1", Mime: "image/jpeg", Type: TypeImage}},
+		{"a URL's name is unescaped once", events.Params{ParamPath: srv.URL + "/files/100%25%7A.jpg"}, jpgHead,
+			Meta{Name: "100%z.jpg", Mime: "image/jpeg", Type: TypeImage}},
 		{"a redirect to http", events.Params{ParamPath: srv.URL + "/redirect"}, pngHead,
 			Meta{Name: "img.png", Path: srv.URL + "/redirect", Mime: "image/png", Type: TypeImage}},
 	} {
@@ -279,6 +281,64 @@ func TestResolveRefuses(t *testing.T) {
 				t.Fatalf("the bucket went from %d objects (%d bytes) to %d (%d bytes)", objects, size, o, sz)
 			}
 		})
+	}
+}
+
+func TestResolveUnreadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads a file whatever its mode")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "locked.png"), pngHead, 0); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, Config{Dir: dir})
+	_, ok, err := s.Resolve(context.Background(), events.Params{ParamPath: "locked.png"})
+	var st *events.Status
+	if !ok || !errors.As(err, &st) || st.Code != events.CodeBadRequest || !strings.Contains(st.Status, "cannot be read") {
+		t.Fatalf("%v, %v; want code -7, cannot be read", ok, err)
+	}
+}
+
+func TestNoLimit(t *testing.T) {
+	s := newStore(t, Config{MaxBytes: -1})
+	m, _, err := s.Resolve(context.Background(), events.Params{ParamData: b64(randomBytes(1000))})
+	if err != nil || m.Size != 1000 {
+		t.Fatalf("MEDIA_MAX_BYTES=-1: %+v, %v", m, err)
+	}
+}
+
+func TestInline(t *testing.T) {
+	s := newStore(t, Config{})
+	ctx := context.Background()
+	in := events.Params{"id": "@abc", ParamData: b64(pngHead), ParamName: "p.png", ParamPath: "label/p.png"}
+	out, err := s.Inline(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, has := out[ParamData]; has || out["id"] != "@abc" || out[ParamName] != "p.png" || in[ParamData] == "" {
+		t.Fatalf("Inline: %v (from %v)", out, in)
+	}
+	m, ok, err := s.Resolve(ctx, out)
+	if err != nil || !ok || m.Name != "p.png" || m.Path != "label/p.png" || m.Type != TypeImage {
+		t.Fatalf("Resolve of the inlined params: %+v, %v, %v", m, ok, err)
+	}
+	if got, _, err := s.Bytes(ctx, out[ParamID]); err != nil || !bytes.Equal(got, pngHead) {
+		t.Fatalf("the bytes: %q, %v", got, err)
+	}
+	for _, p := range []events.Params{{"content": "hi"}, {ParamID: "x:3", ParamData: "!!"}} {
+		out, err := s.Inline(ctx, p)
+		if _, has := out[ParamData]; err != nil || has || len(out) != 1 {
+			t.Fatalf("Inline(%v): %v, %v", p, out, err)
+		}
+	}
+	if o, _ := stored(t, s); o != 1 {
+		t.Fatalf("%d objects stored, want the one media_data", o)
+	}
+	_, err = s.Inline(ctx, events.Params{ParamData: "!!!!"})
+	var st *events.Status
+	if !errors.As(err, &st) || st.Code != events.CodeBadRequest {
+		t.Fatalf("Inline of bad media_data: %v", err)
 	}
 }
 
