@@ -177,8 +177,8 @@ type SentMessage struct {
 }
 
 // Outgoing is a message to send, its target resolved by the session: a friend or a group
-// (TargetID), with text (Content), a media (Media), or both (sent as two messages: text
-// first).
+// (TargetID), with text (Content), a media (Media), or both (a backend that sends them as two
+// messages sends the text first and returns the media's MsgID).
 type Outgoing struct {
 	Type     string // wx.FriendMessage or wx.GroupMessage
 	TargetID string

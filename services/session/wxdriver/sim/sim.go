@@ -90,6 +90,7 @@ type Sim struct {
 	requests  map[string]wx.FriendRequest
 	made      []FriendRequestSent
 	answerers map[string]bool
+	now       func() time.Time // the clock of the revoke window
 }
 
 // keepSent is how many sends Sent remembers: enough for a test, bounded for a benchmark
@@ -137,7 +138,7 @@ func New(cfg Config, p wxdriver.Params) (*Sim, error) {
 	}
 	s := &Sim{
 		cfg: cfg, account: p.Account, log: log, ro: ro, drop: make(chan struct{}),
-		msgSeq: 2273934420223351000, requests: map[string]wx.FriendRequest{}, answerers: map[string]bool{},
+		msgSeq: 2273934420223351000, requests: map[string]wx.FriendRequest{}, answerers: map[string]bool{}, now: time.Now,
 	}
 	for _, a := range cfg.Answerers {
 		s.answerers[a] = true
@@ -304,7 +305,7 @@ func (s *Sim) Send(ctx context.Context, m wxdriver.Outgoing) (string, error) {
 	if m.Content == "" && m.Media == nil {
 		return "", &wxdriver.SendError{Ret: wxdriver.RetFailure, ErrMsg: "empty message"}
 	}
-	d := Delivery{Type: m.Type, TargetID: m.TargetID, Content: m.Content, Time: time.Now()}
+	d := Delivery{Type: m.Type, TargetID: m.TargetID, Content: m.Content}
 	if m.Media != nil {
 		if m.Media.Open == nil {
 			return "", &wxdriver.SendError{Ret: wxdriver.RetFailure, ErrMsg: "media without bytes"}
@@ -321,7 +322,7 @@ func (s *Sim) Send(ctx context.Context, m wxdriver.Outgoing) (string, error) {
 	if s.sink == nil {
 		return "", &wxdriver.SendError{Ret: wxdriver.RetNotLoggedIn, ErrMsg: "not logged in"}
 	}
-	d.MsgID = s.nextMsgID()
+	d.MsgID, d.Time = s.nextMsgID(), s.now()
 	if len(s.sent) == keepSent {
 		s.sent = slices.Delete(s.sent, 0, 1)
 	}
@@ -376,8 +377,8 @@ func (s *Sim) Revoke(_ context.Context, msgID, peerID string) error {
 	if i < 0 || s.sent[i].Revoked {
 		return fmt.Errorf("revoke %s to %s: %w", msgID, peerID, wxdriver.ErrUnknown)
 	}
-	if time.Since(s.sent[i].Time) > s.cfg.RevokeWindow {
-		return fmt.Errorf("revoke %s: sent %s ago: %w", msgID, time.Since(s.sent[i].Time).Round(time.Second), wxdriver.ErrTooOld)
+	if age := s.now().Sub(s.sent[i].Time); age > s.cfg.RevokeWindow {
+		return fmt.Errorf("revoke %s: sent %s ago: %w", msgID, age.Round(time.Second), wxdriver.ErrTooOld)
 	}
 	s.sent[i].Revoked = true
 	return nil
