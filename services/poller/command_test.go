@@ -157,7 +157,7 @@ func TestCommandForWX(t *testing.T) {
 	}
 }
 
-func FuzzCommandWX(f *testing.F) {
+func FuzzWXCommand(f *testing.F) {
 	for _, s := range []string{"/openwx/get_user_info?a=1", "http://h/openwx/send_friend_message?id=%40a",
 		"/openqq/get_user_info", "file:///etc/passwd", "/openwx/%2e%2e", "/openwx/consult?timeout=%FF",
 		"/openwx/send_group_message?access_token=x&id=%40%40g"} {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -431,4 +433,63 @@ func TestWXZeroLossAndOrderTwoReporters(t *testing.T) {
 	if len(by) < 2 {
 		t.Errorf("one replica delivered everything: %v", by)
 	}
+}
+
+// FuzzWXActions: whatever the report and the answer, a media answer becomes a media_path only
+// for an http(s) URL and a media_id only for a plain id; our own answers, group notices and
+// events are never answered; and no answer makes more than a reply and a media.
+func FuzzWXActions(f *testing.F) {
+	enc := func(m map[string]any) []byte { b, _ := json.Marshal(m); return b }
+	for _, s := range []struct {
+		item         []byte
+		reply, media string
+		format       string
+	}{
+		{enc(wxRecvFriend("1", "@f1", "hi")), "R", "https://example.com/a.jpg", ""},
+		{enc(wxRecvGroup("1", "@@g1", "@m1", "hi")), "", "@crypt_ab12:3", ""},
+		{enc(wxRecvFriend("1", "@f1", "hi")), "", "/etc/passwd", ""},
+		{enc(wxRecvFriend("1", "@f1", "hi")), "", "file:///etc/passwd", ""},
+		{enc(wxRecvFriend("1", "@f1", "hi")), "", "HTTPS://X", ""},
+		{enc(wxSendFriend("2", "@f1", "hi", "reply")), "R", "https://x/y", ""},
+		{enc(wxSendGroup("2", "@@g1", "hi", "api")), "R", "https://x/y", "json"},
+		{enc(wxGroupNotice("3", "@@g1", "joined")), "R", "https://x/y", ""},
+		{enc(wxEvent(events.EventLogin, 1)), "R", "", ""},
+		{[]byte(`{"post_type":"receive_message","type":"friend_message","sender_id":7}`), "R", "", ""},
+	} {
+		f.Add(s.item, s.reply, s.media, s.format)
+	}
+	log := quietLogger(f, slog.LevelError)
+	f.Fuzz(func(t *testing.T, item []byte, reply, media, format string) {
+		a := Answer{Reply: reply, Media: strings.TrimSpace(media), Format: format}
+		_, calls := (wxPlatform{}).actions(item, a, log)
+		if len(calls) > 2 {
+			t.Fatalf("%d calls", len(calls))
+		}
+		var h struct {
+			PostType string `json:"post_type"`
+			Type     string `json:"type"`
+			From     string `json:"from"`
+		}
+		_ = json.Unmarshal(item, &h)
+		if len(calls) > 0 && (h.From == wx.FromReply || h.Type == wx.GroupNotice || h.PostType == events.PostEvent) {
+			t.Fatalf("answered %s", item)
+		}
+		for _, c := range calls {
+			if c.route != wx.RouteSendFriendMessage && c.route != wx.RouteSendGroupMessage {
+				t.Fatalf("route %q", c.route)
+			}
+			if c.params["id"] == "" {
+				t.Fatalf("a call without id: %v", c.params)
+			}
+			if p, ok := c.params["media_path"]; ok {
+				l := strings.ToLower(p)
+				if !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") {
+					t.Fatalf("media_path %q is not an http(s) URL", p)
+				}
+			}
+			if id, ok := c.params["media_id"]; ok && (id == "" || strings.ContainsAny(id, "/\\ \t\r\n") || strings.Contains(id, "://")) {
+				t.Fatalf("media_id %q", id)
+			}
+		}
+	})
 }
