@@ -49,6 +49,10 @@ func (s *Status) Error() string { return fmt.Sprintf("code %d: %s", s.Code, s.St
 // HTTPStatus is the HTTP status that goes with the reply.
 func (s *Status) HTTPStatus() int { return HTTPStatus(s.Code) }
 
+// ReplyCode is the reply's API code: a handler that returns a Status as its error answers
+// with it (the session's handler contract).
+func (s *Status) ReplyCode() int { return s.Code }
+
 // NewStatus builds a Status reply.
 func NewStatus(code int, format string, a ...any) *Status {
 	return &Status{Code: code, Status: fmt.Sprintf(format, a...)}
@@ -111,6 +115,10 @@ type SendReply struct {
 }
 
 func (r *SendReply) Error() string { return fmt.Sprintf("code %d: %s", r.Code, r.Status) }
+
+// ReplyCode is the reply's API code: a handler that returns a SendReply as its error answers
+// with it (the session's handler contract).
+func (r *SendReply) ReplyCode() int { return r.Code }
 
 // The send routes' not-found replies.
 var (

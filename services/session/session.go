@@ -1,37 +1,50 @@
-// Package session owns the QQ connection (a driver), the roster and the client state. It
-// serves every /openqq/* route as the NATS micro service "openqq" on qq.api.<route>, and
-// publishes every message and event on qq.events.<name>.
+// Package session runs one account: the platform-neutral engine (services/session/engine:
+// client state, login loop, publisher, check_event, the micro service) with the account's
+// platform on it, QQ (services/session/qq, Openqq's routes over a QQ driver) by default. It
+// serves every route as a NATS micro service on <prefix>.api.<route>, and publishes every
+// message and event on <prefix>.events.<name>.
 package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
-	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
-	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
-	"github.com/openqq/openqq/services/session/roster"
+	"github.com/openqq/openqq/services/session/engine"
+	"github.com/openqq/openqq/services/session/qq"
 )
 
 // Version is openqq's version, reported by get_client_info and the micro service.
-const Version = "0.1.0"
+const Version = engine.Version
+
+// StreamConfig sets the limits of the event stream.
+type StreamConfig = engine.StreamConfig
+
+// CheckEventConfig is check_event's long poll.
+type CheckEventConfig = engine.CheckEventConfig
+
+// ErrOutboxFull is a report refused because NATS has been away for long enough to fill the
+// outbox.
+var ErrOutboxFull = engine.ErrOutboxFull
 
 // Config is the session's configuration, read from the environment.
 type Config struct {
+	// Platform is the account's chat platform: a name of platforms ("qq").
+	Platform string `envconfig:"PLATFORM" default:"qq"`
 	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*).
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
-	// Driver names the QQ connection, a driver registered with driver.Register by a package
+	// Driver names the connection, a driver registered with driver.Register by a package
 	// the binary imports: "sim" (the simulated account, driver/sim) or "onebot" (a OneBot v11
 	// implementation such as NapCat or Lagrange.OneBot, driver/onebot).
 	Driver string `envconfig:"DRIVER" default:"sim"`
@@ -70,254 +83,82 @@ func (c *Config) fill() {
 	}
 }
 
-// Session is one QQ account's session.
-type Session struct {
-	nc     *nats.Conn
-	cfg    Config
-	subj   events.Subjects
-	log    *slog.Logger
-	drv    driver.Driver
-	caps   driver.Capabilities // what drv declared when it was opened
-	pub    *publisher
-	checks *checkEvents
-	ids    idGen
-	start  time.Time
-
-	mu      sync.RWMutex
-	state   events.State
-	ro      *roster.Roster
-	gen     uint64   // counts roster changes: the version of the get_*_info replies (cache.go)
-	boot    string   // tells this process's versions from an earlier one's
-	replies sync.Map // route → lastReply of its get_*_info (cache.go)
-
-	inflight chan struct{} // bounds the API calls handled at once
-	calls    chan func()   // to the idle workers (api.go)
-
-	control chan controlOp // stop_client and relogin, for Run
-	async   sync.WaitGroup // async sends still going
+// Engine is the engine's part of the configuration.
+func (c Config) Engine() engine.Config {
+	return engine.Config{
+		SubjectPrefix: c.SubjectPrefix, Account: c.Account, DriverTimeout: c.DriverTimeout,
+		ControlDelay: c.ControlDelay, LogLevel: c.LogLevel, Stream: c.Stream, OutboxSize: c.OutboxSize,
+		CheckEventConfig: c.CheckEventConfig,
+	}
 }
 
-type controlOp int
+// QQ is the QQ platform's part of the configuration.
+func (c Config) QQ() qq.Config {
+	return qq.Config{
+		Driver: c.Driver, DriverConfig: c.DriverConfig, SendInterval: c.SendInterval,
+		SendBurst: c.SendBurst, MembersMax: c.MembersMax,
+	}
+}
 
-const (
-	opStop controlOp = iota
-	opRelogin
-)
+// A builder makes the platform PLATFORM names, on the engine it is given.
+type builder func(cfg Config, e *engine.Engine) (engine.Platform, error)
 
-// New builds a session and its driver. Zero fields of cfg take their defaults.
+// platforms are the platforms PLATFORM can name. Adding one is one line here.
+var platforms = map[string]builder{
+	"qq": func(cfg Config, e *engine.Engine) (engine.Platform, error) { return qq.New(e, cfg.QQ()) },
+}
+
+// Session is one account's session: an engine and its platform.
+type Session struct {
+	e    *engine.Engine
+	plat engine.Platform
+}
+
+// New builds a session, its platform and its driver. Zero fields of cfg take their defaults.
 func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Session, error) {
 	cfg.fill()
-	if !events.ValidPrefix(cfg.SubjectPrefix) {
-		return nil, fmt.Errorf("session: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
-	}
-	if cfg.MembersMax < 0 {
-		return nil, fmt.Errorf("session: MEMBERS_MAX must be positive, got %d", cfg.MembersMax)
+	build, ok := platforms[cfg.Platform]
+	if !ok {
+		return nil, fmt.Errorf("session: unknown PLATFORM %q (known: %s)", cfg.Platform,
+			strings.Join(slices.Sorted(maps.Keys(platforms)), ", "))
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("svc", "session")
-	config.Log(log, "session", &cfg)
-	subj := events.Subjects{Prefix: cfg.SubjectPrefix}
-	pub, err := newPublisher(nc, subj, cfg.Stream, cfg.OutboxSize, log)
+	config.Log(log.With("svc", "session"), "session", &cfg)
+	e, err := engine.New(nc, cfg.Engine(), log, func(e *engine.Engine) (engine.Platform, error) { return build(cfg, e) })
 	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+		return nil, err
 	}
-	s := &Session{
-		nc: nc, cfg: cfg, subj: subj, log: log, start: time.Now(),
-		state:    events.StateInit,
-		pub:      pub,
-		checks:   newCheckEvents(cfg.CheckEventConfig, log),
-		control:  make(chan controlOp, 1),
-		boot:     nuid.Next(),
-		inflight: make(chan struct{}, maxInflight),
-		calls:    make(chan func()),
-	}
-	d, err := driver.Open(cfg.Driver, cfg.DriverConfig, driver.Params{
-		Account: cfg.Account, Log: log, SendInterval: cfg.SendInterval, SendBurst: cfg.SendBurst,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
-	}
-	s.drv, s.caps = d, d.Capabilities()
-	return s, nil
+	return &Session{e: e, plat: e.Platform()}, nil
 }
 
-// Driver returns the session's driver (tests read the sim's state through it).
-func (s *Session) Driver() driver.Driver { return s.drv }
-
-// Run serves the API and keeps the driver logged in until ctx ends or stop_client is called;
-// either way it reports the stop and returns nil.
-func (s *Session) Run(ctx context.Context) error {
-	defer trackState(s)()
-	// The publisher outlives ctx: the stop events still have to be stored.
-	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
-	pubDone := make(chan struct{})
-	go func() { s.pub.run(pubCtx); close(pubDone) }()
-	defer func() { stopPub(); <-pubDone }()
-	go s.feedCheckEvents(ctx)
-
-	svc, err := s.serve(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := svc.Stop(); err != nil {
-			s.log.Warn("stop micro service", "err", err)
-		}
-	}()
-	s.log.Info("session started", "account", s.cfg.Account, "driver", s.cfg.Driver,
-		"api", s.subj.API("*"), "events", s.subj.Events())
-
-	backoff := time.Second
-	for {
-		s.setState(events.StateLoading)
-		dctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- s.runDriver(dctx) }()
-
-		var op controlOp = -1
-		select {
-		case <-ctx.Done():
-		case op = <-s.control:
-		case err := <-done:
-			done <- err // read again below
-		}
-		cancel()
-		err := <-done
-		s.mu.Lock()
-		s.ro = nil
-		s.gen++
-		s.mu.Unlock()
-
-		switch {
-		case ctx.Err() != nil || op == opStop:
-			s.finish()
-			return nil
-		case op == opRelogin:
-			s.log.Info("relogin")
-			backoff = time.Second
-			continue
-		case errors.Is(err, driver.ErrFatal):
-			s.log.Error("driver failed, stopping", "err", err)
-			s.finish()
-			return fmt.Errorf("session: %w", err)
-		case err != nil:
-			s.log.Error("driver failed, logging in again", "err", err, "in", backoff)
-		default:
-			s.log.Warn("driver stopped, logging in again", "in", backoff)
-		}
-		if wait.Sleep(ctx, backoff) != nil {
-			s.finish()
-			return nil
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
-}
-
-// runDriver runs the driver once, with the injection endpoint served while it runs if the
-// driver declares an Injector.
-func (s *Session) runDriver(ctx context.Context) error {
-	stop, err := s.serveInjections(ctx, s.caps.Injector)
-	if err != nil {
-		return err
-	}
-	err = s.drv.Run(ctx, s)
-	stop()
-	return err
-}
-
-// finish waits for async sends, then reports the stop.
-func (s *Session) finish() {
-	waited := make(chan struct{})
-	go func() { s.async.Wait(); close(waited) }()
-	select {
-	case <-waited:
-	case <-time.After(s.cfg.DriverTimeout):
-		s.log.Warn("stopping with async sends still going")
-	}
-	s.setState(events.StateStop)
-	s.publishEvent(events.EventStop)
-	s.pub.drain(5 * time.Second)
-	s.log.Info("session stopped")
-}
-
-// after asks Run for op once ControlDelay has passed.
-func (s *Session) after(op controlOp) {
-	time.AfterFunc(s.cfg.ControlDelay, func() {
-		select {
-		case s.control <- op:
-		default: // one is pending already
-		}
-	})
-}
-
-// Ready is nil while the client is running: the session's readiness.
-func (s *Session) Ready() error {
-	if st := s.ClientState(); st != events.StateRunning {
-		return fmt.Errorf("client %s", st)
+// Driver returns the session's QQ driver (tests read the sim's state through it); nil on a
+// platform that has no QQ driver.
+func (s *Session) Driver() driver.Driver {
+	if d, ok := s.plat.(interface{ Driver() driver.Driver }); ok {
+		return d.Driver()
 	}
 	return nil
 }
 
+// Engine is the session's engine.
+func (s *Session) Engine() *engine.Engine { return s.e }
+
+// Platform is the session's platform.
+func (s *Session) Platform() engine.Platform { return s.plat }
+
+// Run serves the API and keeps the account logged in until ctx ends or stop_client is called;
+// either way it reports the stop and returns nil.
+func (s *Session) Run(ctx context.Context) error { return s.e.Run(ctx) }
+
+// Ready is nil while the client is running: the session's readiness.
+func (s *Session) Ready() error { return s.e.Ready() }
+
 // ClientState returns the client state.
-func (s *Session) ClientState() events.State {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.state
-}
+func (s *Session) ClientState() events.State { return s.e.State() }
 
-// setState moves to st and publishes state_change [old,new] if that is a change.
-func (s *Session) setState(st events.State) {
-	s.mu.Lock()
-	old := s.state
-	s.state = st
-	s.mu.Unlock()
-	if old == st {
-		return
-	}
-	s.log.Info("state", "from", old, "to", st)
-	s.publishEvent(events.EventStateChange, old, st)
-}
-
-// serve registers one micro endpoint per route.
-func (s *Session) serve(ctx context.Context) (micro.Service, error) {
-	svc, err := micro.AddService(s.nc, micro.Config{
-		Name:        events.ServiceName,
-		Version:     Version,
-		Description: "Mojo-Webqq Openqq API for account " + s.cfg.Account,
-		Metadata:    map[string]string{"account": s.cfg.Account, "prefix": s.subj.Prefix, "driver": s.cfg.Driver},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("session: add micro service: %w", err)
-	}
-	g := svc.AddGroup(s.subj.APIGroup())
-	if err := g.AddEndpoint(events.RouteCheckEvent, micro.HandlerFunc(s.checkEvent)); err != nil {
-		_ = svc.Stop()
-		return nil, fmt.Errorf("session: add endpoint check_event: %w", err)
-	}
-	if err := g.AddEndpoint(events.EndpointCheckEventRelease, micro.HandlerFunc(s.checkEventRelease),
-		micro.WithEndpointSubject(events.CheckEventReleaseSubject)); err != nil {
-		_ = svc.Stop()
-		return nil, fmt.Errorf("session: add endpoint %s: %w", events.EndpointCheckEventRelease, err)
-	}
-	for range workers {
-		go s.work(ctx)
-	}
-	handlers := s.handlers()
-	for _, route := range events.Routes {
-		if route == events.RouteCheckEvent {
-			continue
-		}
-		h, ok := handlers[route]
-		if !ok {
-			_ = svc.Stop()
-			return nil, fmt.Errorf("session: no handler for route %s", route)
-		}
-		if err := g.AddEndpoint(route, s.endpoint(ctx, route, h)); err != nil {
-			_ = svc.Stop()
-			return nil, fmt.Errorf("session: add endpoint %s: %w", route, err)
-		}
-	}
-	return svc, nil
-}
+// CheckEventFed is the stream sequence of the latest item check_event's feed has taken (into
+// the buffer or to a waiting caller), 0 before the first: what a test waits on before a call
+// that must find an item it published.
+func (s *Session) CheckEventFed() uint64 { return s.e.CheckEventFed() }

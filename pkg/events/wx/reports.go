@@ -146,6 +146,8 @@ type Message struct {
 	Source   string `json:"source"`
 	Time     int64  `json:"time"`
 	Type     string `json:"type"`
+	// UID is the message's uid in Mojo's list of plain attributes: "" (WeChat gives none).
+	UID string `json:"uid"`
 
 	*Sender
 	*Receiver

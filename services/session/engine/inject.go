@@ -1,56 +1,45 @@
-package session
+package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
-	"github.com/openqq/openqq/services/session/driver"
 )
 
 // maxInjections bounds the injections handled at once.
 const maxInjections = 256
 
-// serveInjections serves the injection endpoint (<prefix>.sim.inject) for a driver that
-// declares an Injector, while one login lasts (ctx): as before the endpoint moved out of the
+// serveInjections serves the injection endpoint (<prefix>.sim.inject) for a platform whose
+// driver takes injections, while one login lasts (ctx): as before the endpoint moved out of the
 // simulated account, nothing answers between logins. The returned func stops it.
-func (s *Session) serveInjections(ctx context.Context, inj driver.Injector) (stop func(), err error) {
-	if inj == nil {
+func (e *Engine) serveInjections(ctx context.Context) (stop func(), err error) {
+	if !e.plat.CanInject() {
 		return func() {}, nil
 	}
 	// Each injection waits for its report to be stored; taken one at a time, they would go no
 	// faster than one JetStream round trip each. A caller that needs an order waits for each
 	// reply before the next injection, as a real peer's messages arrive.
 	inflight := make(chan struct{}, maxInjections)
-	sub, err := s.nc.Subscribe(s.subj.SimInject(), func(m *nats.Msg) {
+	sub, err := e.nc.Subscribe(e.subj.SimInject(), func(m *nats.Msg) {
 		inflight <- struct{}{}
 		go func() {
 			defer func() { <-inflight }()
-			s.inject(ctx, inj, m)
+			e.inject(ctx, m)
 		}()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("session: subscribe %s: %w", s.subj.SimInject(), err)
+		return nil, fmt.Errorf("session: subscribe %s: %w", e.subj.SimInject(), err)
 	}
 	return func() { _ = sub.Unsubscribe() }, nil
 }
 
-// inject hands one injection to the driver and answers with an events.InjectReply.
-func (s *Session) inject(ctx context.Context, inj driver.Injector, m *nats.Msg) {
-	var (
-		in  events.Injection
-		id  int64
-		err error
-	)
-	if jerr := json.Unmarshal(m.Data, &in); jerr != nil {
-		err = events.ErrBadRequest("injection: %v", jerr)
-	} else {
-		id, err = inj.Inject(ctx, in)
-	}
+// inject hands one injection to the platform and answers with an events.InjectReply.
+func (e *Engine) inject(ctx context.Context, m *nats.Msg) {
+	id, err := e.injectOne(ctx, m.Data)
 	reply := events.InjectReply{Code: events.CodeOK, ID: id, Status: "success"}
 	if err != nil {
 		var st *events.Status
@@ -58,9 +47,20 @@ func (s *Session) inject(ctx context.Context, inj driver.Injector, m *nats.Msg) 
 			st = events.NewStatus(events.CodeFailure, "%v", err)
 		}
 		reply = events.InjectReply{Code: st.Code, Status: st.Status}
-		s.log.Info("injection refused", "code", st.Code, "status", st.Status)
+		e.log.Info("injection refused", "code", st.Code, "status", st.Status)
 	}
 	if m.Reply != "" {
 		_ = m.Respond(events.MustMarshal(reply))
 	}
+}
+
+// injectOne calls the platform's Inject; a panic is a refusal, not the end of the process.
+func (e *Engine) injectOne(ctx context.Context, data []byte) (id int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("injection panicked", "panic", r)
+			id, err = 0, events.ErrInternal
+		}
+	}()
+	return e.plat.Inject(ctx, data)
 }

@@ -1,4 +1,4 @@
-package session
+package qq
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
 )
 
@@ -16,15 +17,15 @@ import (
 
 // Sent publishes a send_message report for a message the account sent by other means than
 // this session; Mojo-Webqq reported those with the info 来自其他设备.
-func (s *Session) Sent(_ context.Context, in driver.SentMessage) (int64, error) {
-	return s.report(func(me *events.User) (*events.Message, error) { return s.sent(me, in) })
+func (q *Platform) Sent(_ context.Context, in driver.SentMessage) (int64, error) {
+	return q.report(func(me *events.User) (*events.Message, error) { return q.sent(me, in) })
 }
 
 // sentOtherDevice is Mojo's info for a message the account sent from another device.
 const sentOtherDevice = "来自其他设备"
 
 // sent is the report of a message sent elsewhere; the read lock is held.
-func (s *Session) sent(me *events.User, in driver.SentMessage) (*events.Message, error) {
+func (q *Platform) sent(me *events.User, in driver.SentMessage) (*events.Message, error) {
 	m := &events.Message{
 		Class: events.ClassSend, Content: in.Content, PostType: events.PostSendMessage,
 		Time: in.Time.Unix(), Type: in.Type, RawContent: in.Raw,
@@ -35,11 +36,11 @@ func (s *Session) sent(me *events.User, in driver.SentMessage) (*events.Message,
 	case events.FriendMessage:
 		// A friend may have been removed since; the report still names the peer by number.
 		m.Receiver = &events.Receiver{ID: in.TargetID, UID: in.TargetID}
-		if f := s.ro.Friend(in.TargetID); f != nil {
+		if f := q.ro.Friend(in.TargetID); f != nil {
 			m.Receiver = &events.Receiver{Name: f.DisplayName(), ID: f.ID, UID: f.UID}
 		}
 	case events.GroupMessage, events.SessMessage:
-		g := s.ro.Group(in.GroupID)
+		g := q.ro.Group(in.GroupID)
 		if g == nil {
 			return nil, unknown("group", in.GroupID)
 		}
@@ -60,29 +61,29 @@ func (s *Session) sent(me *events.User, in driver.SentMessage) (*events.Message,
 
 // ChangeProperty applies a changed attribute and publishes *_property_change [object,
 // property, old, new].
-func (s *Session) ChangeProperty(_ context.Context, c driver.PropertyChange) error {
-	s.mu.Lock()
-	if s.state != events.StateRunning || s.ro == nil {
-		s.mu.Unlock()
+func (q *Platform) ChangeProperty(_ context.Context, c driver.PropertyChange) error {
+	q.e.Lock()
+	if q.e.State() != events.StateRunning || q.ro == nil {
+		q.e.Unlock()
 		return driver.ErrNotReady
 	}
-	name, obj, old, err := s.changeProperty(c)
+	name, obj, old, err := q.changeProperty(c)
 	var ev *events.Event
 	if err == nil {
-		s.gen++
+		q.e.Changed()
 		// Encode while the lock still guards the object.
 		ev, err = events.NewEvent(name, obj, c.Property, old, c.New)
 	}
-	s.mu.Unlock()
+	q.e.Unlock()
 	if err != nil {
 		return err
 	}
-	s.log.Info("roster change", "event", name, "property", c.Property)
-	return s.pub.publish(ev, nextEventID())
+	q.log.Info("roster change", "event", name, "property", c.Property)
+	return q.e.PublishItem(ev, engine.NextEventID())
 }
 
 // changeProperty changes the roster under the write lock and returns the event to publish.
-func (s *Session) changeProperty(c driver.PropertyChange) (name string, obj any, old string, err error) {
+func (q *Platform) changeProperty(c driver.PropertyChange) (name string, obj any, old string, err error) {
 	set := func(field *string) error {
 		old = *field
 		if old == c.New {
@@ -93,13 +94,13 @@ func (s *Session) changeProperty(c driver.PropertyChange) (name string, obj any,
 	}
 	switch {
 	case c.FriendID != 0 && c.Property == driver.PropertyMarkname:
-		f := s.ro.Friend(c.FriendID)
+		f := q.ro.Friend(c.FriendID)
 		if f == nil {
 			return "", nil, "", unknown("friend", c.FriendID)
 		}
 		return events.EventFriendPropertyChange, f, old, set(&f.Markname)
 	case c.MemberID != 0 && (c.Property == driver.PropertyCard || c.Property == driver.PropertyRole):
-		g := s.ro.Group(c.GroupID)
+		g := q.ro.Group(c.GroupID)
 		if g == nil {
 			return "", nil, "", unknown("group", c.GroupID)
 		}
@@ -115,7 +116,7 @@ func (s *Session) changeProperty(c driver.PropertyChange) (name string, obj any,
 			return "", nil, "", err
 		}
 		if c.Property == driver.PropertyRole {
-			if mem.ID == s.ro.User.ID {
+			if mem.ID == q.ro.User.ID {
 				g.Role = accountRole(mem.Role)
 			}
 			if mem.Role == events.MemberRoleOwner {
@@ -124,7 +125,7 @@ func (s *Session) changeProperty(c driver.PropertyChange) (name string, obj any,
 		}
 		return events.EventGroupMemberPropertyChange, mem, old, nil
 	case c.GroupID != 0 && c.Property == driver.PropertyName:
-		g := s.ro.Group(c.GroupID)
+		g := q.ro.Group(c.GroupID)
 		if g == nil {
 			return "", nil, "", unknown("group", c.GroupID)
 		}
@@ -147,29 +148,29 @@ func accountRole(memberRole string) string {
 }
 
 // Publish publishes an extension event.
-func (s *Session) Publish(_ context.Context, name string, params ...any) error {
+func (q *Platform) Publish(_ context.Context, name string, params ...any) error {
 	ev, err := events.NewEvent(name, params...)
 	if err != nil {
 		return err
 	}
-	return s.pub.publish(ev, nextEventID())
+	return q.e.PublishItem(ev, engine.NextEventID())
 }
 
 // answerFriendRequest answers a friend_request: flag (or the asker's id/uid), approve (default
 // 1), remark.
-func (s *Session) answerFriendRequest(ctx context.Context, p events.Params) (any, error) {
-	d := s.caps.Requests
+func (q *Platform) answerFriendRequest(ctx context.Context, p events.Params) (any, error) {
+	d := q.caps.Requests
 	if d == nil {
 		return nil, events.ErrRequestNotFound
 	}
 	a := driver.FriendAnswer{Flag: p["flag"], UserID: paramID(p, "id", "uid"), Approve: approve(p), Remark: p["remark"]}
-	return s.answered(d.AnswerFriend(ctx, a), "friend", a.Flag)
+	return q.answered(d.AnswerFriend(ctx, a), "friend", a.Flag)
 }
 
 // answerGroupRequest answers a group_request: flag (or the asker's id/uid and group_id/
 // group_uid), approve (default 1), reason, sub_type.
-func (s *Session) answerGroupRequest(ctx context.Context, p events.Params) (any, error) {
-	d := s.caps.Requests
+func (q *Platform) answerGroupRequest(ctx context.Context, p events.Params) (any, error) {
+	d := q.caps.Requests
 	if d == nil {
 		return nil, events.ErrRequestNotFound
 	}
@@ -177,17 +178,17 @@ func (s *Session) answerGroupRequest(ctx context.Context, p events.Params) (any,
 		Flag: p["flag"], UserID: paramID(p, "id", "uid"), GroupID: paramID(p, "group_id", "group_uid"),
 		SubType: p["sub_type"], Approve: approve(p), Reason: p["reason"],
 	}
-	return s.answered(d.AnswerGroup(ctx, a), "group", a.Flag)
+	return q.answered(d.AnswerGroup(ctx, a), "group", a.Flag)
 }
 
-func (s *Session) answered(err error, kind, flag string) (any, error) {
+func (q *Platform) answered(err error, kind, flag string) (any, error) {
 	switch {
 	case err == nil:
 		return events.StatusSuccess, nil
 	case errors.Is(err, driver.ErrUnknown):
 		return nil, events.ErrRequestNotFound
 	default:
-		s.log.Warn("answer request failed", "kind", kind, "flag", flag, "err", err)
+		q.log.Warn("answer request failed", "kind", kind, "flag", flag, "err", err)
 		return nil, events.ErrFailure
 	}
 }

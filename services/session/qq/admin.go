@@ -1,4 +1,4 @@
-package session
+package qq
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
 )
 
@@ -15,21 +16,21 @@ const maxMute = 30 * 24 * time.Hour
 
 // shutupGroupMember mutes members for `time` minutes (the newest seed's unit). openqq also
 // takes `seconds` instead, the unit of post_api's shutup_time.
-func (s *Session) shutupGroupMember(ctx context.Context, p events.Params) (any, error) {
+func (q *Platform) shutupGroupMember(ctx context.Context, p events.Params) (any, error) {
 	key, unit := "time", time.Minute
 	if _, ok := p["time"]; !ok {
 		if _, ok := p["seconds"]; ok {
 			key, unit = "seconds", time.Second
 		}
 	}
-	s.mu.RLock()
-	g, members, err := s.targets(p, func() error {
+	q.e.RLock()
+	g, members, err := q.targets(p, func() error {
 		if t, ok := p[key]; !ok || !isDigits(t) {
 			return events.ErrShutupTime
 		}
 		return nil
 	})
-	s.mu.RUnlock()
+	q.e.RUnlock()
 	if err != nil {
 		return nil, err
 	}
@@ -40,55 +41,55 @@ func (s *Session) shutupGroupMember(ctx context.Context, p events.Params) (any, 
 	}
 	// QQ's own limits: at least a minute, at most 30 days; time=0 fails as it did in Mojo.
 	if err != nil || d < time.Minute || d > maxMute {
-		s.log.Info("shutup refused: time out of range", key, p[key])
+		q.log.Info("shutup refused: time out of range", key, p[key])
 		return nil, events.ErrFailure
 	}
-	if err := s.allowed(g, members); err != nil {
+	if err := q.allowed(g, members); err != nil {
 		return nil, err
 	}
 	ids := memberIDs(members)
-	if err := s.drv.Mute(ctx, g.ID, ids, d); err != nil {
-		s.log.Warn("shutup failed", "group", g.ID, "members", len(ids), "first", ids[0], "err", err)
+	if err := q.drv.Mute(ctx, g.ID, ids, d); err != nil {
+		q.log.Warn("shutup failed", "group", g.ID, "members", len(ids), "first", ids[0], "err", err)
 		return nil, events.ErrFailure
 	}
-	s.log.Info("shutup", "group", g.ID, "members", len(ids), "first", ids[0], "for", d)
+	q.log.Info("shutup", "group", g.ID, "members", len(ids), "first", ids[0], "for", d)
 	return events.StatusSuccess, nil
 }
 
 // kickGroupMember removes members and publishes lose_group_member [member, group] for each.
-func (s *Session) kickGroupMember(ctx context.Context, p events.Params) (any, error) {
-	s.mu.RLock()
-	g, members, err := s.targets(p, nil)
-	s.mu.RUnlock()
+func (q *Platform) kickGroupMember(ctx context.Context, p events.Params) (any, error) {
+	q.e.RLock()
+	g, members, err := q.targets(p, nil)
+	q.e.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.allowed(g, members); err != nil {
+	if err := q.allowed(g, members); err != nil {
 		return nil, err
 	}
 	ids := memberIDs(members)
-	if err := s.drv.Kick(ctx, g.ID, ids); err != nil {
-		s.log.Warn("kick failed", "group", g.ID, "members", len(ids), "first", ids[0], "err", err)
+	if err := q.drv.Kick(ctx, g.ID, ids); err != nil {
+		q.log.Warn("kick failed", "group", g.ID, "members", len(ids), "first", ids[0], "err", err)
 		return nil, events.ErrFailure
 	}
-	s.log.Info("kick", "group", g.ID, "members", len(ids), "first", ids[0])
+	q.log.Info("kick", "group", g.ID, "members", len(ids), "first", ids[0])
 	for _, m := range members {
-		s.mu.Lock()
-		removed, after, ok := s.ro.RemoveGroupMember(g.ID, m.ID)
+		q.e.Lock()
+		removed, after, ok := q.ro.RemoveGroupMember(g.ID, m.ID)
 		var ev *events.Event
 		if ok {
-			s.gen++
+			q.e.Changed()
 			ev, err = events.NewEvent(events.EventLoseGroupMember, removed, *after)
 		}
-		s.mu.Unlock()
+		q.e.Unlock()
 		if !ok {
 			continue
 		}
 		if err != nil {
-			s.log.Error("lose_group_member", "err", err)
+			q.log.Error("lose_group_member", "err", err)
 			continue
 		}
-		_ = s.pub.publish(ev, nextEventID())
+		_ = q.e.PublishItem(ev, engine.NextEventID())
 	}
 	return events.StatusSuccess, nil
 }
@@ -96,11 +97,11 @@ func (s *Session) kickGroupMember(ctx context.Context, p events.Params) (any, er
 // targets reads the group and the members of shutup and kick, in Mojo's order of checks: the
 // group, then check (shutup's time), then the member list. It copies what it returns, since the
 // caller lets go of the lock. The caller holds the read lock.
-func (s *Session) targets(p events.Params, check func() error) (events.Group, []events.GroupMember, error) {
-	if s.ro == nil {
-		return events.Group{}, nil, events.ErrNotReady(s.state)
+func (q *Platform) targets(p events.Params, check func() error) (events.Group, []events.GroupMember, error) {
+	if q.ro == nil {
+		return events.Group{}, nil, events.ErrNotReady(q.e.State())
 	}
-	g := s.ro.FindGroupRef(p)
+	g := q.ro.FindGroupRef(p)
 	if g == nil {
 		return events.Group{}, nil, events.ErrObjNotFound
 	}
@@ -124,8 +125,8 @@ func (s *Session) targets(p events.Params, check func() error) (events.Group, []
 		}
 		seen[x] = true
 		wanted = append(wanted, x)
-		if len(wanted) > s.cfg.MembersMax {
-			return events.Group{}, nil, events.ErrBadRequest("member_%s: more than %d distinct members (MEMBERS_MAX)", key, s.cfg.MembersMax)
+		if len(wanted) > q.cfg.MembersMax {
+			return events.Group{}, nil, events.ErrBadRequest("member_%s: more than %d distinct members (MEMBERS_MAX)", key, q.cfg.MembersMax)
 		}
 	}
 	var members []events.GroupMember
@@ -150,14 +151,14 @@ func (s *Session) targets(p events.Params, check func() error) (events.Group, []
 
 // allowed applies QQ's rule: only the group's owner or an admin may act, and never on an owner
 // or admin.
-func (s *Session) allowed(g events.Group, members []events.GroupMember) error {
+func (q *Platform) allowed(g events.Group, members []events.GroupMember) error {
 	if g.Role != events.GroupRoleCreate && g.Role != events.GroupRoleManage {
-		s.log.Info("refused: not an admin of the group", "group", g.ID, "role", g.Role)
+		q.log.Info("refused: not an admin of the group", "group", g.ID, "role", g.Role)
 		return events.ErrFailure
 	}
 	for _, m := range members {
 		if m.Role == events.MemberRoleOwner || m.Role == events.MemberRoleAdmin {
-			s.log.Info("refused: member is an owner or admin", "group", g.ID, "member", m.ID, "role", m.Role)
+			q.log.Info("refused: member is an owner or admin", "group", g.ID, "member", m.ID, "role", m.Role)
 			return events.ErrFailure
 		}
 	}

@@ -1,4 +1,4 @@
-package session
+package engine
 
 import (
 	"bytes"
@@ -201,32 +201,32 @@ func encodeItems(items [][]byte) []byte {
 
 // checkEvent is check_event's endpoint. It answers from another goroutine when it holds, so a
 // waiting call never holds up the next one.
-func (s *Session) checkEvent(req micro.Request) {
-	hold := s.cfg.CheckEventConfig.Hold
+func (e *Engine) checkEvent(req micro.Request) {
+	hold := e.cfg.CheckEventConfig.Hold
 	if h, err := time.ParseDuration(req.Headers().Get(events.HeaderHold)); err == nil && h >= 0 && h < hold {
 		hold = h
 	}
 	ticket := req.Headers().Get(events.HeaderTicket)
-	s.checks.take(ticket, hold, func(items [][]byte) {
-		sessionCalls.WithLabelValues(events.RouteCheckEvent, "0").Inc()
+	e.checks.take(ticket, hold, func(items [][]byte) {
+		sessionCalls.WithLabelValues(e.labels.service, e.labels.prefix, events.RouteCheckEvent, "0").Inc()
 		if err := req.Respond(encodeItems(items)); err != nil {
-			s.log.Warn("check_event reply", "err", err)
+			e.log.Warn("check_event reply", "err", err)
 			if ticket == "" {
 				return
 			}
-			s.checks.release(ticket, false)
+			e.checks.release(ticket, false)
 		}
 	})
 }
 
 // checkEventRelease is where the gateway releases its tickets.
-func (s *Session) checkEventRelease(req micro.Request) {
+func (e *Engine) checkEventRelease(req micro.Request) {
 	var r events.CheckEventRelease
 	if err := json.Unmarshal(req.Data(), &r); err != nil || r.Ticket == "" {
-		s.log.Warn("check_event release: bad request", "data", string(req.Data()))
+		e.log.Warn("check_event release: bad request", "data", string(req.Data()))
 		return
 	}
-	s.checks.release(r.Ticket, r.Delivered)
+	e.checks.release(r.Ticket, r.Delivered)
 	if req.Reply() != "" {
 		_ = req.Respond([]byte(`{"code":0,"status":"success"}`))
 	}
@@ -236,30 +236,30 @@ func (s *Session) checkEventRelease(req micro.Request) {
 // the buffer or to a waiting caller), 0 before the first. Once the feed's consumer has been
 // sent an item, this says when the item is in check_event's hands: what a test waits on
 // before a call that must find it.
-func (s *Session) CheckEventFed() uint64 { return s.checks.fed.Load() }
+func (e *Engine) CheckEventFed() uint64 { return e.checks.fed.Load() }
 
 // feedCheckEvents fills the buffer from the stream, from the session's start, with the items check_event
 // hands out. An ordered consumer follows the stream across reconnects by itself.
-func (s *Session) feedCheckEvents(ctx context.Context) {
+func (e *Engine) feedCheckEvents(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return
-	case <-s.pub.streamReady():
+	case <-e.pub.streamReady():
 	}
 	var filter []string
-	for _, n := range events.CheckEventNames(s.cfg.PostEvent, s.cfg.PostEventList) {
-		filter = append(filter, s.subj.Event(n))
+	for _, n := range events.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList) {
+		filter = append(filter, e.subj.Event(n))
 	}
 	for ctx.Err() == nil {
-		cons, err := s.pub.js.OrderedConsumer(ctx, s.subj.Stream(), jetstream.OrderedConsumerConfig{
-			FilterSubjects: filter, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &s.start,
+		cons, err := e.pub.js.OrderedConsumer(ctx, e.subj.Stream(), jetstream.OrderedConsumerConfig{
+			FilterSubjects: filter, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &e.start,
 		})
 		if err == nil {
 			var cc jetstream.ConsumeContext
 			cc, err = cons.Consume(func(m jetstream.Msg) {
-				s.checks.add(m.Data())
+				e.checks.add(m.Data())
 				if md, err := m.Metadata(); err == nil {
-					s.checks.fed.Store(md.Sequence.Stream)
+					e.checks.fed.Store(md.Sequence.Stream)
 				}
 			})
 			if err == nil {
@@ -268,7 +268,7 @@ func (s *Session) feedCheckEvents(ctx context.Context) {
 				return
 			}
 		}
-		s.log.Warn("check_event feed not ready, retrying", "err", err)
+		e.log.Warn("check_event feed not ready, retrying", "err", err)
 		_ = wait.Sleep(ctx, time.Second)
 	}
 }

@@ -1,11 +1,10 @@
-package session
+package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +41,7 @@ type publisher struct {
 	stream jetstream.StreamConfig
 	log    *slog.Logger
 	max    int
+	labels metricLabels
 
 	mu     sync.Mutex
 	queue  []entry
@@ -108,7 +108,7 @@ func (p *publisher) publish(it events.Item, id string) error {
 	}
 	e := entry{msg: m, stored: make(chan struct{})}
 	p.queue = append(p.queue, e)
-	outboxReports.Inc()
+	outboxReports.WithLabelValues(p.labels.service, p.labels.prefix).Inc()
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -246,8 +246,8 @@ func (p *publisher) stored() {
 		p.idle.Broadcast()
 	}
 	p.mu.Unlock()
-	outboxReports.Dec()
-	eventsPublished.WithLabelValues(events.EventName(e.msg.Subject)).Inc()
+	outboxReports.WithLabelValues(p.labels.service, p.labels.prefix).Dec()
+	eventsPublished.WithLabelValues(p.labels.service, p.labels.prefix, events.EventName(e.msg.Subject)).Inc()
 	close(e.stored)
 }
 
@@ -306,24 +306,31 @@ func (p *publisher) drain(timeout time.Duration) {
 	}
 }
 
-// publishEvent publishes an event report; a failure is logged, as an event is never a reason
-// to fail the call that caused it.
-func (s *Session) publishEvent(name string, params ...any) {
+// PublishEvent publishes an event report (events.NewEvent); a failure is logged, as an event
+// is never a reason to fail the call that caused it.
+func (e *Engine) PublishEvent(name string, params ...any) {
 	ev, err := events.NewEvent(name, params...)
 	if err != nil {
-		s.log.Error("event", "event", name, "err", err)
+		e.log.Error("event", "event", name, "err", err)
 		return
 	}
-	_ = s.pub.publish(ev, nextEventID())
+	_ = e.pub.publish(ev, NextEventID())
 }
 
-// publishMessage publishes a message report under its message id.
-func (s *Session) publishMessage(m *events.Message) error {
-	return s.pub.publish(m, strconv.FormatInt(m.ID, 10))
-}
+// PublishItem stores a report on the event stream under id, its Nats-Msg-Id (JetStream stores
+// a retried publish once), and waits until it is stored. While NATS is away it does not wait:
+// the report stays in the outbox until NATS is back. It fails only when the outbox is full
+// (ErrOutboxFull).
+func (e *Engine) PublishItem(it events.Item, id string) error { return e.pub.publish(it, id) }
 
-// nextEventID names an event for Nats-Msg-Id; events have no id of their own in Mojo's format.
-func nextEventID() string { return "ev-" + nuid.Next() }
+// Outbox is how many reports wait to be stored.
+func (e *Engine) Outbox() int { return e.pub.pending() }
+
+// NextID hands out a message id: Unix microseconds, strictly increasing.
+func (e *Engine) NextID() int64 { return e.ids.next() }
+
+// NextEventID names an event for Nats-Msg-Id; events have no id of their own in Mojo's format.
+func NextEventID() string { return "ev-" + nuid.Next() }
 
 // idGen hands out message ids: Unix microseconds, strictly increasing, so ids stay unique
 // across restarts (JetStream de-duplicates by id) and below 2^53 until the year 2255.

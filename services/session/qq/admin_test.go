@@ -1,4 +1,4 @@
-package session
+package qq
 
 import (
 	"encoding/json"

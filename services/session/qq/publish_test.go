@@ -1,4 +1,4 @@
-package session
+package qq
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/driver/sim"
+	"github.com/openqq/openqq/services/session/engine"
 )
 
 // Tests of the publisher against a real NATS server that the test stops and starts again on
@@ -74,11 +75,12 @@ type pubEnv struct {
 	mu  sync.Mutex
 	srv *embednats.Server // nil while stopped
 
-	nc *nats.Conn // the session's connection: reconnects forever
-	s  *Session
+	nc  *nats.Conn // the session's connection: reconnects forever
+	eng *engine.Engine
+	s   *Platform
 }
 
-func startPubEnv(t *testing.T, mod func(*Config)) *pubEnv {
+func startPubEnv(t *testing.T, mod func(*engine.Config, *Config)) *pubEnv {
 	t.Helper()
 	logs := newLogBuf(t)
 	e := &pubEnv{
@@ -96,21 +98,25 @@ func startPubEnv(t *testing.T, mod func(*Config)) *pubEnv {
 	e.nc = nc
 	t.Cleanup(nc.Close)
 
-	cfg := Config{
-		SubjectPrefix: "qq", Account: "default", Driver: "sim", DriverTimeout: 5 * time.Second,
-		ControlDelay: 100 * time.Millisecond, DriverConfig: &sim.Config{QRCodeDir: t.TempDir()},
+	ecfg := engine.Config{
+		SubjectPrefix: "qq", Account: "default", DriverTimeout: 5 * time.Second, ControlDelay: 100 * time.Millisecond,
 	}
+	cfg := Config{Driver: "sim", DriverConfig: &sim.Config{QRCodeDir: t.TempDir()}}
 	if mod != nil {
-		mod(&cfg)
+		mod(&ecfg, &cfg)
 	}
-	s, err := New(nc, cfg, e.log)
+	eng, err := engine.New(nc, ecfg, e.log, func(eng *engine.Engine) (engine.Platform, error) {
+		p, err := New(eng, cfg)
+		e.s = p
+		return p, err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.s = s
+	e.eng = eng
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	go func() { done <- eng.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -123,9 +129,9 @@ func startPubEnv(t *testing.T, mod func(*Config)) *pubEnv {
 		}
 	})
 
-	waitFor(t, 10*time.Second, "client running", func() bool { return s.ClientState() == events.StateRunning })
+	waitFor(t, 10*time.Second, "client running", func() bool { return eng.State() == events.StateRunning })
 	// The login's own reports (state_change running) are stored.
-	waitFor(t, 10*time.Second, "login reports stored", func() bool { return s.pub.pending() == 0 })
+	waitFor(t, 10*time.Second, "login reports stored", func() bool { return eng.Outbox() == 0 })
 	return e
 }
 
@@ -271,6 +277,10 @@ func groupMessageIDs(t *testing.T, msgs []stored) []string {
 	return ids
 }
 
+// ackWait is how long the engine's publisher waits for a report to be stored while NATS is up
+// (engine's ackWait).
+const ackWait = 5 * time.Second
+
 func TestPublishOutboxAcrossNATSRestart(t *testing.T) {
 	e := startPubEnv(t, nil)
 	e.awayNATS()
@@ -316,7 +326,7 @@ func TestPublishOutboxAcrossNATSRestart(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(sent, ",") {
 		t.Fatalf("stream has group messages\n%v\nwant, in this order,\n%v", got, sent)
 	}
-	waitFor(t, 10*time.Second, "outbox flushed", func() bool { return e.s.pub.pending() == 0 })
+	waitFor(t, 10*time.Second, "outbox flushed", func() bool { return e.eng.Outbox() == 0 })
 	waitFor(t, 10*time.Second, "log line about the flush", func() bool {
 		return e.logs.has("NATS is back: buffered reports stored, in order")
 	})
@@ -359,7 +369,7 @@ func TestPublishOutboxAcrossNATSRestart(t *testing.T) {
 }
 
 func TestOutboxFull(t *testing.T) {
-	e := startPubEnv(t, func(c *Config) { c.OutboxSize = 3 })
+	e := startPubEnv(t, func(c *engine.Config, _ *Config) { c.OutboxSize = 3 })
 	e.awayNATS()
 
 	var accepted []string
@@ -379,16 +389,16 @@ func TestOutboxFull(t *testing.T) {
 	if full == nil {
 		t.Fatalf("6 messages accepted with an outbox of 3 while NATS is away")
 	}
-	if !errors.Is(full, ErrOutboxFull) {
-		t.Errorf("refused with %v, want ErrOutboxFull", full)
+	if !errors.Is(full, engine.ErrOutboxFull) {
+		t.Errorf("refused with %v, want engine.ErrOutboxFull", full)
 	}
 	if d := time.Since(start); d > 2*(ackWait+3*time.Second) {
 		t.Errorf("filling the outbox took %s", d)
 	}
 	// Once full, a refusal is immediate.
 	t0 := time.Now()
-	if _, err := e.receive("again"); !errors.Is(err, ErrOutboxFull) {
-		t.Errorf("next message: %v, want ErrOutboxFull", err)
+	if _, err := e.receive("again"); !errors.Is(err, engine.ErrOutboxFull) {
+		t.Errorf("next message: %v, want engine.ErrOutboxFull", err)
 	}
 	if d := time.Since(t0); d > 500*time.Millisecond {
 		t.Errorf("refusal took %s", d)
@@ -400,7 +410,7 @@ func TestOutboxFull(t *testing.T) {
 	// NATS back: what was accepted is stored, in order, and the outbox takes reports again.
 	e.startNATS()
 	js := e.js()
-	waitFor(t, 30*time.Second, "outbox flushed", func() bool { return e.s.pub.pending() == 0 })
+	waitFor(t, 30*time.Second, "outbox flushed", func() bool { return e.eng.Outbox() == 0 })
 	got := groupMessageIDs(t, readStream(t, js, events.StreamName))
 	if strings.Join(got, ",") != strings.Join(accepted, ",") {
 		t.Errorf("stream has %v, want %v", got, accepted)
@@ -468,8 +478,8 @@ func TestPublishMsgIDHeader(t *testing.T) {
 }
 
 func TestPublishStreamConfig(t *testing.T) {
-	sc := StreamConfig{MaxAge: 36 * time.Hour, MaxBytes: 64 << 20, MaxMsgs: 12345, Replicas: 1, Duplicates: 90 * time.Second}
-	e := startPubEnv(t, func(c *Config) { c.Stream = sc })
+	sc := engine.StreamConfig{MaxAge: 36 * time.Hour, MaxBytes: 64 << 20, MaxMsgs: 12345, Replicas: 1, Duplicates: 90 * time.Second}
+	e := startPubEnv(t, func(c *engine.Config, _ *Config) { c.Stream = sc })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	str, err := e.js().Stream(ctx, events.StreamName)

@@ -1,4 +1,4 @@
-package session
+package qq
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
 )
 
 // A send resolves its target under the read lock into an outgoing message and the report it
 // will publish, then sends without the lock.
 
-func (s *Session) sendFriendMessage(ctx context.Context, p events.Params) (any, error) {
-	return s.send(ctx, p, true, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
+func (q *Platform) sendFriendMessage(ctx context.Context, p events.Params) (any, error) {
+	return q.send(ctx, p, true, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
 		f := ro.FindFriend(p)
 		if f == nil {
 			return driver.Outgoing{}, events.ErrFriendNotFound
@@ -24,8 +25,8 @@ func (s *Session) sendFriendMessage(ctx context.Context, p events.Params) (any, 
 	})
 }
 
-func (s *Session) sendGroupMessage(ctx context.Context, p events.Params) (any, error) {
-	return s.send(ctx, p, true, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
+func (q *Platform) sendGroupMessage(ctx context.Context, p events.Params) (any, error) {
+	return q.send(ctx, p, true, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
 		g := ro.FindGroup(p)
 		if g == nil {
 			return driver.Outgoing{}, events.ErrGroupNotFound
@@ -35,8 +36,8 @@ func (s *Session) sendGroupMessage(ctx context.Context, p events.Params) (any, e
 	})
 }
 
-func (s *Session) sendDiscussMessage(ctx context.Context, p events.Params) (any, error) {
-	return s.send(ctx, p, true, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
+func (q *Platform) sendDiscussMessage(ctx context.Context, p events.Params) (any, error) {
+	return q.send(ctx, p, true, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
 		d := ro.FindDiscuss(p)
 		if d == nil {
 			return driver.Outgoing{}, events.ErrDiscussNotFound
@@ -48,8 +49,8 @@ func (s *Session) sendDiscussMessage(ctx context.Context, p events.Params) (any,
 
 // sendSessMessage sends to a stranger met in a group (group_id/group_uid) or a discuss
 // (discuss_id), named by id/uid. Mojo never offered async here, so async is ignored.
-func (s *Session) sendSessMessage(ctx context.Context, p events.Params) (any, error) {
-	return s.send(ctx, p, false, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
+func (q *Platform) sendSessMessage(ctx context.Context, p events.Params) (any, error) {
+	return q.send(ctx, p, false, func(ro *roster.Roster, m *events.Message) (driver.Outgoing, error) {
 		_, byGroup := p["group_id"]
 		_, byGroupUID := p["group_uid"]
 		_, byDiscuss := p["discuss_id"]
@@ -94,22 +95,22 @@ func (s *Session) sendSessMessage(ctx context.Context, p events.Params) (any, er
 
 // send resolves the target, refuses empty content, and sends: at once and in the background
 // with async=1 (where the route allows it), else waiting for the outcome.
-func (s *Session) send(ctx context.Context, p events.Params, asyncAllowed bool,
+func (q *Platform) send(ctx context.Context, p events.Params, asyncAllowed bool,
 	resolve func(*roster.Roster, *events.Message) (driver.Outgoing, error)) (any, error) {
 	content := p["content"]
-	s.mu.RLock()
-	if s.ro == nil {
-		st := s.state
-		s.mu.RUnlock()
+	q.e.RLock()
+	if q.ro == nil {
+		st := q.e.State()
+		q.e.RUnlock()
 		return nil, events.ErrNotReady(st)
 	}
-	me := s.ro.User
+	me := q.ro.User
 	m := &events.Message{
 		Class: events.ClassSend, Content: content, PostType: events.PostSendMessage,
-		Sender: &events.Sender{Name: me.DisplayName(), ID: me.ID, UID: me.UID}, From: fromOf(ctx),
+		Sender: &events.Sender{Name: me.DisplayName(), ID: me.ID, UID: me.UID}, From: engine.From(ctx),
 	}
-	out, err := resolve(s.ro, m)
-	s.mu.RUnlock()
+	out, err := resolve(q.ro, m)
+	q.e.RUnlock()
 	if err != nil {
 		return nil, err
 	}
@@ -120,35 +121,33 @@ func (s *Session) send(ctx context.Context, p events.Params, asyncAllowed bool,
 	m.Type = out.Type
 
 	if asyncAllowed && p.Truthy("async") {
-		s.async.Add(1)
-		go func() {
-			defer s.async.Done()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DriverTimeout)
+		q.e.Go(func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.e.Config().DriverTimeout)
 			defer cancel()
-			s.deliver(ctx, out, m)
-		}()
+			q.deliver(ctx, out, m)
+		})
 		return events.StatusInProcess, nil
 	}
-	s.deliver(ctx, out, m)
+	q.deliver(ctx, out, m)
 	id := m.ID
 	return &events.SendReply{Code: m.SendResult.Code, ID: &id, Info: m.SendResult.Info, Status: m.SendResult.Status}, nil
 }
 
 // deliver sends through the driver and publishes the send_message report, whatever the outcome.
-func (s *Session) deliver(ctx context.Context, out driver.Outgoing, m *events.Message) {
-	m.ID = s.ids.next()
+func (q *Platform) deliver(ctx context.Context, out driver.Outgoing, m *events.Message) {
+	m.ID = q.e.NextID()
 	m.Time = time.Now().Unix()
 	res := &events.SendResult{Code: 0, Info: events.SendOKInfo, Msg: events.SendOK, Status: events.SendOK}
-	if err := s.drv.Send(ctx, out); err != nil {
+	if err := q.drv.Send(ctx, out); err != nil {
 		res = &events.SendResult{Code: -2, Info: events.SendNoResult + ": " + err.Error(), Msg: events.SendFailed, Status: events.SendFailed}
 		var se *driver.SendError
 		if errors.As(err, &se) {
 			res.Code, res.Info = se.Code, se.Info
 		}
-		s.log.Warn("send failed", "type", out.Type, "target", out.TargetID, "id", m.ID, "err", err)
+		q.log.Warn("send failed", "type", out.Type, "target", out.TargetID, "id", m.ID, "err", err)
 	}
 	m.SendResult = res
-	if err := s.publishMessage(m); err != nil {
-		s.log.Error("send_message report not published", "id", m.ID, "err", err)
+	if err := q.publishMessage(m); err != nil {
+		q.log.Error("send_message report not published", "id", m.ID, "err", err)
 	}
 }
