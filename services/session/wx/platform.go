@@ -142,12 +142,14 @@ func (w *Platform) Run(ctx context.Context) error {
 	return w.drv.Run(ctx, w)
 }
 
-// LoggedOut forgets the roster: its ids are the ended login's.
+// LoggedOut forgets the roster, whose ids are the ended login's, and ends the consult calls
+// waiting on them (they answer "reply timeout").
 func (w *Platform) LoggedOut() {
 	w.e.Lock()
 	w.ro = nil
 	w.e.Changed()
 	w.e.Unlock()
+	w.answers.endAll()
 }
 
 // CanInject is false: the platform serves wx.sim.inject itself (inject.go), since Openwx's
