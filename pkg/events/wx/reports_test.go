@@ -176,3 +176,26 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// An injection as a test or a curl writes it: media bytes in base64, an app's fields flat.
+func TestInjectionDecodes(t *testing.T) {
+	var in Injection
+	body := `{"type":"group_message","group_id":"@@g","sender_id":"@a","format":"media","media_name":"cat.jpg","media_mime":"image/jpeg","media_data":"/9j/4A=="}`
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.Type != GroupMessage || in.GroupID != "@@g" || in.Format != FormatMedia || string(in.MediaData) != "\xff\xd8\xff\xe0" || in.App != nil {
+		t.Errorf("decoded %+v", in)
+	}
+	in = Injection{}
+	body = `{"type":"friend_message","sender_id":"@a","format":"app","app_title":"t","app_url":"https://x","event":""}`
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
+	if in.App == nil || in.App.Title != "t" || in.App.URL != "https://x" || in.Card != nil {
+		t.Errorf("decoded %+v", in)
+	}
+	if err := json.Unmarshal([]byte(`{"media_data":"not base64!"}`), &Injection{}); err == nil {
+		t.Error("media_data that is not base64 was taken")
+	}
+}
