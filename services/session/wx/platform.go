@@ -56,9 +56,10 @@ type Platform struct {
 }
 
 var (
-	_ engine.Platform = (*Platform)(nil)
-	_ engine.Metadata = (*Platform)(nil)
-	_ wxdriver.Sink   = (*Platform)(nil) // the platform is the driver's Sink
+	_ engine.Platform        = (*Platform)(nil)
+	_ engine.Metadata        = (*Platform)(nil)
+	_ engine.CheckEventNamer = (*Platform)(nil)
+	_ wxdriver.Sink          = (*Platform)(nil) // the platform is the driver's Sink
 )
 
 // Defaults gives an engine configuration Openwx's defaults where it has none: the
@@ -126,6 +127,12 @@ func (w *Platform) Description() string {
 // Metadata names the driver in the micro service's metadata.
 func (w *Platform) Metadata() map[string]string {
 	return map[string]string{"driver": w.cfg.Driver, "platform": wx.Prefix}
+}
+
+// CheckEventNames are Openwx's: its message types (group_notice too) and the chosen events
+// but the client's own and update_*.
+func (w *Platform) CheckEventNames(postEvent bool, list []string) []string {
+	return wx.CheckEventNames(postEvent, list)
 }
 
 // AnswersBeforeRunning: get_client_info and stop_client answer in every state.
