@@ -113,6 +113,12 @@ type Metadata interface {
 	Metadata() map[string]string
 }
 
+// CheckEventNamer is an optional interface of a Platform whose message types are not QQ's:
+// the names of the items check_event hands out (events.CheckEventNames for QQ).
+type CheckEventNamer interface {
+	CheckEventNames(postEvent bool, list []string) []string
+}
+
 // Engine runs one account of one platform.
 type Engine struct {
 	nc     *nats.Conn

@@ -21,7 +21,8 @@ type answers struct {
 // answer is one consult call's wait: the first message of its friend, once.
 type answer struct {
 	friend string
-	ch     chan string // buffered 1: the first answer
+	ch     chan string   // buffered 1: the first answer
+	ended  chan struct{} // closed when the login ends: the friend's id names nobody any more
 }
 
 func newAnswers() *answers { return &answers{waiting: map[string]map[*answer]struct{}{}} }
@@ -30,7 +31,7 @@ func newAnswers() *answers { return &answers{waiting: map[string]map[*answer]str
 // so that an answer that comes while the send is still returning is not missed. The caller
 // must call done.
 func (a *answers) wait(friend string) *answer {
-	w := &answer{friend: friend, ch: make(chan string, 1)}
+	w := &answer{friend: friend, ch: make(chan string, 1), ended: make(chan struct{})}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	set := a.waiting[friend]
@@ -67,6 +68,19 @@ func (a *answers) received(friend, content string) {
 		}
 	}
 	delete(a.waiting, friend)
+}
+
+// endAll ends every wait: the login ended, and with a QR login the ids change, so no answer
+// can come under the ids the calls wait on.
+func (a *answers) endAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, set := range a.waiting {
+		for w := range set {
+			close(w.ended)
+		}
+	}
+	clear(a.waiting)
 }
 
 // pending counts the calls waiting (tests).
@@ -113,6 +127,7 @@ func (w *Platform) consult(ctx context.Context, p events.Params) (any, error) {
 	case answer := <-a.ch:
 		return &wx.ConsultReply{SendReply: *r, Reply: &answer}, nil
 	case <-timer.C:
+	case <-a.ended:
 	case <-w.ctx.Done():
 	}
 	return &wx.ConsultReply{SendReply: *r, ReplyStatus: wx.ReplyTimeout}, nil

@@ -113,3 +113,26 @@ func TestConsultRefusals(t *testing.T) {
 		t.Errorf("refused consults sent %d messages", n)
 	}
 }
+
+// A login that ends ends the consult calls waiting on its ids: they answer "reply timeout"
+// at once rather than at their time-out.
+func TestConsultEndsWithTheLogin(t *testing.T) {
+	v := start(t, func(_ *Config, sc *sim.Config) { sc.Answerers = []string{} })
+	wang := v.friend("老王")
+	done := make(chan map[string]any, 1)
+	go func() {
+		m, err := v.nc.Request(v.e.Subjects().API(wx.RouteConsult),
+			events.MustMarshal(events.Params{"id": wang.ID, "content": "还在吗", "timeout": "300"}), 30*time.Second)
+		var r map[string]any
+		if err == nil {
+			_ = json.Unmarshal(m.Data, &r)
+		}
+		done <- r
+	}()
+	waitFor(t, "the question sent", func() bool { return v.p.answers.pending() == 1 && len(v.sentTo(wang.ID)) == 1 })
+	v.sim.Drop()
+	r := <-done
+	if r == nil || r["reply_status"] != wx.ReplyTimeout || r["reply"] != nil {
+		t.Errorf("consult across a lost login: %v", r)
+	}
+}

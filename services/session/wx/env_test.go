@@ -47,6 +47,7 @@ func start(t *testing.T, mod func(*Config, *sim.Config)) *env {
 		t.Fatal(err)
 	}
 	ec := engine.Config{Account: "default", DriverTimeout: 5 * time.Second, ControlDelay: 100 * time.Millisecond}
+	ec.PostEvent = true
 	Defaults(&ec)
 	sc := &sim.Config{QRCodeDir: t.TempDir(), ReplyDelay: 10 * time.Millisecond}
 	dir := t.TempDir()

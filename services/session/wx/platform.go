@@ -56,9 +56,10 @@ type Platform struct {
 }
 
 var (
-	_ engine.Platform = (*Platform)(nil)
-	_ engine.Metadata = (*Platform)(nil)
-	_ wxdriver.Sink   = (*Platform)(nil) // the platform is the driver's Sink
+	_ engine.Platform        = (*Platform)(nil)
+	_ engine.Metadata        = (*Platform)(nil)
+	_ engine.CheckEventNamer = (*Platform)(nil)
+	_ wxdriver.Sink          = (*Platform)(nil) // the platform is the driver's Sink
 )
 
 // Defaults gives an engine configuration Openwx's defaults where it has none: the
@@ -128,6 +129,12 @@ func (w *Platform) Metadata() map[string]string {
 	return map[string]string{"driver": w.cfg.Driver, "platform": wx.Prefix}
 }
 
+// CheckEventNames are Openwx's: its message types (group_notice too) and the chosen events
+// but the client's own and update_*.
+func (w *Platform) CheckEventNames(postEvent bool, list []string) []string {
+	return wx.CheckEventNames(postEvent, list)
+}
+
 // AnswersBeforeRunning: get_client_info and stop_client answer in every state.
 func (w *Platform) AnswersBeforeRunning(route string) bool { return wx.AnswersBeforeRunning(route) }
 
@@ -142,12 +149,14 @@ func (w *Platform) Run(ctx context.Context) error {
 	return w.drv.Run(ctx, w)
 }
 
-// LoggedOut forgets the roster: its ids are the ended login's.
+// LoggedOut forgets the roster, whose ids are the ended login's, and ends the consult calls
+// waiting on them (they answer "reply timeout").
 func (w *Platform) LoggedOut() {
 	w.e.Lock()
 	w.ro = nil
 	w.e.Changed()
 	w.e.Unlock()
+	w.answers.endAll()
 }
 
 // CanInject is false: the platform serves wx.sim.inject itself (inject.go), since Openwx's

@@ -56,8 +56,7 @@ func friendTarget(ro *wxroster.Roster, p events.Params) (target, bool) {
 
 func toFriend(ro *wxroster.Roster, f *wx.Friend) target {
 	return target{
-		typ: wx.FriendMessage, id: f.ID, sender: userSender(&ro.User),
-		receiver: &wx.Receiver{Name: f.DisplayName(), Account: f.Account, ID: f.ID, Markname: f.Markname, Nickname: f.Name, UID: f.UID},
+		typ: wx.FriendMessage, id: f.ID, sender: wx.UserSender(&ro.User), receiver: wx.FriendReceiver(f),
 	}
 }
 
@@ -67,15 +66,7 @@ func groupTarget(ro *wxroster.Roster, p events.Params) (target, bool) {
 	if g == nil {
 		return target{}, false
 	}
-	return target{typ: wx.GroupMessage, id: g.ID, sender: userSender(&ro.User), group: groupRef(g)}, true
-}
-
-func userSender(u *wx.User) *wx.Sender {
-	return &wx.Sender{Name: u.DisplayName(), Account: u.Account, ID: u.ID, Markname: u.Markname, Nickname: u.Name, UID: u.UID}
-}
-
-func groupRef(g *wx.Group) *wx.GroupRef {
-	return &wx.GroupRef{Name: g.DisplayName(), ID: g.ID, Nickname: g.Name, UID: g.UID}
+	return target{typ: wx.GroupMessage, id: g.ID, sender: wx.UserSender(&ro.User), group: wx.GroupRefOf(g)}, true
 }
 
 // resolve finds a send's target and reads what it says: content, media, or both; neither is
@@ -244,20 +235,8 @@ func reportMedia(m media.Meta) *wx.Media {
 	}
 }
 
-// mediaLabels are Mojo-Weixin's words for a media in a message's content: [图片](path).
-var mediaLabels = map[string]string{
-	wx.MediaImage: "图片", wx.MediaEmoticon: "表情", wx.MediaMicrovideo: "小视频",
-	wx.MediaVideo: "视频", wx.MediaVoice: "语音", wx.MediaFile: "文件",
-}
-
 // mediaContent is a media message's content as Mojo-Weixin writes it: [图片](<media_path>).
-func mediaContent(m media.Meta) string {
-	label, ok := mediaLabels[m.Type]
-	if !ok {
-		label = "media"
-	}
-	return "[" + label + "](" + m.Path + ")"
-}
+func mediaContent(m media.Meta) string { return wx.MediaContent(m.Type, m.Path) }
 
 // asReply answers a send's refusal: a *wx.SendReply goes out as a value (HTTP 200 with its own
 // code, which may be -1), any other error as the engine answers errors.

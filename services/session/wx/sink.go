@@ -71,7 +71,7 @@ func incoming(ro *wxroster.Roster, in wxdriver.Incoming) (*wx.Message, error) {
 	u := &ro.User
 	m := &wx.Message{
 		Class: events.ClassRecv, PostType: events.PostReceiveMessage, Source: wx.SourceLocal, Type: in.Type,
-		Receiver: &wx.Receiver{Name: u.DisplayName(), Account: u.Account, ID: u.ID, Markname: u.Markname, Nickname: u.Name, UID: u.UID},
+		Receiver: wx.UserReceiver(u),
 	}
 	switch in.Type {
 	case wx.FriendMessage:
@@ -79,13 +79,13 @@ func incoming(ro *wxroster.Roster, in wxdriver.Incoming) (*wx.Message, error) {
 		if f == nil {
 			return nil, unknown("friend", in.SenderID)
 		}
-		m.Sender = &wx.Sender{Name: f.DisplayName(), Account: f.Account, Category: f.Category, ID: f.ID, Markname: f.Markname, Nickname: f.Name, UID: f.UID}
+		m.Sender = wx.FriendSender(f)
 	case wx.GroupMessage, wx.GroupNotice:
 		g := ro.Group(in.GroupID)
 		if g == nil {
 			return nil, unknown("group", in.GroupID)
 		}
-		m.GroupRef = groupRef(g)
+		m.GroupRef = wx.GroupRefOf(g)
 		if in.Type == wx.GroupNotice {
 			break // a notice has no sender
 		}
@@ -93,7 +93,7 @@ func incoming(ro *wxroster.Roster, in wxdriver.Incoming) (*wx.Message, error) {
 		if mem == nil {
 			return nil, unknown("group member", in.SenderID)
 		}
-		m.Sender = &wx.Sender{Name: mem.DisplayName(), Account: mem.Account, ID: mem.ID, Markname: mem.Markname, Nickname: mem.Name, UID: mem.UID}
+		m.Sender = wx.MemberSender(mem)
 	default:
 		return nil, fmt.Errorf("message type %q: %w", in.Type, wxdriver.ErrUnknown)
 	}
@@ -181,7 +181,7 @@ func (w *Platform) Sent(ctx context.Context, in wxdriver.SentMessage) (string, e
 		u := &ro.User
 		m = &wx.Message{
 			Class: events.ClassSend, PostType: events.PostSendMessage, Source: wx.SourceOuter, Type: in.Type,
-			Sender:     userSender(u),
+			Sender:     wx.UserSender(u),
 			SendResult: &wx.SendResult{Code: events.CodeOK, Info: wx.StatusOuter, Msg: wx.StatusOuter, Status: wx.StatusOuter},
 		}
 		peer := in.TargetID
@@ -190,14 +190,14 @@ func (w *Platform) Sent(ctx context.Context, in wxdriver.SentMessage) (string, e
 			// A friend may have been removed since; the report still names the peer by id.
 			m.Receiver = &wx.Receiver{ID: in.TargetID}
 			if f := ro.Friend(in.TargetID); f != nil {
-				m.Receiver = toFriend(ro, f).receiver
+				m.Receiver = wx.FriendReceiver(f)
 			}
 		case wx.GroupMessage:
 			g := ro.Group(in.GroupID)
 			if g == nil {
 				return unknown("group", in.GroupID)
 			}
-			m.GroupRef, peer = groupRef(g), g.ID
+			m.GroupRef, peer = wx.GroupRefOf(g), g.ID
 		default:
 			return fmt.Errorf("message type %q: %w", in.Type, wxdriver.ErrUnknown)
 		}
