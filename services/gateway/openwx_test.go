@@ -414,10 +414,24 @@ func TestOpenwxUpload(t *testing.T) {
 			if !bytes.Equal(b, want) {
 				t.Errorf("stored %d bytes, want the %d sent", len(b), len(want))
 			}
-			if meta.Mime != "image/png" || got.Params["media_mime"] != "image/png" {
-				t.Errorf("mime: stored %q, session got %q", meta.Mime, got.Params["media_mime"])
+			if meta.Mime != "image/png" {
+				t.Errorf("stored mime %q", meta.Mime)
+			}
+			if m := got.Params["media_mime"]; m != "" && m != "image/png" {
+				t.Errorf("the session got media_mime %q", m)
 			}
 		})
+	}
+	// An empty media_data is no media, as the store reads a blank field.
+	emptyCT, emptyBody := multipartBody(t, part{name: "media_data", value: ""}, part{name: "content", value: "x"})
+	for _, c := range []call{
+		{method: http.MethodPost, path: "/openwx/send_friend_message", ct: "application/x-www-form-urlencoded", body: []byte("media_data=&content=x")},
+		{method: http.MethodPost, path: "/openwx/send_friend_message", ct: "application/x-www-form-urlencoded", body: []byte("media_data=&content=x" + strings.Repeat("&a=b", 5000))},
+		{method: http.MethodPost, path: "/openwx/send_friend_message", ct: emptyCT, body: emptyBody},
+	} {
+		if got := decodeEcho(t, e.do(t, c)); got.Params["media_id"] != "" || got.Params["content"] != "x" {
+			t.Errorf("empty media_data (%d bytes): the session got %q", len(c.body), got.Params)
+		}
 	}
 	// A call of any other route keeps its media_data: only media routes store.
 	got := decodeEcho(t, e.do(t, call{method: http.MethodPost, path: "/openwx/search_friend", ct: "application/x-www-form-urlencoded", body: []byte("media_data=aGk=")}))
@@ -454,7 +468,6 @@ func TestOpenwxUploadRefused(t *testing.T) {
 		{"JSON over MAX_BODY_BYTES", call{ct: "application/json", body: []byte(`{"media_data":"` + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), 3000)) + `"}`)}, events.CodeTooLarge},
 		{"not base64", call{ct: form, body: []byte("media_data=%21%21%21%21")}, events.CodeBadRequest},
 		{"bad escape", call{ct: form, body: []byte("media_data=aG%zz")}, events.CodeBadRequest},
-		{"empty media_data", call{ct: form, body: []byte("media_data=&id=1")}, events.CodeBadRequest},
 		{"empty file", call{ct: mpEmpty, body: mpEmptyBody}, events.CodeBadRequest},
 		{"file part of another name", call{ct: mpOther, body: mpOtherBody}, events.CodeBadRequest},
 		{"two media", call{ct: mpTwo, body: mpTwoBody}, events.CodeBadRequest},
