@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -728,5 +730,69 @@ func TestExposedWarningEachAddress(t *testing.T) {
 	}
 	if strings.Contains(out, "whoever reaches "+lns[0].Addr().String()) {
 		t.Error("the loopback address was warned about")
+	}
+}
+
+// An upload streams into the store: the media's first chunks are in the bucket while the
+// caller is still sending the rest of its body, which is never held whole.
+func TestOpenwxUploadStreams(t *testing.T) {
+	e := startWx(t, Config{})
+	st, _ := wxStore(t, e) // the bucket exists before the chunks are watched
+	nc := natstest.Connect(t, e.srv)
+	chunks := make(chan *nats.Msg, 64)
+	sub, err := nc.ChanSubscribe("$O."+events.Subjects{Prefix: "wx"}.MediaBucket()+".C.>", chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.AutoUnsubscribe(1); err != nil { // the first chunk is all the test waits for
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	first := bytes.Repeat([]byte("a"), 1<<20)
+	rest := bytes.Repeat([]byte("b"), 1<<20)
+	go func() {
+		fw, err := mw.CreateFormFile("media", "big.bin")
+		if err == nil {
+			_, err = fw.Write(first)
+		}
+		if err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		// The rest only once a chunk of the first half is stored.
+		select {
+		case <-chunks:
+		case <-time.After(10 * time.Second):
+			_ = pw.CloseWithError(errors.New("no chunk stored while the body was open"))
+			return
+		}
+		if _, err := fw.Write(rest); err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		_ = pw.CloseWithError(mw.Close())
+	}()
+	req, err := http.NewRequest(http.MethodPost, e.base+"/openwx/upload_media", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	got := decodeEcho(t, answer{status: resp.StatusCode, body: body})
+	b, _, err := st.Bytes(context.Background(), got.Params["media_id"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, append(first, rest...)) {
+		t.Errorf("stored %d bytes, want the 2 MB sent", len(b))
 	}
 }
