@@ -653,7 +653,8 @@ func TestOpenwxEvents(t *testing.T) {
 }
 
 // The Openwx calls are counted in their own family, by Openwx route; unknown /openwx paths
-// count as "unknown" there, and /openqq's family sees none of them.
+// count as "unknown" there, and /openqq's family sees none of them. get_*_info go through the
+// reply cache.
 func TestOpenwxMetrics(t *testing.T) {
 	e := startWx(t, Config{})
 	before := metricstest.Local(t)
@@ -661,7 +662,12 @@ func TestOpenwxMetrics(t *testing.T) {
 	e.doRaw(t, call{path: "/openwx/get_avatar", query: "id=@a"})
 	e.doRaw(t, call{path: "/openwx/nope"})
 	e.doRaw(t, call{method: http.MethodPost, path: "/openwx/get_user_info"})
+	e.do(t, call{path: "/openwx/get_friend_info"})
 	after := metricstest.Local(t)
+	// get_*_info go through the reply cache, as on /openqq (a session without versions: a miss).
+	if got := metricstest.Delta(before, after, "openqq_gateway_reply_cache_total", "route", "get_friend_info"); got != 1 {
+		t.Errorf("openqq_gateway_reply_cache_total{route=get_friend_info} rose by %v, want 1", got)
+	}
 	for _, tc := range []struct {
 		route, code string
 		want        float64
