@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -800,5 +801,62 @@ func TestOpenwxUploadStreams(t *testing.T) {
 	}
 	if !bytes.Equal(b, append(first, rest...)) {
 		t.Errorf("stored %d bytes, want the 2 MB sent", len(b))
+	}
+}
+
+// Each listener of HTTP_ADDR has HTTP_CONNS_PER_IP of its own.
+func TestConnsPerIPEachListener(t *testing.T) {
+	srv := natstest.Start(t)
+	g, err := New(natstest.Connect(t, srv), withDefaults(Config{ConnsPerIP: 1}), natstest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lns []net.Listener
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, lns...) }()
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	dial := func(ln net.Listener) (net.Conn, *http.Response) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /openwx/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return c, resp
+	}
+	// One held on each listener: both served, each its own count.
+	for _, ln := range lns {
+		if _, resp := dial(ln); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: HTTP %d, want Openwx's 403", ln.Addr(), resp.StatusCode)
+		}
+	}
+	// A second on either is over its listener's limit.
+	for _, ln := range lns {
+		if _, resp := dial(ln); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s, second connection: HTTP %d, want 503", ln.Addr(), resp.StatusCode)
+		}
 	}
 }
