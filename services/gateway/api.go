@@ -109,11 +109,11 @@ func (g *Gateway) readCall(w http.ResponseWriter, r *http.Request, pf *platform,
 		return g.readUpload(w, r, pf)
 	}
 	p, err := g.readParams(w, r)
-	if err == nil && pf.media[route] {
-		err = g.storeMediaData(r.Context(), pf, p)
-	}
 	if err != nil {
 		return nil, err
+	}
+	if pf.media[route] {
+		return g.storeMediaData(r.Context(), pf, p)
 	}
 	return p, nil
 }

@@ -161,32 +161,30 @@ func (g *Gateway) readUpload(w http.ResponseWriter, r *http.Request, pf *platfor
 		named(p, *u.meta)
 		return p, nil
 	}
-	return p, g.storeMediaData(r.Context(), pf, p)
+	return g.storeMediaData(r.Context(), pf, p)
 }
 
-// storeMediaData puts a media_data parameter that came in the query or a JSON body (already
-// in memory, under MAX_BODY_BYTES) into the store, as an upload is.
-func (g *Gateway) storeMediaData(ctx context.Context, pf *platform, p events.Params) error {
-	data, ok := p[media.ParamData]
-	if !ok {
-		return nil
+// storeMediaData puts a media_data parameter that came in the query or a body read whole
+// (under MAX_BODY_BYTES) into the store, as an upload is (media.Store.Inline: an empty one
+// counts as absent, a media_id given wins).
+func (g *Gateway) storeMediaData(ctx context.Context, pf *platform, p events.Params) (events.Params, error) {
+	if p[media.ParamData] == "" {
+		return p, nil
 	}
 	st, err := g.store(ctx, pf)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	m, err := put(ctx, st, p[media.ParamName], p[media.ParamMime], base64Reader(strings.NewReader(data)))
+	out, err := st.Inline(ctx, p)
 	if err != nil {
-		return err
+		return nil, mediaError(err)
 	}
-	named(p, m)
-	return nil
+	return out, nil
 }
 
 // named replaces the media's bytes in p by its id, keeping what the caller said of it.
 func named(p events.Params, m media.Meta) {
 	delete(p, media.ParamData)
-	delete(p, media.ParamPath)
 	p[media.ParamID] = m.ID
 	if p[media.ParamName] == "" && m.Name != "" {
 		p[media.ParamName] = m.Name
@@ -196,30 +194,35 @@ func named(p events.Params, m media.Meta) {
 	}
 }
 
-// put stores one media; a failure is the store's reply (too large, empty, not base64), or a
-// body over its limit (413).
+// put stores one media.
 func put(ctx context.Context, st *media.Store, name, mimeType string, r io.Reader) (media.Meta, error) {
 	m, err := st.Put(ctx, name, r, media.PutHint{Mime: mimeType})
-	if err == nil {
-		return m, nil
+	if err != nil {
+		return m, mediaError(err)
 	}
+	return m, nil
+}
+
+// mediaError is the reply to a media the store refused: its own (too large, empty), a body
+// over its limit (413), base64 or a form that does not decode (400).
+func mediaError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return m, errTooLarge
+		return errTooLarge
 	}
 	var ce base64.CorruptInputError
 	if errors.As(err, &ce) {
-		return m, &statusError{st: events.ErrBadRequest("media_data is not base64 (at byte %d)", int64(ce)), err: err}
+		return &statusError{st: events.ErrBadRequest("media_data is not base64 (at byte %d)", int64(ce)), err: err}
 	}
 	var fe *formError
 	if errors.As(err, &fe) {
-		return m, fe
+		return fe
 	}
 	var s *events.Status
 	if errors.As(err, &s) {
-		return m, &statusError{st: s, err: err}
+		return &statusError{st: s, err: err}
 	}
-	return m, &statusError{st: events.NewStatus(events.CodeInternal, "media store: %v", err), err: err}
+	return &statusError{st: events.NewStatus(events.CodeInternal, "media store: %v", err), err: err}
 }
 
 // base64Reader decodes media_data as the store does (media.Resolve): the standard or the
@@ -320,7 +323,11 @@ func (u *upload) multipart(r *http.Request) error {
 			}
 			err = u.put(part.FileName(), part.Header.Get("Content-Type"), part)
 		case name == media.ParamData:
-			err = u.put("", "", base64Reader(part))
+			br := bufio.NewReader(part)
+			if _, perr := br.Peek(1); perr != nil {
+				break // empty: absent, as the store reads a blank field
+			}
+			err = u.put("", "", base64Reader(br))
 		default:
 			var v []byte
 			v, err = io.ReadAll(io.LimitReader(part, u.budget+1))
@@ -363,6 +370,9 @@ func (u *upload) form(body io.Reader) error {
 			return &formError{msg: err.Error()}
 		}
 		if k == media.ParamData && sep == '=' {
+			if c, err := br.Peek(1); err != nil || c[0] == '&' {
+				continue // empty: absent, as the store reads a blank field
+			}
 			if err := u.put("", "", base64Reader(&formValue{br: br})); err != nil {
 				return err
 			}
