@@ -21,14 +21,15 @@ import (
 	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/gateway"
+	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/engine"
 	wxsession "github.com/openqq/openqq/services/session/wx"
 	wxsim "github.com/openqq/openqq/services/session/wxdriver/sim"
 	"github.com/openqq/openqq/services/session/wxroster"
 )
 
-// The Openwx end-to-end harness: a real NATS server, the WeChat platform of the session on
-// the engine over the simulated WeChat account, the real gateway serving /openwx/ (and, with
+// The Openwx end-to-end harness: a real NATS server, the session with PLATFORM=wx over the
+// simulated WeChat account, the real gateway serving /openwx/ (and, with
 // withReporters, reporters posting to a real post_api receiver), all driven over HTTP on
 // loopback. It reuses the QQ harness's env (its requests go to /openwx/ instead).
 
@@ -37,8 +38,7 @@ const wxMediaMax = 256 << 10
 
 // wxSetup is what startWX runs; options change it.
 type wxSetup struct {
-	eng  engine.Config
-	plat wxsession.Config
+	sess session.Config // PLATFORM=wx
 	sim  *wxsim.Config
 	gw   gateway.Config
 	// reporters is how many reporters post to the receiver (0: none); rep configures them.
@@ -81,19 +81,20 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	dir := t.TempDir()
 	mc := media.Config{Dir: dir, MaxBytes: wxMediaMax}
 	s := wxSetup{
-		eng: engine.Config{Account: "default", DriverTimeout: 5 * time.Second, ControlDelay: 200 * time.Millisecond, LogLevel: "info"},
+		sess: session.Config{
+			Platform: wx.Prefix, SubjectPrefix: wx.Prefix, Account: "default", Driver: "sim",
+			DriverTimeout: 5 * time.Second, ControlDelay: 200 * time.Millisecond, LogLevel: "info", Config: mc,
+		},
 		// Nobody answers unless a test says so: an answer would be an item the stream gains
 		// behind a test's back.
 		sim: &wxsim.Config{QRCodeDir: t.TempDir(), ReplyDelay: 20 * time.Millisecond, Answerers: []string{}},
 		gw: gateway.Config{SubjectPrefix: "qq", WxSubjectPrefix: wx.Prefix, APITimeout: 3 * time.Second,
 			MaxBodyBytes: 64 << 10, Config: mc},
 	}
-	s.plat = wxsession.Config{Driver: "sim", Config: mc}
-	wxsession.Defaults(&s.eng)
 	for _, o := range opts {
 		o(&s)
 	}
-	s.plat.DriverConfig = s.sim
+	s.sess.DriverConfig = s.sim
 	nc := natstest.Connect(t, srv)
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -101,19 +102,16 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	}
 	w := &wxEnv{
 		env:  &env{t: t, srv: srv, nc: nc, http: &http.Client{Timeout: 30 * time.Second}, api: wx.APIPathPrefix},
-		srv:  srv, js: js, subj: events.Subjects{Prefix: s.eng.SubjectPrefix}, mediaDir: dir, setup: s,
+		srv:  srv, js: js, subj: events.Subjects{Prefix: s.sess.SubjectPrefix}, mediaDir: dir, setup: s,
 		stopped: make(chan struct{}),
 	}
 	log := natstest.Logger(t)
-	eng, err := engine.New(natstest.Connect(t, srv), s.eng, log, func(e *engine.Engine) (engine.Platform, error) {
-		p, err := wxsession.New(e, s.plat)
-		w.plat = p
-		return p, err
-	})
+	sess, err := session.New(natstest.Connect(t, srv), s.sess, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.eng = eng
+	w.sess, w.eng = sess, sess.Engine()
+	w.plat = sess.Platform().(*wxsession.Platform)
 	w.sim = w.plat.Driver().(*wxsim.Sim)
 	gw, err := gateway.New(natstest.Connect(t, srv), s.gw, log)
 	if err != nil {
@@ -130,7 +128,7 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	go func() { gwDone <- gw.Serve(ctx, ln) }()
 	var sessErr error
 	go func() {
-		sessErr = eng.Run(ctx)
+		sessErr = sess.Run(ctx)
 		close(w.stopped)
 	}()
 	if s.reporters > 0 {
