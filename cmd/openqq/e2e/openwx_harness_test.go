@@ -101,8 +101,8 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 		t.Fatal(err)
 	}
 	w := &wxEnv{
-		env:  &env{t: t, srv: srv, nc: nc, http: &http.Client{Timeout: 30 * time.Second}, api: wx.APIPathPrefix},
-		srv:  srv, js: js, subj: events.Subjects{Prefix: s.sess.SubjectPrefix}, mediaDir: dir, setup: s,
+		env: &env{t: t, srv: srv, nc: nc, http: &http.Client{Timeout: 30 * time.Second}, api: wx.APIPathPrefix},
+		srv: srv, js: js, subj: events.Subjects{Prefix: s.sess.SubjectPrefix}, mediaDir: dir, setup: s,
 		stopped: make(chan struct{}),
 	}
 	log := natstest.Logger(t)

@@ -129,13 +129,25 @@ func TestOpenwxUploadMedia(t *testing.T) {
 	path := w.writeMedia("file.png", imgs["file"])
 	b64 := func(name string) string { return base64.StdEncoding.EncodeToString(imgs[name]) }
 	uploads := map[string]func() (int, map[string]any){
-		"multipart":       func() (int, map[string]any) { return w.multipartCall(wx.RouteUploadMedia, "media", "multipart.png", imgs["multipart"]) },
-		"media_data file": func() (int, map[string]any) { return w.multipartCall(wx.RouteUploadMedia, "media_data", "x.png", imgs["media_data file"]) },
-		"form":            func() (int, map[string]any) { return w.wcall(viaForm, wx.RouteUploadMedia, "media_data", b64("form"), "media_name", "form.png") },
-		"JSON":            func() (int, map[string]any) { return w.wcall(viaJSON, wx.RouteUploadMedia, "media_data", b64("JSON"), "media_name", "json.png") },
-		"GET":             func() (int, map[string]any) { return w.wcall(viaGET, wx.RouteUploadMedia, "media_data", b64("GET"), "media_name", "get.png") },
-		"file":            func() (int, map[string]any) { return w.wcall(viaForm, wx.RouteUploadMedia, "media_path", path) },
-		"url":             func() (int, map[string]any) { return w.wcall(viaGET, wx.RouteUploadMedia, "media_path", srv.URL+"/pics/url.png") },
+		"multipart": func() (int, map[string]any) {
+			return w.multipartCall(wx.RouteUploadMedia, "media", "multipart.png", imgs["multipart"])
+		},
+		"media_data file": func() (int, map[string]any) {
+			return w.multipartCall(wx.RouteUploadMedia, "media_data", "x.png", imgs["media_data file"])
+		},
+		"form": func() (int, map[string]any) {
+			return w.wcall(viaForm, wx.RouteUploadMedia, "media_data", b64("form"), "media_name", "form.png")
+		},
+		"JSON": func() (int, map[string]any) {
+			return w.wcall(viaJSON, wx.RouteUploadMedia, "media_data", b64("JSON"), "media_name", "json.png")
+		},
+		"GET": func() (int, map[string]any) {
+			return w.wcall(viaGET, wx.RouteUploadMedia, "media_data", b64("GET"), "media_name", "get.png")
+		},
+		"file": func() (int, map[string]any) { return w.wcall(viaForm, wx.RouteUploadMedia, "media_path", path) },
+		"url": func() (int, map[string]any) {
+			return w.wcall(viaGET, wx.RouteUploadMedia, "media_path", srv.URL+"/pics/url.png")
+		},
 	}
 	for name, up := range uploads {
 		t.Run(name, func(t *testing.T) {
