@@ -84,6 +84,9 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 		sess: session.Config{
 			Platform: wx.Prefix, SubjectPrefix: wx.Prefix, Account: "default", Driver: "sim",
 			DriverTimeout: 5 * time.Second, ControlDelay: 200 * time.Millisecond, LogLevel: "info", Config: mc,
+			// Openwx's post_event defaults to 1 (check_event's events too); in code, false is
+			// a choice.
+			CheckEventConfig: session.CheckEventConfig{PostEvent: true},
 		},
 		// Nobody answers unless a test says so: an answer would be an item the stream gains
 		// behind a test's back.
