@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -46,6 +47,8 @@ type wxSetup struct {
 	rep       wxReporterSetup
 	// noWait: startWX returns before the client is running.
 	noWait bool
+	// log is the services' logger (nil: the test's log).
+	log *slog.Logger
 }
 
 type wxOption func(*wxSetup)
@@ -76,9 +79,12 @@ func startWX(t *testing.T, opts ...wxOption) *wxEnv {
 
 // startWXOn is startWX on a NATS server already running (a second session after the first
 // stopped).
-func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
-	t.Helper()
-	dir := t.TempDir()
+func startWXOn(tb testing.TB, srv *embednats.Server, opts ...wxOption) *wxEnv {
+	tb.Helper()
+	// A fuzz target starts one for all its inputs: its helpers then take each input's t
+	// (with); only a *testing.T is kept.
+	t, _ := tb.(*testing.T)
+	dir := tb.TempDir()
 	mc := media.Config{Dir: dir, MaxBytes: wxMediaMax}
 	s := wxSetup{
 		sess: session.Config{
@@ -90,7 +96,7 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 		},
 		// Nobody answers unless a test says so: an answer would be an item the stream gains
 		// behind a test's back.
-		sim: &wxsim.Config{QRCodeDir: t.TempDir(), ReplyDelay: 20 * time.Millisecond, Answerers: []string{}},
+		sim: &wxsim.Config{QRCodeDir: tb.TempDir(), ReplyDelay: 20 * time.Millisecond, Answerers: []string{}},
 		gw: gateway.Config{SubjectPrefix: "qq", WxSubjectPrefix: wx.Prefix, APITimeout: 3 * time.Second,
 			MaxBodyBytes: 64 << 10, Config: mc},
 	}
@@ -98,31 +104,34 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 		o(&s)
 	}
 	s.sess.DriverConfig = s.sim
-	nc := natstest.Connect(t, srv)
+	nc := natstest.Connect(tb, srv)
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	w := &wxEnv{
 		env: &env{t: t, srv: srv, nc: nc, http: &http.Client{Timeout: 30 * time.Second}, api: wx.APIPathPrefix},
 		srv: srv, js: js, subj: events.Subjects{Prefix: s.sess.SubjectPrefix}, mediaDir: dir, setup: s,
 		stopped: make(chan struct{}),
 	}
-	log := natstest.Logger(t)
-	sess, err := session.New(natstest.Connect(t, srv), s.sess, log)
+	log := s.log
+	if log == nil {
+		log = natstest.Logger(tb)
+	}
+	sess, err := session.New(natstest.Connect(tb, srv), s.sess, log)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	w.sess, w.eng = sess, sess.Engine()
 	w.plat = sess.Platform().(*wxsession.Platform)
 	w.sim = w.plat.Driver().(*wxsim.Sim)
-	gw, err := gateway.New(natstest.Connect(t, srv), s.gw, log)
+	gw, err := gateway.New(natstest.Connect(tb, srv), s.gw, log)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	w.base = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -137,30 +146,40 @@ func startWXOn(t *testing.T, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	if s.reporters > 0 {
 		w.post = w.startReporters(ctx, s, done)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		w.plat.Close()
 		cancel()
 		for name, c := range done {
 			select {
 			case err := <-c:
 				if err != nil && !errors.Is(err, context.Canceled) {
-					t.Errorf("%s ended with %v", name, err)
+					tb.Errorf("%s ended with %v", name, err)
 				}
 			case <-time.After(10 * time.Second):
-				t.Errorf("%s did not stop within 10s", name)
+				tb.Errorf("%s did not stop within 10s", name)
 			}
 		}
 		select {
 		case <-w.stopped:
 			if sessErr != nil {
-				t.Errorf("session ended with %v", sessErr)
+				tb.Errorf("session ended with %v", sessErr)
 			}
 		case <-time.After(10 * time.Second):
-			t.Error("session did not stop within 10s")
+			tb.Error("session did not stop within 10s")
 		}
 	})
-	if !s.noWait {
+	switch {
+	case s.noWait:
+	case t != nil:
 		w.waitRunning()
+	default:
+		deadline := time.Now().Add(15 * time.Second)
+		for sess.Ready() != nil {
+			if time.Now().After(deadline) {
+				tb.Fatal("the WeChat client not running after 15s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	return w
 }
