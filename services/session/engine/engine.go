@@ -70,6 +70,9 @@ type Handler func(ctx context.Context, p events.Params) (any, error)
 type Bytes struct {
 	ContentType, CacheControl string
 	Body                      []byte
+	// Code, if not 0, is the API code the bytes go out with, and so their HTTP status
+	// (events.HTTPStatus): Openwx's get_avatar answers HTTP 503 with no body at all.
+	Code int
 }
 
 // ErrNoInjector is what Platform.Inject returns when its driver takes no injections.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
@@ -46,6 +47,8 @@ type Platform struct {
 	drv   wxdriver.Driver
 	caps  wxdriver.Capabilities
 	media *media.Store
+
+	avatarWait atomic.Int64 // get_avatar's wait for the driver, in nanoseconds (tests shorten it)
 
 	answers  *answers      // consult calls waiting for their friend
 	consults chan struct{} // bounds them (ConsultMax)
@@ -96,10 +99,12 @@ func New(e *engine.Engine, cfg Config) (*Platform, error) {
 		return nil, err
 	}
 	pctx, stop := context.WithCancel(context.Background())
-	return &Platform{
+	w := &Platform{
 		e: e, cfg: cfg, log: e.Log(), drv: d, caps: d.Capabilities(), media: st,
 		answers: newAnswers(), consults: make(chan struct{}, cfg.ConsultMax), ctx: pctx, stop: stop,
-	}, nil
+	}
+	w.avatarWait.Store(int64(avatarWait))
+	return w, nil
 }
 
 // Build is engine.New's build func for a WeChat platform of cfg.
