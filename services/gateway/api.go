@@ -35,6 +35,8 @@ func (g *Gateway) api(p *platform) http.HandlerFunc {
 // call reads the parameters of one call, asks the session and writes its reply.
 func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, route string) {
 	start := time.Now()
+	sctx, stored := withStoredMedia(r.Context())
+	r = r.WithContext(sctx)
 	p, err := g.readCall(w, r, pf, route)
 	if err != nil {
 		st := paramsStatus(err)
@@ -86,6 +88,7 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 		}()
 	}
 	status, body, hdr := g.request(ctx, pf, route, p, opts...)
+	stored.discardIfRefused(ctx, g.log, status, body)
 	if ticket != "" && r.Context().Err() == nil && ctx.Err() != nil {
 		status, body, hdr = http.StatusOK, []byte("[]"), nil
 	}

@@ -159,6 +159,7 @@ func (g *Gateway) readUpload(w http.ResponseWriter, r *http.Request, pf *platfor
 	}
 	if u.meta != nil {
 		named(p, *u.meta)
+		noteStored(r.Context(), st, u.meta.ID)
 		return p, nil
 	}
 	return g.storeMediaData(r.Context(), pf, p)
@@ -178,6 +179,9 @@ func (g *Gateway) storeMediaData(ctx context.Context, pf *platform, p events.Par
 	out, err := st.Inline(ctx, p)
 	if err != nil {
 		return nil, mediaError(err)
+	}
+	if out[media.ParamID] != p[media.ParamID] {
+		noteStored(ctx, st, out[media.ParamID])
 	}
 	return out, nil
 }

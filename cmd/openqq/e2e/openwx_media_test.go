@@ -339,7 +339,6 @@ func TestOpenwxMediaRefused(t *testing.T) {
 // A good media whose call the session refuses (an unknown id, no friend to consult) is not
 // kept: the gateway stored it before the call crossed NATS, and nothing refers to it.
 func TestOpenwxRefusedCallKeepsNoUpload(t *testing.T) {
-	t.Skip("TODO(e2ewx): the gateway keeps the upload of a call the session refuses")
 	w := startWX(t)
 	for _, c := range []struct {
 		what  string
