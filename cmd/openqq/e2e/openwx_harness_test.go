@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
@@ -352,27 +351,3 @@ func (w *wxEnv) writeMedia(name string, data []byte) string {
 	}
 	return p
 }
-
-// wxItem reads the stream from its start for the first item on subject name that ok accepts.
-func (w *wxEnv) wxItem(name string, ok func(map[string]any) bool) map[string]any {
-	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cons, err := w.js.OrderedConsumer(ctx, w.subj.Stream(), jetstream.OrderedConsumerConfig{FilterSubjects: []string{w.subj.Event(name)}})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	for {
-		m, err := cons.Next(jetstream.FetchContext(ctx))
-		if err != nil {
-			w.t.Fatalf("no %s item as wanted in %s: %v", name, w.subj.Stream(), err)
-		}
-		it := object(w.t, m.Data())
-		if ok(it) {
-			return it
-		}
-	}
-}
-
-// natsMsgData is the data of a NATS message (items' raw message).
-func natsMsgData(m *nats.Msg) []byte { return m.Data }

@@ -34,17 +34,6 @@ func (p *postAPI) awaitPost(t *testing.T, what string, ok func(m map[string]any)
 	return found
 }
 
-// posts returns the bodies posted so far that ok accepts.
-func (p *postAPI) posts(ok func(m map[string]any) bool) []map[string]any {
-	var out []map[string]any
-	for _, r := range p.Requests() {
-		if m := r.JSON(); m != nil && ok(m) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // mediaData decodes a report's media_data (MIME::Base64: lines of 76).
 func mediaData(t *testing.T, m map[string]any) []byte {
 	t.Helper()
