@@ -150,38 +150,17 @@ func (h *Harness) sendDurable(ctx context.Context) ([]Row, error) {
 	}
 	defer dur.Stop()
 
-	check := r.check(rep)
-	urls := []string{durURL + r.query, aio.API + r.query, multi.API + r.query}
-	iv := Interleaved{Client: NewClient(cfg.Conns), Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.ThroughputDur}
-	h.logf("durable send: closed loop at %d connections", cfg.Conns)
-	t := iv.Closed(ctx, urls, cfg.Conns, check)
-	var rows []Row
-	for i, topo := range []string{"all-in-one", "multi-process"} {
-		x := t[i+1]
-		rt := ratio(x.PerSec, t[0].PerSec)
-		met := atLeast(rt, 0.7)
-		*met = *met && x.Errors == 0 && t[0].Errors == 0
-		rows = append(rows, Row{
-			Path: pathSendDurable, What: fmt.Sprintf("%s, %s, %d connections", r.name, topo, cfg.Conns),
-			Metric: "req/s", Unit: "req/s", Value: x.PerSec, Baseline: f64(t[0].PerSec), Ratio: rt,
-			Measured: throughputText(x), BaselineText: throughputText(t[0]) + " (durable-send handler)",
-			Target: "≥ 0.7 of baseline", Met: met,
-			Raw: map[string]any{"openqq": x, "baseline": t[0]},
-		})
-	}
-	ivl := iv
-	ivl.Dur = cfg.LatencyDur
-	h.logf("durable send: open loop at %.0f req/s", cfg.Rate)
-	l := ivl.Open(ctx, urls, cfg.Rate, check)
-	for i, topo := range []string{"all-in-one", "multi-process"} {
-		x := l[i+1]
-		rows = append(rows, Row{
-			Path: pathSendDurable, What: fmt.Sprintf("%s, %s, at %s req/s", r.name, topo, group(fmt.Sprintf("%.0f", cfg.Rate))),
-			Metric: "p99 ms", Unit: "ms", Value: x.P99ms, Baseline: f64(l[0].P99ms), Ratio: ratio(x.P99ms, l[0].P99ms),
-			Measured: latencyText(x), BaselineText: latencyText(l[0]) + " (durable-send handler)",
-			Target: "–", Raw: map[string]any{"openqq": x, "baseline": l[0]},
-		})
-	}
+	client := NewClient(cfg.Conns)
+	iv := Interleaved{Client: client, Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.ThroughputDur}
+	rows := h.measure(ctx, iv, load{
+		path: pathSendDurable, what: r.name, check: r.check(rep),
+		base: Get{Client: client, URL: durURL + r.query}, baseName: "durable-send handler",
+		systems: []measured{
+			{"all-in-one", Get{Client: client, URL: aio.API + r.query}, 0.7},
+			{"multi-process", Get{Client: client, URL: multi.API + r.query}, 0.7},
+		},
+		latency: true,
+	})
 	if err := aio.Crashed(); err != nil {
 		return rows, err
 	}
