@@ -38,32 +38,37 @@ func capture(ctx context.Context, base, query string) (Reply, error) {
 	return Reply{Header: hdr, Body: body}, nil
 }
 
-// A load is one call measured against its baseline, in the same run, on each system: closed
-// loop at Conns connections (one row per system, with its throughput target), then, with
-// latency, open loop at Rate (p99 target maxP99ms, none if 0). Every API row of the table is
-// one.
+// A load is one call measured against its baselines, in the same run, on each system: closed
+// loop at Conns connections (a row per system and baseline, with its throughput target), then,
+// with latency, open loop at Rate (p99 target maxP99ms, none if 0). Every API row of the table
+// is one.
 type load struct {
 	path, what string // the rows' path, and what they measure (the route, and how it is called)
-	base       Target
-	baseName   string // what the baseline is: "bare handler"
+	bases      []baseline
 	systems    []measured
 	check      Check
 	latency    bool
 	maxP99ms   float64
 	// conns is the closed loop's connections; 0: Conns.
 	conns int
-	// unit of the throughput rows ("req/s"); perReq, with a unit, adds a second figure to
-	// each throughput (MB/s of a 1 MB send: perReq 1, "MB/s").
+	// perReq, with perReqUnit, adds a second figure to each throughput (MB/s of a 1 MB send:
+	// perReq 1, "MB/s").
 	perReq     float64
 	perReqUnit string
 }
 
+// baseline is a load's call on a baseline server, and what that server is ("bare handler").
+type baseline struct {
+	t    Target
+	name string
+}
+
 // measured is one system a load measures: its name, its call, and its throughput target as a
-// ratio of the baseline (0: none).
+// ratio of each baseline (0 or missing: none).
 type measured struct {
 	name string
 	t    Target
-	want float64
+	want []float64
 }
 
 func (h *Harness) measure(ctx context.Context, iv Interleaved, l load) []Row {
@@ -72,7 +77,10 @@ func (h *Harness) measure(ctx context.Context, iv Interleaved, l load) []Row {
 	if l.conns > 0 {
 		conns = l.conns
 	}
-	targets := []Target{l.base}
+	var targets []Target
+	for _, b := range l.bases {
+		targets = append(targets, b.t)
+	}
 	for _, m := range l.systems {
 		targets = append(targets, m.t)
 	}
@@ -83,25 +91,28 @@ func (h *Harness) measure(ctx context.Context, iv Interleaved, l load) []Row {
 		}
 		return s
 	}
+	nb := len(l.bases)
 	h.logf("%s: %s, closed loop at %d connections", l.path, l.what, conns)
 	t := iv.ClosedOf(ctx, targets, conns, l.check)
-	base := t[0]
 	var rows []Row
 	for i, m := range l.systems {
-		x := t[i+1]
-		rt := ratio(x.PerSec, base.PerSec)
-		row := Row{
-			Path: l.path, What: fmt.Sprintf("%s, %s, %d connections", l.what, m.name, conns),
-			Metric: "req/s", Unit: "req/s", Value: x.PerSec, Baseline: f64(base.PerSec), Ratio: rt,
-			Measured: text(x), BaselineText: text(base) + " (" + l.baseName + ")",
-			Target: "–", Raw: map[string]any{"openqq": x, "baseline": base},
+		x := t[nb+i]
+		for j, b := range l.bases {
+			base := t[j]
+			rt := ratio(x.PerSec, base.PerSec)
+			row := Row{
+				Path: l.path, What: fmt.Sprintf("%s, %s, %d connections", l.what, m.name, conns),
+				Metric: "req/s", Unit: "req/s", Value: x.PerSec, Baseline: f64(base.PerSec), Ratio: rt,
+				Measured: text(x), BaselineText: text(base) + " (" + b.name + ")",
+				Target: "–", Raw: map[string]any{"openqq": x, "baseline": base},
+			}
+			if j < len(m.want) && m.want[j] > 0 {
+				met := atLeast(rt, m.want[j])
+				*met = *met && x.Errors == 0 && base.Errors == 0
+				row.Target, row.Met = fmt.Sprintf("≥ %.2g of baseline", m.want[j]), met
+			}
+			rows = append(rows, row)
 		}
-		if m.want > 0 {
-			met := atLeast(rt, m.want)
-			*met = *met && x.Errors == 0 && base.Errors == 0
-			row.Target, row.Met = fmt.Sprintf("≥ %.2g of baseline", m.want), met
-		}
-		rows = append(rows, row)
 	}
 	if !l.latency {
 		return rows
@@ -110,20 +121,22 @@ func (h *Harness) measure(ctx context.Context, iv Interleaved, l load) []Row {
 	ivl := iv
 	ivl.Dur = cfg.LatencyDur
 	lat := ivl.OpenOf(ctx, targets, cfg.Rate, l.check)
-	lbase := lat[0]
 	for i, m := range l.systems {
-		x := lat[i+1]
-		row := Row{
-			Path: l.path, What: fmt.Sprintf("%s, %s, at %s req/s", l.what, m.name, group(fmt.Sprintf("%.0f", cfg.Rate))),
-			Metric: "p99 ms", Unit: "ms", Value: x.P99ms, Baseline: f64(lbase.P99ms), Ratio: ratio(x.P99ms, lbase.P99ms),
-			Measured: latencyText(x), BaselineText: latencyText(lbase) + " (" + l.baseName + ")",
-			Target: "–", Raw: map[string]any{"openqq": x, "baseline": lbase},
+		x := lat[nb+i]
+		for j, b := range l.bases {
+			lbase := lat[j]
+			row := Row{
+				Path: l.path, What: fmt.Sprintf("%s, %s, at %s req/s", l.what, m.name, group(fmt.Sprintf("%.0f", cfg.Rate))),
+				Metric: "p99 ms", Unit: "ms", Value: x.P99ms, Baseline: f64(lbase.P99ms), Ratio: ratio(x.P99ms, lbase.P99ms),
+				Measured: latencyText(x), BaselineText: latencyText(lbase) + " (" + b.name + ")",
+				Target: "–", Raw: map[string]any{"openqq": x, "baseline": lbase},
+			}
+			if l.maxP99ms > 0 {
+				row.Target = fmt.Sprintf("p99 ≤ %g ms", l.maxP99ms)
+				row.Met = boolp(x.P99ms <= l.maxP99ms && x.Errors == 0 && x.P99ms > 0)
+			}
+			rows = append(rows, row)
 		}
-		if l.maxP99ms > 0 {
-			row.Target = fmt.Sprintf("p99 ≤ %g ms", l.maxP99ms)
-			row.Met = boolp(x.P99ms <= l.maxP99ms && x.Errors == 0 && x.P99ms > 0)
-		}
-		rows = append(rows, row)
 	}
 	return rows
 }
@@ -194,10 +207,10 @@ func (h *Harness) apiSmall(ctx context.Context) ([]Row, error) {
 		h.logf("API small: %s", r.name)
 		rows = append(rows, h.measure(ctx, iv, load{
 			path: pathSmall, what: r.name, check: r.check(replies[r.query]),
-			base: Get{Client: client, URL: bareURL + r.query}, baseName: "bare handler",
+			bases: []baseline{{Get{Client: client, URL: bareURL + r.query}, "bare handler"}},
 			systems: []measured{
-				{"all-in-one", Get{Client: client, URL: aio.API + r.query}, 0.5},
-				{"multi-process", Get{Client: client, URL: multi.API + r.query}, 0.35},
+				{"all-in-one", Get{Client: client, URL: aio.API + r.query}, []float64{0.5}},
+				{"multi-process", Get{Client: client, URL: multi.API + r.query}, []float64{0.35}},
 			},
 			latency: true, maxP99ms: 5,
 		})...)

@@ -486,7 +486,11 @@ func waitAPI(ctx context.Context, s *System, timeout time.Duration) error {
 		}
 		main = p
 	}
-	return pollHTTP(ctx, s.API+events.APIPath(events.RouteGetUserInfo), timeout, main, userInfoReady)
+	ready := s.Ready
+	if ready == "" {
+		ready = events.APIPath(events.RouteGetUserInfo)
+	}
+	return pollHTTP(ctx, s.API+ready, timeout, main, userInfoReady)
 }
 
 // waitSessionNATS asks get_user_info over NATS until the session answers with the user.
