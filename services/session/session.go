@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
+	wxev "github.com/openqq/openqq/pkg/events/wx"
 	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/engine"
@@ -38,10 +39,12 @@ var ErrOutboxFull = engine.ErrOutboxFull
 
 // Config is the session's configuration, read from the environment.
 type Config struct {
-	// Platform is the account's chat platform: a name of platforms ("qq").
+	// Platform is the account's chat platform: a name of platforms ("qq", "wx").
 	Platform string `envconfig:"PLATFORM" default:"qq"`
-	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*).
-	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*); unset, the
+	// platform's own (platformDefaults: qq, wx), so that PLATFORM=wx alone makes a WeChat
+	// session on wx.*.
+	SubjectPrefix string `envconfig:"SUBJECT_PREFIX"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
 	// Driver names the connection, a driver registered with driver.Register by a package
@@ -75,12 +78,43 @@ type Config struct {
 }
 
 // fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
-// code needs only what it changes.
+// code needs only what it changes. The subject prefix and post_event_list default to the
+// platform's.
 func (c *Config) fill() {
 	config.Defaults(c)
-	if c.PostEventList == nil {
-		c.PostEventList = events.DefaultPostEventList
+	d, ok := platformDefaults[c.Platform]
+	if !ok {
+		d = platformDefaults[DefaultPlatform] // New refuses the platform anyway
 	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = d.Prefix
+	}
+	if c.PostEventList == nil {
+		c.PostEventList = d.PostEventList
+	}
+}
+
+// DefaultPlatform is PLATFORM's default.
+const DefaultPlatform = "qq"
+
+// PlatformDefaults are what a platform's session takes when SUBJECT_PREFIX and POST_EVENT_LIST
+// are not set.
+type PlatformDefaults struct {
+	Prefix        string   // SUBJECT_PREFIX
+	PostEventList []string // POST_EVENT_LIST
+}
+
+// platformDefaults are each platform's: Openqq's seeds for qq, Openwx's code for wx.
+var platformDefaults = map[string]PlatformDefaults{
+	"qq": {Prefix: events.DefaultPrefix, PostEventList: events.DefaultPostEventList},
+	"wx": {Prefix: wxev.Prefix, PostEventList: wxev.DefaultPostEventList},
+}
+
+// Defaults are the defaults of the platform named (ok false for an unknown one): what a
+// reporter or poller serving the same account takes too.
+func Defaults(platform string) (d PlatformDefaults, ok bool) {
+	d, ok = platformDefaults[platform]
+	return d, ok
 }
 
 // Engine is the engine's part of the configuration.
