@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	if cfg.Terminal != nil {
-		stop, err := showLogin(ncG, events.Subjects{Prefix: cfg.Gateway.SubjectPrefix}, cfg.Terminal, consoleURL(cfg.Gateway.Addr))
+		stop, err := showLogin(ncG, events.Subjects{Prefix: cfg.Gateway.SubjectPrefix}, cfg.Terminal, consoleURL(firstAddr(cfg.Gateway.Addr)))
 		if err != nil {
 			return err
 		}
@@ -131,10 +132,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Gateway.Addr)
+	lns, err := gw.Listen() // every address of HTTP_ADDR
 	if err != nil {
-		return fmt.Errorf("gateway: listen: %w", err)
+		return err
 	}
+	ln := lns[0]
 
 	sessCtx, stopSession := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSession()
@@ -153,7 +155,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	sessDone := make(chan error, 1)
 	go func() { sessDone <- sess.Run(sessCtx) }()
 	gwDone := make(chan error, 1)
-	go func() { gwDone <- gw.Serve(gwCtx, ln) }()
+	go func() { gwDone <- gw.Serve(gwCtx, lns...) }()
 	// The reporter outlives the session: the client's last words (running → stop, then
 	// stop), stored as the session ends, are delivered before the run ends, within
 	// POST_DRAIN_TIMEOUT.
@@ -204,6 +206,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	stopReporter()
 	repErr := <-repDone
 	return errors.Join(sessErr, gwErr, repErr, polErr)
+}
+
+// firstAddr is the first address of a comma-separated HTTP_ADDR.
+func firstAddr(list string) string {
+	first, _, _ := strings.Cut(list, ",")
+	return strings.TrimSpace(first)
 }
 
 // consoleURL is where a browser on this machine finds the console.
