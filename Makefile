@@ -80,6 +80,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseFilter -fuzztime=$(FUZZTIME) ./services/gateway/
 	$(GO) test -run='^$$' -fuzz=FuzzResolve -fuzztime=$(FUZZTIME) ./pkg/infra/media/
 	$(GO) test -run='^$$' -fuzz=FuzzCommand -fuzztime=$(FUZZTIME) ./services/poller/
+	$(GO) test -run='^$$' -fuzz=FuzzWXCommand -fuzztime=$(FUZZTIME) ./services/poller/
+	$(GO) test -run='^$$' -fuzz=FuzzWXActions -fuzztime=$(FUZZTIME) ./services/reporter/
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=$(FUZZTIME) ./services/reporter/
 
 tidy:
