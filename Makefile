@@ -83,6 +83,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzWXCommand -fuzztime=$(FUZZTIME) ./services/poller/
 	$(GO) test -run='^$$' -fuzz=FuzzWXActions -fuzztime=$(FUZZTIME) ./services/reporter/
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=$(FUZZTIME) ./services/reporter/
+	$(GO) test -run='^$$' -fuzz=FuzzWxParams -fuzztime=$(FUZZTIME) ./services/session/wx/
 
 tidy:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done

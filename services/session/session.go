@@ -17,11 +17,13 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
-	wxev "github.com/openqq/openqq/pkg/events/wx"
+	"github.com/openqq/openqq/pkg/events/wx"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/qq"
+	wxplat "github.com/openqq/openqq/services/session/wx"
 )
 
 // Version is openqq's version, reported by get_client_info and the micro service.
@@ -39,12 +41,11 @@ var ErrOutboxFull = engine.ErrOutboxFull
 
 // Config is the session's configuration, read from the environment.
 type Config struct {
-	// Platform is the account's chat platform: a name of platforms ("qq", "wx").
+	// Platform is the account's chat platform: a name of platforms ("qq", or "wx": WeChat's
+	// Openwx, whose prefix is then wx unless SUBJECT_PREFIX says otherwise).
 	Platform string `envconfig:"PLATFORM" default:"qq"`
-	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*); unset, the
-	// platform's own (platformDefaults: qq, wx), so that PLATFORM=wx alone makes a WeChat
-	// session on wx.*.
-	SubjectPrefix string `envconfig:"SUBJECT_PREFIX"`
+	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*).
+	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
 	// Driver names the connection, a driver registered with driver.Register by a package
@@ -74,47 +75,30 @@ type Config struct {
 	OutboxSize int `envconfig:"OUTBOX_SIZE" default:"100000"`
 	// MembersMax bounds the distinct members of one shutup or kick (each is a driver call).
 	MembersMax int `envconfig:"MEMBERS_MAX" default:"100"`
+	// ConsultMax bounds the wx platform's consult calls waiting for an answer at once.
+	ConsultMax int `envconfig:"CONSULT_MAX" default:"256"`
 	CheckEventConfig
+	// The media store of the wx platform (MEDIA_*).
+	media.Config
 }
 
 // fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
-// code needs only what it changes. The subject prefix and post_event_list default to the
-// platform's.
+// code needs only what it changes.
 func (c *Config) fill() {
 	config.Defaults(c)
-	d, ok := platformDefaults[c.Platform]
-	if !ok {
-		d = platformDefaults[DefaultPlatform] // New refuses the platform anyway
-	}
-	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = d.Prefix
+	if c.Platform == wx.Prefix {
+		// The WeChat platform's own subjects (wx.api.*, WX_EVENTS) and Openwx's
+		// post_event_list, unless they were given: the QQ defaults would share QQ's stream.
+		if c.SubjectPrefix == events.DefaultPrefix {
+			c.SubjectPrefix = wx.Prefix
+		}
+		if c.PostEventList == nil {
+			c.PostEventList = wx.DefaultPostEventList
+		}
 	}
 	if c.PostEventList == nil {
-		c.PostEventList = d.PostEventList
+		c.PostEventList = events.DefaultPostEventList
 	}
-}
-
-// DefaultPlatform is PLATFORM's default.
-const DefaultPlatform = "qq"
-
-// PlatformDefaults are what a platform's session takes when SUBJECT_PREFIX and POST_EVENT_LIST
-// are not set.
-type PlatformDefaults struct {
-	Prefix        string   // SUBJECT_PREFIX
-	PostEventList []string // POST_EVENT_LIST
-}
-
-// platformDefaults are each platform's: Openqq's seeds for qq, Openwx's code for wx.
-var platformDefaults = map[string]PlatformDefaults{
-	"qq": {Prefix: events.DefaultPrefix, PostEventList: events.DefaultPostEventList},
-	"wx": {Prefix: wxev.Prefix, PostEventList: wxev.DefaultPostEventList},
-}
-
-// Defaults are the defaults of the platform named (ok false for an unknown one): what a
-// reporter or poller serving the same account takes too.
-func Defaults(platform string) (d PlatformDefaults, ok bool) {
-	d, ok = platformDefaults[platform]
-	return d, ok
 }
 
 // Engine is the engine's part of the configuration.
@@ -134,12 +118,20 @@ func (c Config) QQ() qq.Config {
 	}
 }
 
+// WX is the WeChat platform's part of the configuration.
+func (c Config) WX() wxplat.Config {
+	return wxplat.Config{
+		Driver: c.Driver, DriverConfig: c.DriverConfig, MembersMax: c.MembersMax, ConsultMax: c.ConsultMax, Config: c.Config,
+	}
+}
+
 // A builder makes the platform PLATFORM names, on the engine it is given.
 type builder func(cfg Config, e *engine.Engine) (engine.Platform, error)
 
 // platforms are the platforms PLATFORM can name. Adding one is one line here.
 var platforms = map[string]builder{
 	"qq": func(cfg Config, e *engine.Engine) (engine.Platform, error) { return qq.New(e, cfg.QQ()) },
+	"wx": func(cfg Config, e *engine.Engine) (engine.Platform, error) { return wxplat.New(e, cfg.WX()) },
 }
 
 // Session is one account's session: an engine and its platform.

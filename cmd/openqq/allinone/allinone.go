@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/events/wx"
 	envcfg "github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/health"
@@ -117,19 +118,20 @@ func (c *Config) wxAccount() error {
 	if w.Session.LogLevel == "" {
 		w.Session.LogLevel = c.Session.LogLevel
 	}
+	// One variable, WX_SUBJECT_PREFIX, sets both; the session's default is QQ's (its fill
+	// turns it into wx on the wx platform) and the gateway's is wx.
 	prefix := w.Session.SubjectPrefix
-	if prefix == "" {
+	if prefix == "" || prefix == events.DefaultPrefix {
 		prefix = c.Gateway.WxSubjectPrefix
 	}
 	if prefix == "" {
-		d, _ := session.Defaults(WXPlatform)
-		prefix = d.Prefix
+		prefix = wx.Prefix
 	}
 	if c.Gateway.WxSubjectPrefix != "" && c.Gateway.WxSubjectPrefix != prefix {
 		return fmt.Errorf("WX_SUBJECT_PREFIX: the gateway serves /openwx on %q, the WeChat session is on %q", c.Gateway.WxSubjectPrefix, prefix)
 	}
 	w.Session.SubjectPrefix, c.Gateway.WxSubjectPrefix = prefix, prefix
-	w.Reporter.Config = c.Gateway.Config // the media store's
+	w.Session.Config, w.Reporter.Config = c.Gateway.Config, c.Gateway.Config // the media store's
 	w.Reporter.Platform, w.Reporter.SubjectPrefix = WXPlatform, prefix
 	w.Poller.Platform, w.Poller.SubjectPrefix = WXPlatform, prefix
 	return nil

@@ -12,7 +12,7 @@ import (
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/wxdriver"
-	// The drivers DRIVER can name: QQ's (PLATFORM=qq) and WeChat's (PLATFORM=wx).
+	// The drivers DRIVER can name: QQ's, and WeChat's with PLATFORM=wx.
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
