@@ -80,7 +80,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseFilter -fuzztime=$(FUZZTIME) ./services/gateway/
 	$(GO) test -run='^$$' -fuzz=FuzzResolve -fuzztime=$(FUZZTIME) ./pkg/infra/media/
 	$(GO) test -run='^$$' -fuzz=FuzzCommand -fuzztime=$(FUZZTIME) ./services/poller/
+	$(GO) test -run='^$$' -fuzz=FuzzWXCommand -fuzztime=$(FUZZTIME) ./services/poller/
+	$(GO) test -run='^$$' -fuzz=FuzzWXActions -fuzztime=$(FUZZTIME) ./services/reporter/
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=$(FUZZTIME) ./services/reporter/
+	$(GO) test -run='^$$' -fuzz=FuzzWxParams -fuzztime=$(FUZZTIME) ./services/session/wx/
 
 tidy:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done

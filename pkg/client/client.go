@@ -230,8 +230,10 @@ func (c *Client) Request(ctx context.Context, route string, params []byte, opts 
 	if err != nil || rep.HTTPStatus < 400 || rep.HTTPStatus > 599 {
 		rep.HTTPStatus = http.StatusInternalServerError
 	}
-	if len(m.Data) == 0 {
-		// An error without a body: not an openqq session's, but still a JSON answer.
+	if len(m.Data) == 0 && m.Header.Get(events.HeaderContentType) == "" {
+		// An error without a body: not an openqq session's, but still a JSON answer. (A
+		// route answering bytes says so with HeaderContentType: its empty refusal stays
+		// empty, as Openwx's get_avatar answers 503 when the avatar is not ready.)
 		rep.Data = events.MustMarshal(events.NewStatus(events.CodeInternal, "%s", m.Header.Get(events.HeaderServiceError)))
 	}
 	return rep, nil

@@ -90,7 +90,9 @@ func IsItemName(name string) bool { return itemNameSet[name] }
 
 // A route that answers with bytes rather than JSON (Openwx's get_avatar) replies with the bytes
 // as the body and these headers on the NATS reply; the gateway copies them to the HTTP answer
-// as Content-Type and Cache-Control.
+// as Content-Type and Cache-Control. A refusal with HeaderContentType (a micro error, e.g. 503
+// with an empty body: Mojo's "avatar not ready in 3 s") goes out as it is, status and body,
+// with that type; a refusal without it is JSON as for any route.
 const (
 	HeaderContentType  = "Openqq-Content-Type"
 	HeaderCacheControl = "Openqq-Cache-Control"

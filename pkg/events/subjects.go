@@ -53,8 +53,8 @@ func (s Subjects) API(route string) string { return s.APIGroup() + "." + route }
 // CheckEventRelease is where the gateway releases a check_event ticket.
 func (s Subjects) CheckEventRelease() string { return s.API(CheckEventReleaseSubject) }
 
-// Stream is the JetStream stream of this prefix: QQ_EVENTS for "qq", QQ_EVENTS_<PREFIX>
-// otherwise, so that several accounts share one server.
+// Stream is the JetStream stream of this prefix: QQ_EVENTS for "qq", WX_EVENTS for the WeChat
+// platform's "wx", QQ_EVENTS_<PREFIX> otherwise, so that several accounts share one server.
 func (s Subjects) Stream() string { return streamName(StreamName, s.prefix()) }
 
 // DeadLetterStream is the dead-letter stream of this prefix.
@@ -67,9 +67,17 @@ func (s Subjects) DeadLetter(consumer string) string { return s.prefix() + ".dea
 // DeadLetters matches every parked item.
 func (s Subjects) DeadLetters() string { return s.prefix() + ".deadletter.>" }
 
+// platformNames name the streams and buckets of a platform's own prefix after the platform:
+// WX_EVENTS, WX_ANSWERS, as QQ_EVENTS is QQ's (the WeChat platform's prefix is pkg/events/wx's
+// Prefix, which this package cannot import).
+var platformNames = map[string]string{"wx": "WX"}
+
 func streamName(base, prefix string) string {
 	if prefix == DefaultPrefix {
 		return base
+	}
+	if p, ok := platformNames[prefix]; ok {
+		return p + strings.TrimPrefix(base, "QQ")
 	}
 	r := strings.NewReplacer(".", "_", "-", "_")
 	return base + "_" + strings.ToUpper(r.Replace(prefix))

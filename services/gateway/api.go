@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -19,18 +20,25 @@ import (
 // contentType is the API's reply type, as the seeds show it.
 const contentType = "application/json;charset=UTF-8"
 
-// api forwards one call to qq.api.<route> and writes the reply.
-func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	route := mux.Vars(r)["route"]
-	if !events.IsRoute(route) {
-		writeStatus(w, events.ErrAPINotFound)
-		return
+// api forwards one call of p to <prefix>.api.<route> and writes the reply.
+func (g *Gateway) api(p *platform) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		route := mux.Vars(r)["route"]
+		if !p.isRoute(route) || r.Method == http.MethodPost && p.getOnly(route) {
+			p.notFound(w)
+			return
+		}
+		g.call(w, r, p, route)
 	}
-	p, err := g.readParams(w, r)
+}
+
+// call reads the parameters of one call, asks the session and writes its reply.
+func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, route string) {
+	start := time.Now()
+	p, err := g.readCall(w, r, pf, route)
 	if err != nil {
 		st := paramsStatus(err)
-		g.log.Info("api", "route", route, "status", HTTPStatusOf(st), "err", err)
+		g.log.Info("api", "platform", pf.name, "route", route, "status", HTTPStatusOf(st), "err", err)
 		writeStatus(w, st)
 		return
 	}
@@ -71,53 +79,77 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 			}
 		}()
 	}
-	status, body := g.request(ctx, route, p, opts...)
+	status, body, hdr := g.request(ctx, pf, route, p, opts...)
 	if ticket != "" && r.Context().Err() == nil && ctx.Err() != nil {
-		status, body = http.StatusOK, []byte("[]")
+		status, body, hdr = http.StatusOK, []byte("[]"), nil
 	}
-	if jsonp != "" {
+	ctype := hdr.Get(events.HeaderContentType)
+	if jsonp != "" && ctype == "" {
 		body = append(append([]byte(jsonp+"("), body...), ')')
 	}
 	gone := r.Context().Err() != nil
-	if !gone {
+	switch {
+	case gone:
+	case ctype != "":
+		writeBytes(w, status, body, ctype, hdr.Get(events.HeaderCacheControl))
+	default:
 		write(w, status, body, jsonp == "")
 	}
 	if ticket != "" {
-		g.release(ticket, !gone && status == http.StatusOK)
+		pf.release(g.log, ticket, !gone && status == http.StatusOK)
 	}
-	g.log.Info("api", "route", route, "status", status, "took", time.Since(start).Round(time.Microsecond), "caller_gone", gone)
+	g.log.Info("api", "platform", pf.name, "route", route, "status", status, "took", time.Since(start).Round(time.Microsecond), "caller_gone", gone)
+}
+
+// readCall reads the parameters of a call of route: an upload streams into the media store
+// (mediaupload.go), any other body is read as readParams does; a media route's media_data is
+// stored either way.
+func (g *Gateway) readCall(w http.ResponseWriter, r *http.Request, pf *platform, route string) (events.Params, error) {
+	if g.streamsUpload(pf, route, r) {
+		return g.readUpload(w, r, pf)
+	}
+	p, err := g.readParams(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if pf.media[route] {
+		return g.storeMediaData(r.Context(), pf, p)
+	}
+	return p, nil
 }
 
 // release tells the session whether the items of a check_event ticket reached the caller;
 // those that did not go back to its buffer.
-func (g *Gateway) release(ticket string, delivered bool) {
-	if err := g.qq.Release(ticket, delivered); err != nil {
-		g.log.Warn("check_event release", "ticket", ticket, "err", err)
+func (p *platform) release(log *slog.Logger, ticket string, delivered bool) {
+	if err := p.client.Release(ticket, delivered); err != nil {
+		log.Warn("check_event release", "platform", p.name, "ticket", ticket, "err", err)
 	}
 }
 
-// request asks the session and returns the HTTP status and body to answer with.
-func (g *Gateway) request(ctx context.Context, route string, p events.Params, opts ...client.CallOption) (int, []byte) {
+// request asks the session and returns the HTTP status and body to answer with, and the
+// reply's headers when it answered with bytes (events.HeaderContentType).
+func (g *Gateway) request(ctx context.Context, pf *platform, route string, p events.Params, opts ...client.CallOption) (int, []byte, nats.Header) {
 	data, err := events.Marshal(p)
 	if err != nil {
-		return statusBody(events.ErrInternal)
+		return withoutHeader(statusBody(events.ErrInternal))
 	}
-	if !events.Cacheable(route) {
-		status, body, _ := g.exchange(ctx, route, data, opts...)
-		return status, body
+	if !pf.cacheable(route) {
+		return g.exchange(ctx, pf, route, data, opts...)
 	}
-	return g.replies.get(ctx, route, data, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
-		return g.exchange(ctx, route, data, append(opts[:len(opts):len(opts)], client.IfNoneMatch(etag))...)
+	status, body := pf.replies.get(ctx, route, data, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
+		return g.exchange(ctx, pf, route, data, append(opts[:len(opts):len(opts)], client.IfNoneMatch(etag))...)
 	})
+	return status, body, nil
 }
 
 // exchange sends one request (its parameters encoded) to the session; it returns the HTTP
 // status and body to answer with and the reply's headers. The session's reply goes out as it
-// came, refusals included: only a call that got no reply is answered here.
-func (g *Gateway) exchange(ctx context.Context, route string, data []byte, opts ...client.CallOption) (int, []byte, nats.Header) {
-	rep, err := g.qq.Request(ctx, route, data, opts...)
+// came, refusals included: only a call that got no reply is answered here. A refusal keeps
+// its headers only when it answers with bytes (an Openwx avatar not ready: 503, empty).
+func (g *Gateway) exchange(ctx context.Context, pf *platform, route string, data []byte, opts ...client.CallOption) (int, []byte, nats.Header) {
+	rep, err := pf.client.Request(ctx, route, data, opts...)
 	if err == nil {
-		if rep.HTTPStatus != http.StatusOK {
+		if rep.HTTPStatus != http.StatusOK && rep.Header.Get(events.HeaderContentType) == "" {
 			return rep.HTTPStatus, rep.Data, nil
 		}
 		return rep.HTTPStatus, rep.Data, rep.Header
@@ -129,13 +161,13 @@ func (g *Gateway) exchange(ctx context.Context, route string, data []byte, opts 
 	switch {
 	case errors.Is(err, client.ErrNotConnected):
 		// A request now would sit in the reconnect buffer until the time-out: said at once.
-		g.log.Warn("session unavailable: NATS not connected", "route", route, "nats", g.nc.Status().String())
+		g.log.Warn("session unavailable: NATS not connected", "platform", pf.name, "route", route, "nats", g.nc.Status().String())
 	case errors.Is(err, context.Canceled):
 		// The caller hung up; nobody reads this answer.
 	case e.Status.Code == events.CodeTimeout:
-		g.log.Warn("session timeout", "route", route, "err", e.Err)
+		g.log.Warn("session timeout", "platform", pf.name, "route", route, "err", e.Err)
 	default: // no responders, or NATS itself is away
-		g.log.Warn("session unavailable", "route", route, "err", e.Err)
+		g.log.Warn("session unavailable", "platform", pf.name, "route", route, "err", e.Err)
 	}
 	return withoutHeader(statusBody(e.Status))
 }
@@ -161,10 +193,13 @@ func callback(p events.Params) (string, error) {
 	return cb, nil
 }
 
-// paramsStatus is the reply to parameters readParams could not read.
+// paramsStatus is the reply to parameters readParams (or readUpload) could not read.
 func paramsStatus(err error) *events.Status {
 	if errors.Is(err, errTooLarge) {
 		return events.ErrTooLarge
+	}
+	if se, ok := errors.AsType[*statusError](err); ok {
+		return se.st
 	}
 	return events.ErrBadRequest("%v", err)
 }
@@ -189,6 +224,20 @@ func write(w http.ResponseWriter, status int, body []byte, nosniff bool) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if nosniff {
 		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeBytes sends a reply that is not JSON (Openwx's get_avatar: the image) as the session
+// gave it: its type, and its Cache-Control when it set one (Mojo: max-age=3600).
+func writeBytes(w http.ResponseWriter, status int, body []byte, ctype, cacheControl string) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	if cacheControl != "" {
+		h.Set("Cache-Control", cacheControl)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

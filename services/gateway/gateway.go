@@ -1,6 +1,8 @@
 // Package gateway is openqq's HTTP front: it turns each /openqq/<route> call (GET or POST;
 // query, form, multipart or JSON parameters) into a NATS request on qq.api.<route> and writes
-// the session's reply back unchanged, with Mojo-Webqq's CORS, JSONP and error behaviour.
+// the session's reply back unchanged, with Mojo-Webqq's CORS, JSONP and error behaviour; and
+// each /openwx/<route> call into a request on wx.api.<route>, the same way, with Mojo-Weixin's
+// rules where Openwx differs (platform.go).
 package gateway
 
 import (
@@ -16,20 +18,30 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
 
-	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/gateway/console"
 )
 
 // Config is the gateway's configuration, read from the environment.
 type Config struct {
-	// Addr is where the HTTP API listens. Mojo's default was 0.0.0.0:5000; ours is loopback,
-	// since a first run has no token: reaching it from elsewhere is a choice (and then a
-	// token, or a warning at start).
+	// Addr is where the HTTP API listens: one address or a comma-separated list, each
+	// serving both APIs (Mojo's listen took a list; Openwx bots expect port 3000). Mojo's
+	// default was 0.0.0.0:5000; ours is loopback, since a first run has no token: reaching it
+	// from elsewhere is a choice (and then a token, or a warning at start).
 	Addr string `envconfig:"HTTP_ADDR" default:"127.0.0.1:5000"`
 	// SubjectPrefix is the first token of the API subjects (qq.api.<route>).
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// WxSubjectPrefix is the first token of the Openwx subjects: /openwx/<route> becomes a
+	// request on wx.api.<route>.
+	WxSubjectPrefix string `envconfig:"WX_SUBJECT_PREFIX" default:"wx"`
+	// OpenwxOff turns /openwx/* off: its paths then answer like any unknown path.
+	OpenwxOff bool `envconfig:"OPENWX_OFF"`
+	// Media is the media store's configuration (MEDIA_MAX_BYTES, MEDIA_TTL, ...), the same
+	// as the session's: Openwx uploads go there before a call crosses NATS, and the body of
+	// an upload may be MEDIA_MAX_BYTES in base64 plus MAX_BODY_BYTES.
+	media.Config
 	// AccessToken, when set, is required on every call: "Authorization: Bearer <token>" or
 	// the access_token parameter.
 	AccessToken string `envconfig:"ACCESS_TOKEN"`
@@ -66,13 +78,14 @@ type Config struct {
 // Gateway serves the HTTP API.
 type Gateway struct {
 	nc      *nats.Conn
-	qq      *client.Client // the calls of /openqq/<route>
-	replies *replyCache    // the get_*_info replies
+	qq      *platform // /openqq/<route>
+	wx      *platform // /openwx/<route>; nil when OPENWX_OFF
 	cfg     Config
 	subj    events.Subjects
 	log     *slog.Logger
 	handler http.Handler
-	mounts  mountTable // paths served ahead of the API (Mount)
+	mounts  mountTable  // paths served ahead of the API (Mount)
+	media   mediaStores // where Openwx uploads go
 	// stopping is closed when Serve starts to shut down.
 	stopping chan struct{}
 }
@@ -92,6 +105,20 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		return nil, fmt.Errorf("gateway: MAX_BODY_BYTES must be positive, got %d", cfg.MaxBodyBytes)
+	}
+	if !cfg.OpenwxOff {
+		if !events.ValidPrefix(cfg.WxSubjectPrefix) {
+			return nil, fmt.Errorf("gateway: WX_SUBJECT_PREFIX %q is not a valid subject prefix", cfg.WxSubjectPrefix)
+		}
+		if cfg.WxSubjectPrefix == cfg.SubjectPrefix {
+			return nil, fmt.Errorf("gateway: WX_SUBJECT_PREFIX and SUBJECT_PREFIX are both %q: each platform needs its own", cfg.SubjectPrefix)
+		}
+		if cfg.Config.MaxBytes == 0 || cfg.Config.MaxBytes < -1 {
+			return nil, fmt.Errorf("gateway: MEDIA_MAX_BYTES must be positive (or -1: no limit), got %d", cfg.Config.MaxBytes)
+		}
+	}
+	if _, err := ParseAddrs(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	if cfg.CheckEventHold < 0 {
 		return nil, fmt.Errorf("gateway: CHECK_EVENT_HOLD must not be negative, got %s", cfg.CheckEventHold)
@@ -116,15 +143,19 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.Default()
 	}
 	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway"),
-		qq:       client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
-		stopping: make(chan struct{}), replies: newReplyCache(cfg.APITimeout)}
-	g.handler = g.mounted(instrument(g.routes()))
+		stopping: make(chan struct{})}
+	g.qq = newQQ(nc, cfg)
+	if !cfg.OpenwxOff {
+		g.wx = newWx(nc, cfg)
+	}
+	g.handler = g.mounted(instrument(g.routes(), g.platforms()...))
 	config.Log(g.log, "gateway", &cfg)
 	return g, nil
 }
 
-// routes: CORS preflight for any path, the API routes on GET, HEAD and POST, and Mojo's
-// catch-all 403 "api not found" (as JSON) for everything else.
+// routes: CORS preflight for any path, the API routes of each platform on GET, HEAD and POST,
+// and Mojo's catch-all 403 "api not found" for everything else (as JSON, or as Openwx's text
+// under /openwx/).
 func (g *Gateway) routes() http.Handler {
 	// SkipClean: a path like /openqq//x must get the JSON 403, not mux's bare 301 redirect.
 	r := mux.NewRouter().SkipClean(true)
@@ -132,14 +163,16 @@ func (g *Gateway) routes() http.Handler {
 	ui := console.Handler()
 	r.Methods(http.MethodGet, http.MethodHead).Path("/").Handler(ui)
 	r.Methods(http.MethodGet, http.MethodHead).Path("/console/{file:app\\.(?:js|css)}").Handler(ui)
-	st := g.newStreamer() // live events (SSE, WebSocket) and the reporters' state
-	r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
-	r.Methods(http.MethodGet).Path(pathWS).HandlerFunc(st.ws)
-	r.Methods(http.MethodGet).Path(pathReporters).HandlerFunc(st.reporters)
+	r.Methods(http.MethodGet).Path(pathReporters).HandlerFunc(g.reporters)
 	r.Methods(http.MethodPost).Path(pathConsoleSession).HandlerFunc(g.openConsoleSession)
-	r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path(events.APIPathPrefix + "{route}").HandlerFunc(g.api)
-	notFound := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(w, events.ErrAPINotFound)
+	for _, p := range g.platforms() {
+		p.streams = g.newStreamer(p) // live events (SSE, WebSocket) and the reporters' state
+		r.Methods(http.MethodGet).Path(p.path + "events").HandlerFunc(p.streams.sse)
+		r.Methods(http.MethodGet).Path(p.path + "ws").HandlerFunc(p.streams.ws)
+		r.Methods(http.MethodGet, http.MethodHead, http.MethodPost).Path(p.path + "{route}").HandlerFunc(g.api(p))
+	}
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.platformOf(r.URL.Path).notFound(w)
 	})
 	r.NotFoundHandler = notFound
 	r.MethodNotAllowedHandler = notFound
@@ -149,13 +182,13 @@ func (g *Gateway) routes() http.Handler {
 // Handler is the HTTP API, for tests and for embedding.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
-// Run listens on cfg.Addr and serves until ctx ends.
+// Run listens on every address of cfg.Addr and serves until ctx ends.
 func (g *Gateway) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", g.cfg.Addr)
+	lns, err := g.Listen()
 	if err != nil {
-		return fmt.Errorf("gateway: listen: %w", err)
+		return err
 	}
-	return g.Serve(ctx, ln)
+	return g.Serve(ctx, lns...)
 }
 
 // warnIfExposed warns when the API listens beyond loopback without an access token: anybody
@@ -173,9 +206,13 @@ func (g *Gateway) warnIfExposed(addr net.Addr) {
 		"addr", addr.String())
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully: calls in flight get their
-// answer.
-func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+// Serve serves on every listener until ctx ends, then shuts down gracefully: calls in flight
+// get their answer. Each listener has its own HTTP_CONNS_PER_IP count; the server, its time-outs
+// and its shutdown are shared.
+func (g *Gateway) Serve(ctx context.Context, lns ...net.Listener) error {
+	if len(lns) == 0 {
+		return errNoListener
+	}
 	// Connections that have not sent a request yet count as busy for 5 s in Shutdown; they
 	// have nothing in flight, so they are closed at once instead.
 	var (
@@ -199,14 +236,20 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		},
 	}
-	g.log.Info("gateway listening", "addr", "http://"+ln.Addr().String()+"/openqq/")
-	g.warnIfExposed(ln.Addr())
-	ln = &limitedListener{Listener: ln, limits: newAddrLimits(0, g.cfg.ConnsPerIP), log: g.log}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(lns))
+	for _, ln := range lns {
+		for _, p := range g.platforms() {
+			g.log.Info("gateway listening", "addr", "http://"+ln.Addr().String()+p.path)
+		}
+		g.warnIfExposed(ln.Addr())
+		ln = &limitedListener{Listener: ln, limits: newAddrLimits(0, g.cfg.ConnsPerIP), log: g.log}
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	var failed error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("gateway: %w", err)
+	case failed = <-errc:
+		// One listener failed: the others stop too, so that a half-served gateway does not
+		// look healthy.
 	case <-ctx.Done():
 	}
 	close(g.stopping) // held check_event calls answer [] now
@@ -221,7 +264,16 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		g.log.Warn("gateway: closing connections still open", "err", err)
 		_ = srv.Close()
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var errs []error
+	if failed != nil {
+		errs = append(errs, failed)
+	}
+	for range len(lns) - len(errs) {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.log.Info("gateway stopped")

@@ -31,12 +31,25 @@ var (
 // routeUnknown labels the calls of paths that are no API route.
 const routeUnknown = "unknown"
 
-// instrument counts every API call (openqq_api_requests_total, _request_duration_seconds). A
-// call is labelled with its route when its path is /openqq/<route> of a known route; any other
-// path that got a 403 (api not found, or an auth failure) counts as "unknown". The rest (paths
-// served by other handlers of the gateway's port) is not an API call and is not counted, so
-// a bot probing random paths cannot make the labels grow.
-func instrument(next http.Handler) http.Handler {
+// instrument counts every API call (openqq_api_requests_total, _request_duration_seconds; for
+// /openwx/, openqq_wx_api_*). A call is labelled with its route when its path is
+// /openqq/<route> (/openwx/<route>) of a known route; any other path that got a 403 (api not
+// found, or an Openqq auth failure) counts as "unknown". The rest (paths served by other handlers of the gateway's port) is not an API call
+// and is not counted, so a bot probing random paths cannot make the labels grow.
+//
+// pfs are the platforms served, Openqq first (none: Openqq's defaults).
+func instrument(next http.Handler, pfs ...*platform) http.Handler {
+	if len(pfs) == 0 {
+		pfs = []*platform{{path: events.APIPathPrefix, isRoute: events.IsRoute, requests: apiRequests, duration: apiDuration}}
+	}
+	platformOf := func(path string) *platform {
+		for _, p := range pfs[1:] {
+			if strings.HasPrefix(path, p.path) {
+				return p
+			}
+		}
+		return pfs[0]
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -45,15 +58,19 @@ func instrument(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK // nothing written: net/http answers 200
 		}
-		route, ok := strings.CutPrefix(r.URL.Path, events.APIPathPrefix)
-		if !ok || !events.IsRoute(route) {
+		p := platformOf(r.URL.Path)
+		route, ok := p.route(r.URL.Path)
+		if ok && r.Method == http.MethodPost && p.getOnly != nil && p.getOnly(route) {
+			ok = false // Openwx's catch-all answered: no call of the route
+		}
+		if !ok {
 			if status != http.StatusForbidden {
 				return
 			}
 			route = routeUnknown
 		}
-		apiRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-		apiDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		p.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		p.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
 }
 

@@ -34,7 +34,8 @@ func preflight(w http.ResponseWriter, _ *http.Request) {
 }
 
 // auth requires the access token when one is configured. Preflights pass: a browser sends
-// them without credentials, and they reach nothing; so do the console's static files.
+// them without credentials, and they reach nothing; so do the console's static files. A call
+// without the right token gets its platform's auth failure (Openwx: HTTP 200).
 func (g *Gateway) auth(next http.Handler) http.Handler {
 	if g.cfg.AccessToken == "" {
 		return next
@@ -46,6 +47,7 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		pf := g.platformOf(r.URL.Path)
 		// Header and query first: a caller who sends the token there is checked before any
 		// body is read. A token in the body is read under the server's read time-out, and
 		// MaxBodyBytes at most.
@@ -65,7 +67,12 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 			// leaves the body for the handler (ParseForm keeps what it read).
 			got = r.URL.Query().Get("access_token")
 		}
-		if got == "" && isForm(r) {
+		// An upload that streams into the media store (a multipart body, a form body over
+		// MAX_BODY_BYTES) is not read for a token: it goes in the header or the query, and
+		// nothing is stored without it.
+		route, _ := strings.CutPrefix(r.URL.Path, pf.path)
+		streamed := g.streamsUpload(pf, route, r)
+		if got == "" && isForm(r) && !streamed {
 			r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes)
 			if err := r.ParseForm(); err != nil {
 				// The body is spent: answer its fault here, as the handler would.
@@ -87,8 +94,8 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 			}
 		}
 		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			g.log.Info("auth failure", "path", r.URL.Path, "remote", r.RemoteAddr)
-			writeStatus(w, events.ErrAuthFailure)
+			g.log.Info("auth failure", "path", r.URL.Path, "remote", r.RemoteAddr, "upload", streamed)
+			pf.authFailure(w)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -105,7 +112,8 @@ const consoleCookie = "openqq_console"
 var publicFiles = map[string]bool{"/": true, "/console/app.js": true, "/console/app.css": true}
 
 // cookieRoutes are the GET routes the console's cookie opens.
-var cookieRoutes = map[string]bool{pathEvents: true, pathWS: true, pathReporters: true}
+var cookieRoutes = map[string]bool{pathEvents: true, pathWS: true, pathReporters: true,
+	pathWxEvents: true, pathWxWS: true}
 
 // consoleSession is the cookie's value: derived from the token, so that every gateway with
 // the same token takes it and none keeps state, and changing the token ends the sessions.

@@ -2,12 +2,17 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/natstest"
 )
 
 // FuzzReadParams: whatever the method, Content-Type, query and body, readParams does not
@@ -104,6 +109,91 @@ func FuzzReadParams(f *testing.F) {
 		}
 		if method != http.MethodPost && rawQuery == "" && len(p) > 0 {
 			t.Errorf("%s without a query got parameters %q: only POST reads a body", method, p)
+		}
+	})
+}
+
+// FuzzOpenwxParams: whatever the body of an Openwx media call (multipart, form, JSON, query),
+// reading it does not panic; what it accepts is UTF-8 and carries no media bytes, only a
+// media_id the store can read back; what it refuses leaves nothing in the store.
+func FuzzOpenwxParams(f *testing.F) {
+	const (
+		form = "application/x-www-form-urlencoded"
+		js   = "application/json"
+	)
+	mpCT, mpBody := multipartBody(f, part{name: "id", value: "@a"}, part{name: "media", value: "\x89PNG\r\n", file: true})
+	mpDataCT, mpDataBody := multipartBody(f, part{name: "media_data", value: "aGVsbG8="}, part{name: "media_name", value: "a.txt"})
+	mpTwoCT, mpTwoBody := multipartBody(f, part{name: "media", value: "a", file: true}, part{name: "media_path", value: "b", file: true})
+	mpBadCT, mpBadBody := multipartBody(f, part{name: "other", value: "x", file: true})
+	long := bytes.Repeat([]byte("QUFB"), 1500) // 6000 bytes of base64, over MAX_BODY_BYTES
+	seeds := []struct {
+		method, ct, query string
+		body              []byte
+	}{
+		{"GET", "", "media_data=aGk%3D&id=@a", nil},
+		{"GET", "", "media_data=%%%", nil},
+		{"POST", form, "", []byte("id=%40a&media_data=aGk%3D")},
+		{"POST", form, "", append([]byte("id=%40a&media_data="), long...)},
+		{"POST", form, "", append(append([]byte("media_data="), long...), "&content=%E4%BD%A0"...)},
+		{"POST", form, "", append(append([]byte("a=1&&=2&media_name=%C4&media_data="), long...), "%zz"...)},
+		{"POST", form, "", append(append([]byte("media_data="), long...), "&media_data=aGk="...)},
+		{"POST", form, "", append([]byte("media_data=-_-_"), long...)},
+		{"POST", form, "", append([]byte("content="), bytes.Repeat([]byte("x"), 5000)...)},
+		{"POST", js, "", []byte(`{"media_data":"aGk=","id":"@a"}`)},
+		{"POST", js, "", []byte(`{"media_data":"!!"}`)},
+		{"POST", mpCT, "", mpBody},
+		{"POST", mpDataCT, "", mpDataBody},
+		{"POST", mpTwoCT, "", mpTwoBody},
+		{"POST", mpBadCT, "", mpBadBody},
+		{"POST", "multipart/form-data; boundary=z", "", []byte("--z\r\nContent-Disposition: form-data; name=\"media\"; filename=\"f\"\r\n\r\nabc\r\n--z--\r\n")},
+		{"POST", "multipart/form-data; boundary=z", "", []byte("--z\r\nContent-Disposition: form-data; name=\"media\"; filename=\"f\"\r\n\r\nabc")},
+		{"POST", "multipart/form-data", "", []byte("--x\r\n")},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.ct, s.query, s.body)
+	}
+	srv := natstest.Start(f)
+	cfg := Config{SubjectPrefix: "qq", APITimeout: 5 * time.Second, MaxBodyBytes: 4096}
+	cfg.Config.MaxBytes = 8192
+	g, err := New(natstest.Connect(f, srv), cfg, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, method, ct, rawQuery string, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/openwx/send_friend_message", bytes.NewReader(body))
+		req.Method = method
+		req.URL.RawQuery = rawQuery
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		} else {
+			req.Header.Del("Content-Type")
+		}
+		p, err := g.readCall(httptest.NewRecorder(), req, g.wx, "send_friend_message")
+		if err != nil {
+			if p != nil {
+				t.Errorf("readCall returned parameters %q with error %v", p, err)
+			}
+			if st := paramsStatus(err); st.Code == events.CodeOK {
+				t.Errorf("error %v answers code 0", err)
+			}
+			return
+		}
+		for k, v := range p {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) {
+				t.Errorf("accepted a parameter that is not UTF-8: %q=%q", k, v)
+			}
+		}
+		if _, ok := p["media_data"]; ok {
+			t.Errorf("media_data crosses NATS: %q", p)
+		}
+		if id, ok := p["media_id"]; ok && id != "" {
+			st, err := g.store(context.Background(), g.wx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Info(context.Background(), id); err != nil && !strings.Contains(rawQuery+string(body), "media_id") {
+				t.Errorf("media_id %q not in the store: %v", id, err)
+			}
 		}
 	})
 }

@@ -160,7 +160,7 @@ func TestReplyCacheCrowdSharesExchanges(t *testing.T) {
 		go call()
 	}
 	// The whole crowd waits for one next exchange.
-	waitWaiters(t, e.g.replies, "get_group_info", func(running, next int) bool { return next == callers })
+	waitWaiters(t, e.g.qq.replies, "get_group_info", func(running, next int) bool { return next == callers })
 	v.setVersion(2) // before the next exchange begins, after the first one did
 	v.gate <- struct{}{}
 	<-v.sawParams
@@ -214,7 +214,7 @@ func TestReplyCacheCallerGoneKeepsExchange(t *testing.T) {
 	done := make(chan []byte)
 	go func() { done <- e.getBody(t, "/openqq/get_group_info") }()
 	// The impatient caller has left the exchange under way; the patient one waits for the next.
-	waitWaiters(t, e.g.replies, "get_group_info", func(running, next int) bool { return running == 0 && next == 1 })
+	waitWaiters(t, e.g.qq.replies, "get_group_info", func(running, next int) bool { return running == 0 && next == 1 })
 	v.gate <- struct{}{}
 	<-v.sawParams
 	v.gate <- struct{}{}

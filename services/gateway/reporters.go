@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/logging"
 )
 
 // reporterInfo is one reporter's consumer, as the console shows it.
@@ -30,8 +31,21 @@ type reportersReply struct {
 	DeadLetters uint64         `json:"dead_letters"` // items parked in QQ_DEADLETTER
 }
 
-// reporters lists the reporters' consumers of QQ_EVENTS and counts the dead letters: none of
-// either while the streams do not exist yet.
+// reporters answers GET /console/reporters: those of Openqq, or with ?platform=wx those of
+// Openwx.
+func (g *Gateway) reporters(w http.ResponseWriter, r *http.Request) {
+	switch pf := r.URL.Query().Get("platform"); {
+	case pf == "" || pf == "qq":
+		g.qq.streams.reporters(w, r)
+	case pf == "wx" && g.wx != nil:
+		g.wx.streams.reporters(w, r)
+	default:
+		writeStatus(w, events.ErrBadRequest("platform %q: qq or wx (when /openwx is on)", logging.Clip(pf, 16)))
+	}
+}
+
+// reporters lists the reporters' consumers of the platform's stream (QQ_EVENTS) and counts the
+// dead letters: none of either while the streams do not exist yet.
 func (s *streamer) reporters(w http.ResponseWriter, r *http.Request) {
 	if !s.connected() {
 		writeStatus(w, events.ErrUnavailable)
@@ -40,7 +54,7 @@ func (s *streamer) reporters(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.g.cfg.APITimeout)
 	defer cancel()
 	reply := reportersReply{Code: events.CodeOK, Reporters: []reporterInfo{}}
-	name := s.g.subj.Stream()
+	name := s.subj.Stream()
 	stream, err := s.js.Stream(ctx, name)
 	if err == nil {
 		list := stream.ListConsumers(ctx)
@@ -57,7 +71,7 @@ func (s *streamer) reporters(w http.ResponseWriter, r *http.Request) {
 		err = list.Err()
 	}
 	if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) {
-		name = s.g.subj.DeadLetterStream()
+		name = s.subj.DeadLetterStream()
 		var dl jetstream.Stream
 		if dl, err = s.js.Stream(ctx, name); err == nil {
 			reply.DeadLetters = dl.CachedInfo().State.Msgs

@@ -26,6 +26,8 @@ const (
 	pathEvents    = "/openqq/events"     // Server-Sent Events
 	pathWS        = "/openqq/ws"         // WebSocket
 	pathReporters = "/console/reporters" // the reporters' consumers and the dead letters
+	pathWxEvents  = "/openwx/events"     // the same for Openwx
+	pathWxWS      = "/openwx/ws"
 	// pathConsoleSession exchanges the token for the console's stream cookie.
 	pathConsoleSession = "/console/session"
 )
@@ -58,9 +60,11 @@ var errShutdown = errors.New("server shutting down")
 // Last-Event-ID (or since), as long as the stream still holds the items. STREAM_CLIENTS_MAX
 // and STREAM_CLIENTS_PER_IP bound the clients, and so the consumers they can hold.
 type streamer struct {
-	g   *Gateway
-	js  jetstream.JetStream // nil without a NATS connection: every stream answers 503
-	log *slog.Logger
+	g    *Gateway
+	p    *platform // whose stream: QQ_EVENTS on /openqq/events, WX_EVENTS on /openwx/events
+	subj events.Subjects
+	js   jetstream.JetStream // nil without a NATS connection: every stream answers 503
+	log  *slog.Logger
 
 	heartbeat    time.Duration // between keepalive comments or pings
 	writeTimeout time.Duration // a stalled write drops the client after this long
@@ -76,9 +80,9 @@ type streamer struct {
 	servers map[*http.Server]chan struct{} // closed when that server shuts down
 }
 
-func (g *Gateway) newStreamer() *streamer {
+func (g *Gateway) newStreamer(p *platform) *streamer {
 	s := &streamer{
-		g: g, log: g.log.With("part", "stream"),
+		g: g, p: p, subj: p.subj, log: g.log.With("part", "stream", "platform", p.name),
 		heartbeat: defaultHeartbeat, writeTimeout: defaultWriteTimeout, maxBehind: defaultMaxBehind,
 		pull: streamPull, servers: map[*http.Server]chan struct{}{},
 		clients: newAddrLimits(g.cfg.StreamClientsMax, g.cfg.StreamClientsPerIP),
@@ -129,12 +133,12 @@ func (s *streamer) consumerConfig(r *http.Request) (jetstream.OrderedConsumerCon
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = seq + 1
 	}
-	names, err := parseFilter(q["filter"])
+	names, err := parseFilterOf(q["filter"], s.p.isItemName)
 	if err != nil {
 		return cfg, events.ErrBadRequest("%v", err)
 	}
 	for _, name := range names {
-		cfg.FilterSubjects = append(cfg.FilterSubjects, s.g.subj.Event(name))
+		cfg.FilterSubjects = append(cfg.FilterSubjects, s.subj.Event(name))
 	}
 	return cfg, nil
 }
@@ -147,6 +151,11 @@ var knownNames = strings.Join(events.ItemNames, ", ")
 // subjects than the stream has names. The first bad name ends the reading: a long list
 // costs one pass, never a consumer.
 func parseFilter(values []string) ([]string, error) {
+	return parseFilterOf(values, events.IsItemName)
+}
+
+// parseFilterOf is parseFilter with the names known (nil: any subject token).
+func parseFilterOf(values []string, known func(string) bool) ([]string, error) {
 	var names []string
 	seen := map[string]bool{}
 	for _, v := range values {
@@ -158,7 +167,7 @@ func parseFilter(values []string) ([]string, error) {
 			if !validName(name) {
 				return nil, fmt.Errorf("filter %q: an event name is letters, digits, '-' and '_'", logging.Clip(name, 64))
 			}
-			if !events.IsItemName(name) {
+			if known != nil && !known(name) {
 				return nil, fmt.Errorf("filter %q: unknown; the names are %s", logging.Clip(name, 64), knownNames)
 			}
 			if !seen[name] {
@@ -208,7 +217,7 @@ func (s *streamer) subscribe(ctx context.Context, cfg jetstream.OrderedConsumerC
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.g.cfg.APITimeout)
 	defer cancel()
-	stream := s.g.subj.Stream()
+	stream := s.subj.Stream()
 	cons, err := s.js.OrderedConsumer(cctx, stream, cfg)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -245,7 +254,7 @@ func (s *streamer) deleteConsumer(cons jetstream.Consumer) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = s.js.DeleteConsumer(ctx, s.g.subj.Stream(), info.Name)
+	_ = s.js.DeleteConsumer(ctx, s.subj.Stream(), info.Name)
 }
 
 // streamContext is r's context, also cancelled with errShutdown when the server serving r

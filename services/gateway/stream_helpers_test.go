@@ -78,7 +78,7 @@ func startStream(t *testing.T, cfg Config, noStream bool, tune func(*streamer)) 
 		go func() { served <- g.Serve(ctx, ln) }()
 		shutdown = cancel
 	} else {
-		st := g.newStreamer()
+		st := g.newStreamer(g.qq)
 		tune(st)
 		r := mux.NewRouter()
 		r.Methods(http.MethodGet).Path(pathEvents).HandlerFunc(st.sse)
@@ -246,11 +246,17 @@ func (e *streamEnv) get(path, query string, kv ...string) *http.Response {
 // client's consumer exists: items published from then on reach it.
 func (e *streamEnv) open(query string, kv ...string) *sseStream {
 	e.t.Helper()
-	resp := e.get(pathEvents, query, kv...)
+	return e.openPath(pathEvents, query, kv...)
+}
+
+// openPath is open on another platform's stream (/openwx/events).
+func (e *streamEnv) openPath(path, query string, kv ...string) *sseStream {
+	e.t.Helper()
+	resp := e.get(path, query, kv...)
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		e.t.Fatalf("GET %s?%s: HTTP %d %s", pathEvents, query, resp.StatusCode, b)
+		e.t.Fatalf("GET %s?%s: HTTP %d %s", path, query, resp.StatusCode, b)
 	}
 	for k, want := range map[string]string{
 		"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",

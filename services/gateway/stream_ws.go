@@ -23,7 +23,7 @@ import (
 // connection.
 func (s *streamer) ws(w http.ResponseWriter, r *http.Request) {
 	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
-		writeStatus(w, events.ErrBadRequest("%s is a WebSocket: send an upgrade request", pathWS))
+		writeStatus(w, events.ErrBadRequest("%s is a WebSocket: send an upgrade request", s.p.path+"ws"))
 		return
 	}
 	if !s.originAllowed(r) {

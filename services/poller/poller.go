@@ -1,13 +1,14 @@
-// Package poller is Mojo-Webqq's poll_api heartbeat: while the client is running it GETs
-// POLL_API and waits; a redirect whose Location names /openqq/<route> becomes a request on
-// qq.api.<route> with the Location's query as parameters, so a server outside can make the
-// client call its own API. Any other Location is refused: a hostile poll server cannot make
-// openqq fetch anything.
+// Package poller is Mojo-Webqq's and Mojo-Weixin's poll_api heartbeat: while the client is
+// running it GETs POLL_API and waits; a redirect whose Location names /openqq/<route> (for the
+// WeChat platform, /openwx/<route>) becomes a request on <prefix>.api.<route> with the
+// Location's query as parameters, so a server outside can make the client call its own API.
+// Any other Location is refused: a hostile poll server cannot make openqq fetch anything.
 package poller
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/events/wx"
 	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/logging"
 	"github.com/openqq/openqq/pkg/infra/wait"
@@ -30,6 +32,9 @@ import (
 // Config is the poller's configuration, read from the environment.
 type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// Platform is "qq" (redirects to /openqq/<route>) or "wx" (/openwx/<route>); when empty,
+	// the first token of SUBJECT_PREFIX says, and any other prefix is QQ's.
+	Platform string `envconfig:"PLATFORM"`
 	// PollAPI is the heartbeat URL; without it the poller idles.
 	PollAPI string `envconfig:"POLL_API"`
 	// PollInterval is the pause after each answer or failure (Mojo: 5 s; 0 means 5 s).
@@ -47,6 +52,16 @@ type Config struct {
 // fill gives zero fields their defaults (the `default` tags), so that a Config built in code
 // needs only what it changes.
 func (c *Config) fill() { config.Defaults(c) }
+
+// platform is the platform's name: PLATFORM, or the one SUBJECT_PREFIX names (QQ's when
+// neither says; New refuses an unknown PLATFORM).
+func (c Config) platform() string {
+	p, err := events.ResolvePlatform(c.Platform, c.SubjectPrefix)
+	if err != nil {
+		return events.PlatformQQ
+	}
+	return p
+}
 
 // Poller runs the heartbeat.
 type Poller struct {
@@ -69,6 +84,9 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Poller, error) {
 	cfg.fill()
 	if !events.ValidPrefix(cfg.SubjectPrefix) {
 		return nil, fmt.Errorf("poller: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	if _, err := events.ResolvePlatform(cfg.Platform, cfg.SubjectPrefix); err != nil {
+		return nil, fmt.Errorf("poller: %w", err)
 	}
 	var u *url.URL
 	if cfg.PollAPI != "" {
@@ -183,7 +201,7 @@ func (p *Poller) cycle(ctx context.Context) {
 		p.log.Error("poll", "err", err)
 		return
 	}
-	req.Header.Set("User-Agent", "openqq-poller/0.1 (Mojo-Webqq Openqq compatible)")
+	req.Header.Set("User-Agent", platformOf(p.cfg.platform()).userAgent)
 	start := time.Now()
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -204,7 +222,7 @@ func (p *Poller) cycle(ctx context.Context) {
 		return
 	}
 	loc := resp.Header.Get("Location")
-	route, params, err := Command(p.pollURL, loc)
+	route, params, err := CommandFor(p.cfg.platform(), p.pollURL, loc)
 	if err != nil {
 		outcome = pollRefused
 		// A hostile poll server chooses the Location: log a bounded part of it (the error
@@ -225,16 +243,46 @@ func (p *Poller) cycle(ctx context.Context) {
 	}
 }
 
-// commandPath is the only place a redirect may point to.
-var commandPath = regexp.MustCompile(`^/openqq/([a-z_]+)$`)
+// apiPlatform is where a platform's redirects may point: its HTTP API's path prefix and
+// routes.
+type apiPlatform struct {
+	path      *regexp.Regexp // the only paths a redirect may name: <prefix><route>
+	isRoute   func(string) bool
+	userAgent string
+}
+
+var apiPlatforms = map[string]apiPlatform{
+	events.PlatformQQ: {
+		path:    regexp.MustCompile(`^` + regexp.QuoteMeta(events.APIPathPrefix) + `([a-z_]+)$`),
+		isRoute: events.IsRoute, userAgent: "openqq-poller/0.1 (Mojo-Webqq Openqq compatible)",
+	},
+	events.PlatformWX: {
+		path:    regexp.MustCompile(`^` + regexp.QuoteMeta(wx.APIPathPrefix) + `([a-z_]+)$`),
+		isRoute: wx.IsRoute, userAgent: "openqq-poller/0.1 (Mojo-Weixin Openwx compatible)",
+	},
+}
+
+func platformOf(name string) apiPlatform {
+	if p, ok := apiPlatforms[name]; ok {
+		return p
+	}
+	return apiPlatforms[events.PlatformQQ]
+}
 
 // ErrRefused is wrapped by every Location Command will not carry out.
-var ErrRefused = errors.New("not an /openqq/<route> location")
+var ErrRefused = errors.New("not an API <route> location of the platform (/openqq/ or /openwx/)")
 
-// Command reads a redirect's Location (relative to the poll URL) as an API call: the path must
-// be /openqq/<route> of a known route, over http or https; the host does not matter (the call
-// goes to our own API over NATS, never to that host). Everything else is ErrRefused.
+// Command is CommandFor the QQ platform: the path must be /openqq/<route>.
 func Command(base *url.URL, location string) (string, events.Params, error) {
+	return CommandFor(events.PlatformQQ, base, location)
+}
+
+// CommandFor reads a redirect's Location (relative to the poll URL) as an API call of a
+// platform: the path must be /openqq/<route> of a QQ route, or /openwx/<route> of an Openwx
+// route for "wx", over http or https; the host does not matter (the call goes to our own API
+// over NATS, never to that host). Everything else is ErrRefused.
+func CommandFor(platform string, base *url.URL, location string) (string, events.Params, error) {
+	pl := platformOf(platform)
 	if location == "" {
 		return "", nil, fmt.Errorf("%w: no Location", ErrRefused)
 	}
@@ -249,8 +297,8 @@ func Command(base *url.URL, location string) (string, events.Params, error) {
 	if u.RawPath != "" && u.RawPath != u.Path {
 		return "", nil, fmt.Errorf("%w: encoded path %q", ErrRefused, u.RawPath)
 	}
-	m := commandPath.FindStringSubmatch(u.Path)
-	if m == nil || !events.IsRoute(m[1]) {
+	m := pl.path.FindStringSubmatch(u.Path)
+	if m == nil || !pl.isRoute(m[1]) {
 		return "", nil, fmt.Errorf("%w: path %q", ErrRefused, u.Path)
 	}
 	q, err := url.ParseQuery(u.RawQuery)
@@ -317,10 +365,18 @@ func (p *Poller) followState(ctx context.Context) {
 	}
 }
 
+// clientState reads the state of get_client_info's reply, and only it: the rest differs by
+// platform (Openwx's http_debug is a string, Openqq's a number).
 func (p *Poller) clientState(ctx context.Context) (events.State, error) {
-	info, err := p.qq.GetClientInfo(ctx)
+	reply, err := p.qq.Call(ctx, events.RouteGetClientInfo, nil)
 	if err != nil {
 		return "", err
+	}
+	var info struct {
+		State events.State `json:"state"`
+	}
+	if err := json.Unmarshal(reply.Data, &info); err != nil {
+		return "", fmt.Errorf("get_client_info: %w", err)
 	}
 	return info.State, nil
 }

@@ -18,6 +18,10 @@ type Answer struct {
 	ShutupTime int
 	// Format "" or "text" lets a reply to a send_message report go out (Mojo's rule).
 	Format string
+	// Media is Openwx's media answer: an http(s) URL, or a media_id of the media store, sent
+	// in the message's conversation after Reply. Openqq's media answer was commented out: QQ
+	// ignores it.
+	Media string
 }
 
 // DefaultShutupTime is post_api's default mute, in seconds.
@@ -56,7 +60,10 @@ func ParseAnswer(contentType string, body []byte) (Answer, bool) {
 	if v, ok := scalar(raw["format"]); ok {
 		a.Format = v
 	}
-	return a, a.Reply != "" || a.Shutup || a.Format != ""
+	if v, ok := scalar(raw["media"]); ok {
+		a.Media = strings.TrimSpace(v)
+	}
+	return a, a.Reply != "" || a.Shutup || a.Format != "" || a.Media != ""
 }
 
 // scalar reads a JSON string or number as text, the way Perl saw either; true reads as 1 and

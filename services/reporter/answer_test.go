@@ -155,6 +155,8 @@ func FuzzParseAnswer(f *testing.F) {
 		{"application/json", `{"shutup_time":"NaN","shutup":"Inf"}`},
 		{"application/json", `{"shutup":1,"shutup_time":2592000.9}`},
 		{"application/json", `{"shutup":1,"shutup_time":0.5}`},
+		{"application/json", `{"media":"https://example.com/a.jpg","reply":"r"}`},
+		{"text/json", `{"media":" @crypt_1:3 "}`},
 	} {
 		f.Add(s.ctype, []byte(s.body))
 	}
@@ -173,7 +175,7 @@ func FuzzParseAnswer(f *testing.F) {
 		if a.ShutupTime < 1 || a.ShutupTime > 30*24*3600 {
 			t.Fatalf("ShutupTime %d out of [1, 2592000] (body %q)", a.ShutupTime, body)
 		}
-		if a.Reply == "" && !a.Shutup && a.Format == "" {
+		if a.Reply == "" && !a.Shutup && a.Format == "" && a.Media == "" {
 			t.Fatalf("an empty answer counts: %+v", a)
 		}
 		trimmed := bytes.TrimSpace(body)
@@ -337,6 +339,7 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		PostAckWait: 10 * time.Second, PostPinTTL: 5 * time.Second, PostOrder: OrderConversation,
 		PostMaxLag: 10 * time.Minute, PostPartitions: 1,
 	}
+	config.Defaults(&want.Config) // the media store's MEDIA_* defaults, its own
 	if !reflect.DeepEqual(r.cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", r.cfg, want)
 	}

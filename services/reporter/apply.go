@@ -16,19 +16,11 @@ import (
 // answersTTL is how long an applied answer is remembered: far longer than any redelivery.
 const answersTTL = 24 * time.Hour
 
-// apply carries out a receiver's answer to a message report, each part (reply, shutup) once
+// apply carries out a receiver's answer to a message report, each part (reply, media, shutup) once
 // per item and target even when the item is delivered twice or by two replicas. A refusal by the API (friend gone, not an admin) is final
 // and only logged; an API that cannot be reached is an error, so the item is tried again.
 func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte, a Answer) error {
-	it, err := events.DecodeItem(item)
-	if err != nil {
-		return nil // not a report we can answer; delivered all the same
-	}
-	m, ok := it.(*events.Message)
-	if !ok {
-		return nil // Mojo answers messages only
-	}
-	calls := r.actions(m, a)
+	id, calls := r.plat.actions(item, a, r.log)
 	if len(calls) == 0 {
 		return nil
 	}
@@ -39,16 +31,16 @@ func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte,
 	key := t.consumer() + "." + strconv.FormatUint(seq, 10)
 	if _, err := kv.Get(ctx, key); err == nil {
 		// Recorded whole, by a reporter from before parts were recorded one by one.
-		r.log.Info("answer already applied", "seq", seq, "id", m.ID)
+		r.log.Info("answer already applied", "seq", seq, "id", id)
 		return nil
 	}
 	// Each part (reply, shutup) is recorded on its own before it is applied, and forgotten
 	// only if it failed: a retry after a failed shutup does not send the reply again.
 	for _, c := range calls {
-		part := key + "." + c.route
-		if _, err := kv.Create(ctx, part, []byte(strconv.FormatInt(m.ID, 10))); err != nil {
+		part := key + "." + c.part()
+		if _, err := kv.Create(ctx, part, []byte(id)); err != nil {
 			if errors.Is(err, jetstream.ErrKeyExists) {
-				r.log.Info("answer part already applied", "seq", seq, "id", m.ID, "route", c.route)
+				r.log.Info("answer part already applied", "seq", seq, "id", id, "route", c.route)
 				continue
 			}
 			return fmt.Errorf("record answer: %w", err)
@@ -60,46 +52,6 @@ func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte,
 		}
 	}
 	return nil
-}
-
-// apiCall is one request an answer turns into.
-type apiCall struct {
-	route  string
-	params events.Params
-}
-
-// actions are what an answer asks for, by Mojo's rules: a reply goes to the conversation the
-// message was in; shutup mutes the sender of a received group message; a sent message is
-// answered only with a plain-text reply, and never when it was itself an answer.
-func (r *Reporter) actions(m *events.Message, a Answer) []apiCall {
-	var calls []apiCall
-	switch m.PostType {
-	case events.PostReceiveMessage:
-		if a.Reply != "" {
-			if route, p, ok := client.ReplyParams(m, a.Reply); ok {
-				calls = append(calls, apiCall{route, p})
-			}
-		}
-		if a.Shutup && m.Type == events.GroupMessage && m.GroupRef != nil && m.Sender != nil {
-			calls = append(calls, apiCall{events.RouteShutupGroupMember, events.Params{
-				"group_id": itoa(m.GroupRef.ID), "member_id": itoa(m.Sender.ID),
-				"seconds": strconv.Itoa(a.ShutupTime),
-			}})
-		}
-	case events.PostSendMessage:
-		if m.From == events.FromReply {
-			if a.Reply != "" {
-				r.log.Info("not answering an answer (it would loop)", "id", m.ID)
-			}
-			return nil
-		}
-		if a.Reply != "" && (a.Format == "" || a.Format == "text") {
-			if route, p, ok := client.ReplyParams(m, a.Reply); ok {
-				calls = append(calls, apiCall{route, p})
-			}
-		}
-	}
-	return calls
 }
 
 // call makes one API request, marked as an answer.

@@ -13,7 +13,7 @@ import (
 // A Config built in code and one read from an empty environment are the same: each setting
 // has one default, its `default` tag.
 func TestDefaultsDefinedOnce(t *testing.T) {
-	configtest.DefinedOnce(t, "", (*Config).fill, "POST_EVENT") // false in code is a choice
+	configtest.DefinedOnce(t, "", (*Config).fill, "POST_EVENT", "POST_MEDIA_DATA") // false in code is a choice
 }
 
 // The reporter logs its effective configuration once, the secret and the URL's token masked.

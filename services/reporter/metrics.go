@@ -32,8 +32,12 @@ var (
 	}, []string{"target"})
 	answersApplied = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Name: "answers_applied_total",
-		Help: "API calls made for the receivers' answers (reply, shutup) that the API carried out, by route.",
+		Help: "API calls made for the receivers' answers (reply, media, shutup) that the API carried out, by route.",
 	}, []string{"route"})
+	mediaMissing = promauto.NewCounter(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Name: "media_missing_total",
+		Help: "Media messages posted without media_data because the media store no longer had the media (expired).",
+	})
 	consumerPending = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: metrics.Namespace, Name: "consumer_pending",
 		Help: "Items of a target not delivered yet: not handed out (pending) plus handed out and not acknowledged (ack pending).",

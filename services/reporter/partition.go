@@ -183,7 +183,7 @@ func (r *Reporter) serve(ctx context.Context, t target, members *membership) {
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bg.Go(func() { r.watchPending(ctx, t, names) })
-	sh := &shared{slots: make(chan struct{}, r.cfg.PostConcurrency), keys: newKeyCache(4096)}
+	sh := &shared{slots: make(chan struct{}, r.cfg.PostConcurrency), keys: newKeyCache(4096, r.plat.orderKey)}
 	if len(names) == 1 {
 		r.deliverAll(ctx, ctx, t, names[0], 0, 1, sh)
 		return
@@ -252,6 +252,7 @@ type shared struct {
 
 // keyCache remembers the ordering key of the latest items, by stream sequence.
 type keyCache struct {
+	key     func(item []byte) string // the platform's ordering key
 	mu      sync.Mutex
 	entries []keyEntry
 }
@@ -261,7 +262,9 @@ type keyEntry struct {
 	key string
 }
 
-func newKeyCache(n int) *keyCache { return &keyCache{entries: make([]keyEntry, n)} }
+func newKeyCache(n int, key func(item []byte) string) *keyCache {
+	return &keyCache{key: key, entries: make([]keyEntry, n)}
+}
 
 // get is the ordering key of the item stored at seq.
 func (c *keyCache) get(seq uint64, item []byte) string {
@@ -272,7 +275,7 @@ func (c *keyCache) get(seq uint64, item []byte) string {
 	if e.seq == seq && seq != 0 {
 		return e.key
 	}
-	key := orderKey(item)
+	key := c.key(item)
 	c.mu.Lock()
 	c.entries[i] = keyEntry{seq, key}
 	c.mu.Unlock()

@@ -196,7 +196,7 @@ func TestPartitionsMoveFromOldConsumers(t *testing.T) {
 }
 
 func TestKeyCache(t *testing.T) {
-	c := newKeyCache(4)
+	c := newKeyCache(4, orderKey)
 	group := []byte(`{"post_type":"receive_message","type":"group_message","group_id":5}`)
 	friend := []byte(`{"post_type":"receive_message","type":"friend_message","sender_id":6}`)
 	if k := c.get(1, group); k != "group.5" {

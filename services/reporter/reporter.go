@@ -25,18 +25,30 @@ import (
 	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
 // Config is the reporter's configuration, read from the environment. The names are the seeds'.
 type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
+	// Platform is "qq" (Openqq's reports and answers) or "wx" (Openwx's); when empty, the
+	// first token of SUBJECT_PREFIX says ("wx", "wx.alice"), and any other prefix is QQ's.
+	Platform string `envconfig:"PLATFORM"`
 	// PostAPI is one or more URLs (comma-separated); each receives every item.
 	PostAPI []string `envconfig:"POST_API"`
 	// PostEvent false leaves only messages; PostEventList names the events that go.
 	PostEvent bool `envconfig:"POST_EVENT" default:"true"`
-	// Its default is events.DefaultPostEventList (the seeds'), defined there once.
+	// Its default is the platform's (events.DefaultPostEventList, the seeds'; and
+	// wx.DefaultPostEventList, Openwx's, which adds friend_request), each defined there once.
 	PostEventList []string `envconfig:"POST_EVENT_LIST"`
+	// PostMediaData adds to a media message's report its bytes in base64 (media_data), read
+	// from the media store: Openwx's post_media_data, on by default. In code, false is a
+	// choice (as PostEvent's): set it true to have the bytes.
+	PostMediaData bool `envconfig:"POST_MEDIA_DATA" default:"true"`
+	// Config (embedded: MEDIA_TTL, MEDIA_REPLICAS, …) is the media store's, the same on every
+	// service that opens it; the reporter only reads it, by media_id.
+	media.Config
 	// PostStdout also prints each item as one JSON line on standard output.
 	PostStdout bool `envconfig:"POST_STDOUT" default:"false"`
 	// Stdout is where POST_STDOUT prints; os.Stdout when nil.
@@ -97,6 +109,16 @@ const (
 	OrderNone         = "none"
 )
 
+// platform is the platform's name: PLATFORM, or the one SUBJECT_PREFIX names (QQ's when
+// neither says; New refuses an unknown PLATFORM).
+func (c Config) platform() string {
+	p, err := events.ResolvePlatform(c.Platform, c.SubjectPrefix)
+	if err != nil {
+		return events.PlatformQQ
+	}
+	return p
+}
+
 // ordered reports whether each conversation's items go in stored order.
 func (c Config) ordered() bool { return c.PostOrder != OrderNone }
 
@@ -118,6 +140,7 @@ type Reporter struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	cfg    Config
+	plat   platform
 	subj   events.Subjects
 	log    *slog.Logger
 	client *http.Client
@@ -129,6 +152,7 @@ type Reporter struct {
 
 	mu      sync.Mutex
 	answers jetstream.KeyValue // applied answers, so a redelivery does not apply one twice
+	media   *media.Store       // opened at the first media message
 }
 
 // fill gives zero fields their defaults, so that a Config built in code needs only what it
@@ -136,7 +160,7 @@ type Reporter struct {
 func (c *Config) fill() {
 	config.Defaults(c)
 	if c.PostEventList == nil {
-		c.PostEventList = events.DefaultPostEventList
+		c.PostEventList = defaultPostEventList(c.platform())
 	}
 }
 
@@ -145,6 +169,9 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 	cfg.fill()
 	if !events.ValidPrefix(cfg.SubjectPrefix) {
 		return nil, fmt.Errorf("reporter: SUBJECT_PREFIX %q is not a valid subject prefix", cfg.SubjectPrefix)
+	}
+	if _, err := events.ResolvePlatform(cfg.Platform, cfg.SubjectPrefix); err != nil {
+		return nil, fmt.Errorf("reporter: %w", err)
 	}
 	switch {
 	case cfg.PostTimeout <= 0:
@@ -182,7 +209,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		log = slog.Default()
 	}
 	r := &Reporter{
-		nc: nc, js: js, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix},
+		nc: nc, js: js, cfg: cfg, plat: newPlatform(cfg.platform()), subj: events.Subjects{Prefix: cfg.SubjectPrefix},
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
 		qq: client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		id: newMemberID(), name: cfg.Name,
@@ -193,6 +220,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 	}
 	if cfg.PostStdout {
 		r.stdout = newStdoutTarget(cfg.Stdout)
+		r.stdout.r = r
 	}
 	config.Log(r.log, "reporter", &cfg)
 	return r, nil
@@ -243,14 +271,19 @@ func (r *Reporter) Run(ctx context.Context) error {
 // unless POST_EVENT is off.
 func (r *Reporter) filterSubjects() []string {
 	var out []string
-	for _, t := range events.MessageTypes {
+	seen := map[string]bool{}
+	plat := r.plat
+	if plat == nil {
+		plat = newPlatform(r.cfg.platform())
+	}
+	for _, t := range plat.messageTypes() {
+		seen[t] = true
 		out = append(out, r.subj.Event(t))
 	}
 	if r.cfg.PostEvent {
-		seen := map[string]bool{}
 		for _, e := range r.cfg.PostEventList {
 			e = strings.TrimSpace(e)
-			if e != "" && !seen[e] && !events.IsMessageType(e) {
+			if e != "" && !seen[e] && !plat.isMessageType(e) {
 				seen[e] = true
 				out = append(out, r.subj.Event(e))
 			}

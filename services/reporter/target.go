@@ -55,19 +55,36 @@ func (t *httpTarget) String() string { return config.MaskURL(t.url) }
 func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt int) (Answer, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.r.cfg.PostTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(item))
+	b, err := t.r.bodyOf(ctx, item, attempt)
 	if err != nil {
 		return Answer{}, false, err
 	}
-	// bytes.Reader gives the request a Content-Length: some receivers read exactly that
-	// many bytes and break on chunked bodies.
+	var signature string
+	if s := t.r.cfg.PostSecret; s != "" {
+		if signature, err = signBody(ctx, s, b); err != nil {
+			return Answer{}, false, err
+		}
+	}
+	rc, err := b.open(ctx)
+	if err != nil {
+		return Answer{}, false, err
+	}
+	defer rc.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, rc)
+	if err != nil {
+		return Answer{}, false, err
+	}
+	// A known length gives the request a Content-Length, media and all: some receivers read
+	// exactly that many bytes and break on chunked bodies.
+	req.ContentLength = b.len()
+	req.GetBody = func() (io.ReadCloser, error) { return b.open(ctx) }
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set(events.HTTPHeaderDelivery, strconv.FormatUint(seq, 10))
 	req.Header.Set(events.HTTPHeaderAttempt, strconv.Itoa(attempt))
 	req.Header.Set(events.HTTPHeaderReporter, t.r.name)
-	if s := t.r.cfg.PostSecret; s != "" {
-		req.Header.Set(events.HTTPHeaderSignature, Sign(s, item))
+	if signature != "" {
+		req.Header.Set(events.HTTPHeaderSignature, signature)
 	}
 	resp, err := t.r.client.Do(req)
 	if err != nil {
@@ -100,6 +117,23 @@ func Sign(secret string, body []byte) string {
 	return "sha1=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// signBody is Sign of a body that may stream a media: read once to sign, once to post.
+func signBody(ctx context.Context, secret string, b *body) (string, error) {
+	if b.mediaID == "" {
+		return Sign(secret, b.item), nil
+	}
+	rc, err := b.open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	m := hmac.New(sha1.New, []byte(secret))
+	if _, err := io.Copy(m, rc); err != nil {
+		return "", fmt.Errorf("signing: %w", err)
+	}
+	return "sha1=" + hex.EncodeToString(m.Sum(nil)), nil
+}
+
 func newHTTPClient(cfg Config) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = cfg.PostConcurrency
@@ -126,6 +160,7 @@ func checkURL(u string) error {
 
 // stdoutTarget prints each item as one JSON line (POST_STDOUT).
 type stdoutTarget struct {
+	r  *Reporter // for media_data
 	mu sync.Mutex
 	w  io.Writer
 }
@@ -141,10 +176,31 @@ func (t *stdoutTarget) consumer() string { return events.ReporterConsumer("stdou
 
 func (t *stdoutTarget) String() string { return "stdout" }
 
-func (t *stdoutTarget) post(_ context.Context, item []byte, _ uint64, _ int) (Answer, bool, error) {
+func (t *stdoutTarget) post(ctx context.Context, item []byte, _ uint64, attempt int) (Answer, bool, error) {
+	b, err := t.r.bodyOf(ctx, item, attempt)
+	if err != nil {
+		return Answer{}, false, err
+	}
+	if b.mediaID == "" {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		line := append(bytes.TrimRight(item, "\r\n"), '\n')
+		_, err := t.w.Write(line)
+		return Answer{}, false, err
+	}
+	rc, err := b.open(ctx)
+	if err != nil {
+		return Answer{}, false, err
+	}
+	defer rc.Close()
+	// Whole lines only: a media read that fails half-way must not leave half a line.
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, rc); err != nil {
+		return Answer{}, false, err
+	}
+	buf.WriteByte('\n')
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	line := append(bytes.TrimRight(item, "\r\n"), '\n')
-	_, err := t.w.Write(line)
+	_, err = t.w.Write(buf.Bytes())
 	return Answer{}, false, err
 }

@@ -17,10 +17,13 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/events/wx"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/qq"
+	wxplat "github.com/openqq/openqq/services/session/wx"
 )
 
 // Version is openqq's version, reported by get_client_info and the micro service.
@@ -38,7 +41,8 @@ var ErrOutboxFull = engine.ErrOutboxFull
 
 // Config is the session's configuration, read from the environment.
 type Config struct {
-	// Platform is the account's chat platform: a name of platforms ("qq").
+	// Platform is the account's chat platform: a name of platforms ("qq", or "wx": WeChat's
+	// Openwx, whose prefix is then wx unless SUBJECT_PREFIX says otherwise).
 	Platform string `envconfig:"PLATFORM" default:"qq"`
 	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*).
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
@@ -71,13 +75,27 @@ type Config struct {
 	OutboxSize int `envconfig:"OUTBOX_SIZE" default:"100000"`
 	// MembersMax bounds the distinct members of one shutup or kick (each is a driver call).
 	MembersMax int `envconfig:"MEMBERS_MAX" default:"100"`
+	// ConsultMax bounds the wx platform's consult calls waiting for an answer at once.
+	ConsultMax int `envconfig:"CONSULT_MAX" default:"256"`
 	CheckEventConfig
+	// The media store of the wx platform (MEDIA_*).
+	media.Config
 }
 
 // fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
 // code needs only what it changes.
 func (c *Config) fill() {
 	config.Defaults(c)
+	if c.Platform == wx.Prefix {
+		// The WeChat platform's own subjects (wx.api.*, WX_EVENTS) and Openwx's
+		// post_event_list, unless they were given: the QQ defaults would share QQ's stream.
+		if c.SubjectPrefix == events.DefaultPrefix {
+			c.SubjectPrefix = wx.Prefix
+		}
+		if c.PostEventList == nil {
+			c.PostEventList = wx.DefaultPostEventList
+		}
+	}
 	if c.PostEventList == nil {
 		c.PostEventList = events.DefaultPostEventList
 	}
@@ -100,12 +118,20 @@ func (c Config) QQ() qq.Config {
 	}
 }
 
+// WX is the WeChat platform's part of the configuration.
+func (c Config) WX() wxplat.Config {
+	return wxplat.Config{
+		Driver: c.Driver, DriverConfig: c.DriverConfig, MembersMax: c.MembersMax, ConsultMax: c.ConsultMax, Config: c.Config,
+	}
+}
+
 // A builder makes the platform PLATFORM names, on the engine it is given.
 type builder func(cfg Config, e *engine.Engine) (engine.Platform, error)
 
 // platforms are the platforms PLATFORM can name. Adding one is one line here.
 var platforms = map[string]builder{
 	"qq": func(cfg Config, e *engine.Engine) (engine.Platform, error) { return qq.New(e, cfg.QQ()) },
+	"wx": func(cfg Config, e *engine.Engine) (engine.Platform, error) { return wxplat.New(e, cfg.WX()) },
 }
 
 // Session is one account's session: an engine and its platform.

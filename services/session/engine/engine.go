@@ -352,7 +352,7 @@ func (e *Engine) SetState(st events.State) {
 // QRCode publishes input_qrcode [path, base64 of the image, as MIME::Base64 writes it].
 func (e *Engine) QRCode(path string, img []byte) {
 	e.log.Info("login QR code", "path", path, "bytes", len(img))
-	e.PublishEvent(events.EventInputQRCode, path, mimeBase64(img))
+	e.PublishEvent(events.EventInputQRCode, path, events.MIMEBase64(img))
 }
 
 // LoggedIn ends a login: the platform has installed its roster (under Lock), the engine

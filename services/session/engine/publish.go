@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -333,22 +331,6 @@ func (e *Engine) NextID() int64 { return e.ids.next() }
 
 // NextEventID names an event for Nats-Msg-Id; events have no id of their own in Mojo's format.
 func NextEventID() string { return "ev-" + nuid.Next() }
-
-// mimeBase64 encodes as Perl's MIME::Base64 does: a line break every 76 characters and one at
-// the end, as input_qrcode's second parameter has it.
-func mimeBase64(b []byte) string {
-	enc := base64.StdEncoding.EncodeToString(b)
-	var sb strings.Builder
-	sb.Grow(len(enc) + len(enc)/76 + 1)
-	for len(enc) > 76 {
-		sb.WriteString(enc[:76])
-		sb.WriteByte('\n')
-		enc = enc[76:]
-	}
-	sb.WriteString(enc)
-	sb.WriteByte('\n')
-	return sb.String()
-}
 
 // idGen hands out message ids: Unix microseconds, strictly increasing, so ids stay unique
 // across restarts (JetStream de-duplicates by id) and below 2^53 until the year 2255.

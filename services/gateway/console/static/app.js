@@ -1,5 +1,5 @@
-// openqq console: plain JavaScript against the public API (/openqq/*) and the event stream
-// (/openqq/events, Server-Sent Events). An access token, if the API needs one, is typed into
+// openqq console: plain JavaScript against the public API (/openqq/*, and /openwx/* for the
+// WeChat account's summary) and the event stream (/openqq/events, Server-Sent Events). An access token, if the API needs one, is typed into
 // the form the console shows when the API asks for it (or given once as ?access_token=, taken
 // out of the address bar at once). It lives in this page's memory only: never in a URL, never
 // in storage. The event stream, which cannot send a header, authenticates with an HttpOnly
@@ -178,6 +178,28 @@ function connect() {
   for (const name of NAMES) es.addEventListener(name, (e) => onItem(name, e));
 }
 
+// The WeChat account (/openwx), when the gateway serves it and a session answers: its state,
+// user and roster counts, asked every few seconds. Openwx's get_*_info answer GET only.
+async function wxGet(route) {
+  const r = await fetch("/openwx/" + route, { headers: token ? { Authorization: "Bearer " + token } : {} });
+  return r.json(); // a text 403 (no /openwx) throws: the panel stays hidden
+}
+
+async function loadWx() {
+  try {
+    const info = await wxGet("get_client_info");
+    if (info.code !== 0) { $("wx").hidden = true; return; }
+    const st = info.state || "?";
+    $("wx-state").textContent = st;
+    $("wx-state").className = "state " + st;
+    $("wx").hidden = false;
+    if (st !== "running") { $("wx-counts").textContent = ""; return; }
+    const [me, friends, groups] = await Promise.all([wxGet("get_user_info"), wxGet("get_friend_info"), wxGet("get_group_basic_info")]);
+    if (me.name !== undefined) $("wx-account").textContent = (me.displayname || me.name) + (me.account ? " (" + me.account + ")" : "");
+    if (Array.isArray(friends) && Array.isArray(groups)) $("wx-counts").textContent = friends.length + " 好友 · " + groups.length + " 群";
+  } catch { $("wx").hidden = true; }
+}
+
 async function loadReporters() {
   try {
     const r = await fetch("/console/reporters", { headers: token ? { Authorization: "Bearer " + token } : {} });
@@ -237,6 +259,8 @@ async function start() {
   connect();
   loadReporters();
   setInterval(loadReporters, 5000);
+  loadWx();
+  setInterval(loadWx, 5000);
 }
 
 $("login-form").onsubmit = (e) => {

@@ -11,9 +11,11 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/driver"
-	// The drivers DRIVER can name.
+	"github.com/openqq/openqq/services/session/wxdriver"
+	// The drivers DRIVER can name: QQ's, and WeChat's with PLATFORM=wx.
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
 )
 
 func main() {
@@ -23,7 +25,7 @@ func main() {
 	)
 	// The drivers read their own variables when they are opened; listed here, they show in
 	// --help and a malformed one stops the start.
-	specs := append([]any{&nats, &cfg}, driver.EnvSpecs()...)
+	specs := append(append([]any{&nats, &cfg}, driver.EnvSpecs()...), wxdriver.EnvSpecs()...)
 	cli.Main("openqq-session", specs, func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		nc, err := natsconn.Connect(nats, "openqq-session", log)
 		if err != nil {
