@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -651,7 +654,8 @@ func TestOpenwxEvents(t *testing.T) {
 }
 
 // The Openwx calls are counted in their own family, by Openwx route; unknown /openwx paths
-// count as "unknown" there, and /openqq's family sees none of them.
+// count as "unknown" there, and /openqq's family sees none of them. get_*_info go through the
+// reply cache.
 func TestOpenwxMetrics(t *testing.T) {
 	e := startWx(t, Config{})
 	before := metricstest.Local(t)
@@ -659,7 +663,12 @@ func TestOpenwxMetrics(t *testing.T) {
 	e.doRaw(t, call{path: "/openwx/get_avatar", query: "id=@a"})
 	e.doRaw(t, call{path: "/openwx/nope"})
 	e.doRaw(t, call{method: http.MethodPost, path: "/openwx/get_user_info"})
+	e.do(t, call{path: "/openwx/get_friend_info"})
 	after := metricstest.Local(t)
+	// get_*_info go through the reply cache, as on /openqq (a session without versions: a miss).
+	if got := metricstest.Delta(before, after, "openqq_gateway_reply_cache_total", "route", "get_friend_info"); got != 1 {
+		t.Errorf("openqq_gateway_reply_cache_total{route=get_friend_info} rose by %v, want 1", got)
+	}
 	for _, tc := range []struct {
 		route, code string
 		want        float64
@@ -728,5 +737,126 @@ func TestExposedWarningEachAddress(t *testing.T) {
 	}
 	if strings.Contains(out, "whoever reaches "+lns[0].Addr().String()) {
 		t.Error("the loopback address was warned about")
+	}
+}
+
+// An upload streams into the store: the media's first chunks are in the bucket while the
+// caller is still sending the rest of its body, which is never held whole.
+func TestOpenwxUploadStreams(t *testing.T) {
+	e := startWx(t, Config{})
+	st, _ := wxStore(t, e) // the bucket exists before the chunks are watched
+	nc := natstest.Connect(t, e.srv)
+	chunks := make(chan *nats.Msg, 64)
+	sub, err := nc.ChanSubscribe("$O."+events.Subjects{Prefix: "wx"}.MediaBucket()+".C.>", chunks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.AutoUnsubscribe(1); err != nil { // the first chunk is all the test waits for
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	first := bytes.Repeat([]byte("a"), 1<<20)
+	rest := bytes.Repeat([]byte("b"), 1<<20)
+	go func() {
+		fw, err := mw.CreateFormFile("media", "big.bin")
+		if err == nil {
+			_, err = fw.Write(first)
+		}
+		if err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		// The rest only once a chunk of the first half is stored.
+		select {
+		case <-chunks:
+		case <-time.After(10 * time.Second):
+			_ = pw.CloseWithError(errors.New("no chunk stored while the body was open"))
+			return
+		}
+		if _, err := fw.Write(rest); err != nil {
+			_ = pw.CloseWithError(err)
+			return
+		}
+		_ = pw.CloseWithError(mw.Close())
+	}()
+	req, err := http.NewRequest(http.MethodPost, e.base+"/openwx/upload_media", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	got := decodeEcho(t, answer{status: resp.StatusCode, body: body})
+	b, _, err := st.Bytes(context.Background(), got.Params["media_id"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, append(first, rest...)) {
+		t.Errorf("stored %d bytes, want the 2 MB sent", len(b))
+	}
+}
+
+// Each listener of HTTP_ADDR has HTTP_CONNS_PER_IP of its own.
+func TestConnsPerIPEachListener(t *testing.T) {
+	srv := natstest.Start(t)
+	g, err := New(natstest.Connect(t, srv), withDefaults(Config{ConnsPerIP: 1}), natstest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lns []net.Listener
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, lns...) }()
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	dial := func(ln net.Listener) (net.Conn, *http.Response) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET /openwx/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return c, resp
+	}
+	// One held on each listener: both served, each its own count.
+	for _, ln := range lns {
+		if _, resp := dial(ln); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: HTTP %d, want Openwx's 403", ln.Addr(), resp.StatusCode)
+		}
+	}
+	// A second on either is over its listener's limit.
+	for _, ln := range lns {
+		if _, resp := dial(ln); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s, second connection: HTTP %d, want 503", ln.Addr(), resp.StatusCode)
+		}
 	}
 }

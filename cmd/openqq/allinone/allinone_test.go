@@ -257,3 +257,26 @@ func TestRunReadyStopWithIdleConnection(t *testing.T) {
 		t.Errorf("RunReady returned %v after stop_client while a connection without a request was open, want nil", err)
 	}
 }
+
+// HTTP_ADDR lists addresses: the all-in-one gateway answers on each.
+func TestRunReadyEveryAddress(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := ln.Addr().String() // free a moment ago
+	_ = ln.Close()
+	cfg := config(t)
+	cfg.Gateway.Addr = "127.0.0.1:0, " + second
+	r := runAllInOne(t, cfg)
+	r.waitState("")
+	resp, err := r.client.Get("http://" + second + "/openqq/get_client_info")
+	if err != nil {
+		t.Fatalf("the second address: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the second address: HTTP %d", resp.StatusCode)
+	}
+}

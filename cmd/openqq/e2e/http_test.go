@@ -177,7 +177,7 @@ func TestUnknownRoute(t *testing.T) {
 		{"GET", "/openqq/"},
 		{"GET", "/openqq"},
 		{"POST", "/"}, // GET / is the console
-		{"GET", "/openwx/get_user_info"},
+		{"GET", "/openwx"},
 		{"GET", "/openqq/get_user_info/extra"},
 		{"GET", "/OPENQQ/get_user_info"},
 		{"GET", "/openqq/GET_USER_INFO"},
@@ -197,6 +197,23 @@ func TestUnknownRoute(t *testing.T) {
 			sameJSON(t, body, apiNotFound)
 		})
 	}
+	// Under /openwx/, Openwx's own catch-all: 403 with the text "api not found" (Openwx.pm),
+	// for an unknown route and for a POST to a GET-only route; its routes are served.
+	for _, c := range []struct{ method, path string }{{"GET", "/openwx/nope"}, {"POST", "/openwx/get_user_info"}} {
+		t.Run("openwx "+c.method+" "+c.path, func(t *testing.T) {
+			e := e.with(t)
+			resp, body := e.raw(e.request(c.method, c.path, ""))
+			if resp.StatusCode != 403 || string(body) != "api not found" {
+				t.Errorf("%d %q, want 403 \"api not found\"", resp.StatusCode, body)
+			}
+		})
+	}
+	t.Run("openwx route served", func(t *testing.T) {
+		e := e.with(t)
+		if resp, body := e.raw(e.request("GET", "/openwx/get_user_info", "")); resp.StatusCode == 403 {
+			t.Errorf("GET /openwx/get_user_info: %d %s", resp.StatusCode, body)
+		}
+	})
 }
 
 // With an access token configured, every call needs it: in the Authorization header or as the

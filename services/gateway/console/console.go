@@ -1,7 +1,8 @@
 // Package console is openqq's web console: static files embedded in the binary, no build step.
 // It shows the account and the client state live, the QR code while the client waits for a
 // scan, the live event stream, the roster with search, a form to send a message, and how
-// post_api delivery is doing. It talks only to the public API: /openqq/* and the event stream.
+// post_api delivery is doing, and the WeChat account (state, user, counts) when /openwx answers.
+// It talks only to the public API: /openqq/*, /openwx/* and the event stream.
 package console
 
 import (
