@@ -139,10 +139,11 @@ func (c *Config) wxAccount() error {
 
 // account is one account's services while the run lasts.
 type account struct {
-	name string // "qq", "wx": in the logs and the connections' names
-	sess *session.Session
-	rep  *reporter.Reporter
-	pol  *poller.Poller
+	name    string // its platform, "qq" or "wx": in the logs and the connections' names
+	account string // its ACCOUNT
+	sess    *session.Session
+	rep     *reporter.Reporter
+	pol     *poller.Poller
 
 	stopSession, stopReporter, stopPoller context.CancelFunc
 	sessDone, repDone, polDone            chan error
@@ -196,7 +197,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			if err != nil {
 				return nil, err
 			}
-			if a.rep, err = reporter.New(nc, rc, log.With("account", name)); err != nil {
+			if a.rep, err = reporter.New(nc, rc, log.With("platform", name)); err != nil {
 				return nil, fmt.Errorf("%s reporter: %w", name, err)
 			}
 		}
@@ -205,7 +206,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			if err != nil {
 				return nil, err
 			}
-			if a.pol, err = poller.New(nc, pc, log.With("account", name)); err != nil {
+			if a.pol, err = poller.New(nc, pc, log.With("platform", name)); err != nil {
 				return nil, fmt.Errorf("%s poller: %w", name, err)
 			}
 		}
@@ -213,9 +214,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return nil, err
 		}
-		if a.sess, err = session.New(nc, sc, log.With("account", name)); err != nil {
+		if a.sess, err = session.New(nc, sc, log.With("platform", name)); err != nil {
 			return nil, fmt.Errorf("%s session: %w", name, err)
 		}
+		a.account = a.sess.Engine().Config().Account
 		return a, nil
 	}
 	qq, err := build("qq", "", cfg.Session, cfg.Reporter, cfg.Poller)
@@ -224,11 +226,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	accounts := []*account{qq}
 	if cfg.WX.Enabled {
-		wx, err := build("wx", "-wx", cfg.WX.Session, cfg.WX.Reporter, cfg.WX.Poller)
+		wxa, err := build("wx", "-wx", cfg.WX.Session, cfg.WX.Reporter, cfg.WX.Poller)
 		if err != nil {
 			return err
 		}
-		accounts = append(accounts, wx)
+		accounts = append(accounts, wxa)
 	}
 	ncG, err := connect("openqq-gateway")
 	if err != nil {
@@ -305,7 +307,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			a.ended = true
 			errs = append(errs, <-a.sessDone)
 			if running > 0 {
-				log.Info("client stopped, the other accounts run on", "account", a.name)
+				log.Info("client stopped, the other accounts run on", "platform", a.name, "account", a.account)
 				// Its poller, then its reporter once it has delivered the last words.
 				a.stopPoller()
 				errs = append(errs, <-a.polDone)
@@ -313,7 +315,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 				errs = append(errs, <-a.repDone)
 				a.polDone, a.repDone = nil, nil
 			} else {
-				log.Info("client stopped, every client has: shutting down", "account", a.name)
+				log.Info("client stopped, every client has: shutting down", "platform", a.name, "account", a.account)
 			}
 		case gwErr := <-gwDone:
 			stopGateway()

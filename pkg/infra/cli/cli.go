@@ -48,7 +48,7 @@ func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logg
 		return
 	}
 	for _, s := range all {
-		if err := process(s); err != nil {
+		if err := config.ProcessSpec(s); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", name, err)
 			os.Exit(1)
 		}
@@ -65,14 +65,6 @@ func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logg
 		stop()
 		os.Exit(1)
 	}
-}
-
-// process reads one spec: a config.Prefixed from its prefixed variables only.
-func process(spec any) error {
-	if p, ok := spec.(config.Prefixed); ok {
-		return p.Process()
-	}
-	return config.Process("", spec)
 }
 
 func usage(name string, specs []any) {

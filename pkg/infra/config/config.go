@@ -478,3 +478,12 @@ func (p Prefixed) Process() error {
 	})
 	return err
 }
+
+// ProcessSpec reads one of a binary's specs: a Prefixed from its prefixed variables only, any
+// other (a pointer to an envconfig struct) as Process does without a prefix.
+func ProcessSpec(spec any) error {
+	if p, ok := spec.(Prefixed); ok {
+		return p.Process()
+	}
+	return Process("", spec)
+}
