@@ -129,10 +129,10 @@ func (e *Engine) call(ctx context.Context, route string, h Handler, data []byte)
 	case versioned:
 		return r.body, code, r.headers()
 	case Bytes:
-		return r.Body, code, r.headers()
+		return r.Body, r.code(code), r.headers()
 	case *Bytes:
 		if r != nil {
-			return r.Body, code, r.headers()
+			return r.Body, r.code(code), r.headers()
 		}
 	}
 	body, err = events.Marshal(reply)
@@ -142,6 +142,14 @@ func (e *Engine) call(ctx context.Context, route string, h Handler, data []byte)
 	}
 	e.log.Debug("api", "route", route, "code", code, "took", time.Since(start))
 	return body, code, nil
+}
+
+// code is the API code of a bytes reply: its own, else the call's.
+func (b Bytes) code(call int) int {
+	if b.Code != 0 {
+		return b.Code
+	}
+	return call
 }
 
 // headers are the NATS headers that carry the bytes' type to the gateway.

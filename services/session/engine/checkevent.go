@@ -246,8 +246,12 @@ func (e *Engine) feedCheckEvents(ctx context.Context) {
 		return
 	case <-e.pub.streamReady():
 	}
+	names := events.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList)
+	if p, ok := e.plat.(CheckEventNamer); ok {
+		names = p.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList)
+	}
 	var filter []string
-	for _, n := range events.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList) {
+	for _, n := range names {
 		filter = append(filter, e.subj.Event(n))
 	}
 	for ctx.Err() == nil {

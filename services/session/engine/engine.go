@@ -70,6 +70,9 @@ type Handler func(ctx context.Context, p events.Params) (any, error)
 type Bytes struct {
 	ContentType, CacheControl string
 	Body                      []byte
+	// Code, if not 0, is the API code the bytes go out with, and so their HTTP status
+	// (events.HTTPStatus): Openwx's get_avatar answers HTTP 503 with no body at all.
+	Code int
 }
 
 // ErrNoInjector is what Platform.Inject returns when its driver takes no injections.
@@ -111,6 +114,12 @@ type Platform interface {
 // (the driver's name, say).
 type Metadata interface {
 	Metadata() map[string]string
+}
+
+// CheckEventNamer is an optional interface of a Platform whose message types are not QQ's:
+// the names of the items check_event hands out (events.CheckEventNames for QQ).
+type CheckEventNamer interface {
+	CheckEventNames(postEvent bool, list []string) []string
 }
 
 // Engine runs one account of one platform.

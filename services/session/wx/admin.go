@@ -267,7 +267,7 @@ const avatarWait = 3 * time.Second
 // getAvatar answers the picture of the user, a group (id, displayname), a group member (id and
 // group_id) or a friend (id, account, displayname, markname), as bytes with their MIME type
 // (image/jpg when the driver says none) and Cache-Control: max-age=3600. A driver that cannot
-// answer within 3 s gets HTTP 503, as in Mojo.
+// answer within 3 s gets HTTP 503 with an empty body, as in Mojo.
 func (w *Platform) getAvatar(ctx context.Context, p events.Params) (any, error) {
 	var id, gid string
 	err := w.roster(func(ro *wxroster.Roster) error {
@@ -304,7 +304,7 @@ func (w *Platform) getAvatar(ctx context.Context, p events.Params) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithTimeout(ctx, avatarWait)
+	actx, cancel := context.WithTimeout(ctx, time.Duration(w.avatarWait.Load()))
 	defer cancel()
 	mime, data, err := w.drv.Avatar(actx, id, gid)
 	switch {
@@ -312,7 +312,7 @@ func (w *Platform) getAvatar(ctx context.Context, p events.Params) (any, error) 
 		return wx.ErrAvatarNotFound, nil
 	case err != nil:
 		w.log.Info("get_avatar: no picture in time", "id", id, "err", err)
-		return nil, events.NewStatus(events.CodeUnavailable, "avatar not available within %s", avatarWait)
+		return engine.Bytes{Code: events.CodeUnavailable}, nil
 	}
 	if mime == "" {
 		mime = "image/jpg"

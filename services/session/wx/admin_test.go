@@ -6,6 +6,7 @@ import (
 	_ "image/jpeg" // the groups' avatars
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
@@ -271,4 +272,16 @@ func TestGetAvatar(t *testing.T) {
 			t.Errorf("get_avatar %s: %v", name, r)
 		}
 	}
+}
+
+// A driver that cannot answer within get_avatar's wait: HTTP 503 with an empty body, as Mojo.
+func TestGetAvatarTooSlow(t *testing.T) {
+	v := start(t, func(c *Config, _ *sim.Config) { c.Driver = "slowavatars" })
+	v.p.avatarWait.Store(int64(50 * time.Millisecond))
+	r := v.raw(wx.RouteGetAvatar, events.Params{"id": v.friend("老王").ID})
+	if r.Header.Get(events.HeaderServiceErrorCode) != "503" || len(r.Data) != 0 {
+		t.Errorf("slow avatar: headers %v, body %q; want a 503 and no body", r.Header, r.Data)
+	}
+	// Not found still answers at once, in JSON.
+	want(t, "unknown", v.call(wx.RouteGetAvatar, events.Params{"id": "@nobody"}), 100, "object not found")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/session/engine"
+	"github.com/openqq/openqq/services/session/wxdriver"
 	"github.com/openqq/openqq/services/session/wxdriver/sim"
 	"github.com/openqq/openqq/services/session/wxroster"
 )
@@ -47,6 +48,7 @@ func start(t *testing.T, mod func(*Config, *sim.Config)) *env {
 		t.Fatal(err)
 	}
 	ec := engine.Config{Account: "default", DriverTimeout: 5 * time.Second, ControlDelay: 100 * time.Millisecond}
+	ec.PostEvent = true
 	Defaults(&ec)
 	sc := &sim.Config{QRCodeDir: t.TempDir(), ReplyDelay: 10 * time.Millisecond}
 	dir := t.TempDir()
@@ -79,7 +81,29 @@ func start(t *testing.T, mod func(*Config, *sim.Config)) *env {
 		}
 	})
 	waitFor(t, "client running", func() bool { return e.State() == events.StateRunning })
-	return &env{t: t, nc: nc, js: js, e: e, p: p, sim: p.Driver().(*sim.Sim), mediaDir: dir}
+	s, ok := p.Driver().(*sim.Sim)
+	if slow, isSlow := p.Driver().(slowAvatars); isSlow {
+		s, ok = slow.Sim, true
+	}
+	if !ok {
+		t.Fatalf("driver %T", p.Driver())
+	}
+	return &env{t: t, nc: nc, js: js, e: e, p: p, sim: s, mediaDir: dir}
+}
+
+// slowAvatars is the simulated account whose avatars never come (driver "slowavatars").
+type slowAvatars struct{ *sim.Sim }
+
+func (slowAvatars) Avatar(ctx context.Context, _, _ string) (string, []byte, error) {
+	<-ctx.Done()
+	return "", nil, ctx.Err()
+}
+
+func init() {
+	wxdriver.Register("slowavatars", "WX_SLOW", func(cfg sim.Config, p wxdriver.Params) (wxdriver.Driver, error) {
+		s, err := sim.New(cfg, p)
+		return slowAvatars{s}, err
+	})
 }
 
 // waitFor polls a condition the test cannot be told of.

@@ -100,6 +100,8 @@ func TestSearch(t *testing.T) {
 			t.Errorf("search_friend province+city: %v", f)
 		}
 	}
+	want(t, "search_friend by nothing", v.call(wx.RouteSearchFriend, events.Params{"client": "x", "_": "1"}), 100, "object not found")
+	want(t, "search_group by nothing", v.call(wx.RouteSearchGroup, events.Params{}), 100, "object not found")
 	want(t, "search_friend nobody", v.call(wx.RouteSearchFriend, events.Params{"name": "没有这个人"}), 100, "object not found")
 	want(t, "search_friend two attributes that no friend has together",
 		v.call(wx.RouteSearchFriend, events.Params{"account": sim.XiaoiceAccount, "name": "微信支付"}), 100, "object not found")

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
@@ -47,6 +48,8 @@ type Platform struct {
 	caps  wxdriver.Capabilities
 	media *media.Store
 
+	avatarWait atomic.Int64 // get_avatar's wait for the driver, in nanoseconds (tests shorten it)
+
 	answers  *answers      // consult calls waiting for their friend
 	consults chan struct{} // bounds them (ConsultMax)
 	ctx      context.Context
@@ -56,9 +59,10 @@ type Platform struct {
 }
 
 var (
-	_ engine.Platform = (*Platform)(nil)
-	_ engine.Metadata = (*Platform)(nil)
-	_ wxdriver.Sink   = (*Platform)(nil) // the platform is the driver's Sink
+	_ engine.Platform        = (*Platform)(nil)
+	_ engine.Metadata        = (*Platform)(nil)
+	_ engine.CheckEventNamer = (*Platform)(nil)
+	_ wxdriver.Sink          = (*Platform)(nil) // the platform is the driver's Sink
 )
 
 // Defaults gives an engine configuration Openwx's defaults where it has none: the
@@ -95,10 +99,12 @@ func New(e *engine.Engine, cfg Config) (*Platform, error) {
 		return nil, err
 	}
 	pctx, stop := context.WithCancel(context.Background())
-	return &Platform{
+	w := &Platform{
 		e: e, cfg: cfg, log: e.Log(), drv: d, caps: d.Capabilities(), media: st,
 		answers: newAnswers(), consults: make(chan struct{}, cfg.ConsultMax), ctx: pctx, stop: stop,
-	}, nil
+	}
+	w.avatarWait.Store(int64(avatarWait))
+	return w, nil
 }
 
 // Build is engine.New's build func for a WeChat platform of cfg.
@@ -126,6 +132,12 @@ func (w *Platform) Description() string {
 // Metadata names the driver in the micro service's metadata.
 func (w *Platform) Metadata() map[string]string {
 	return map[string]string{"driver": w.cfg.Driver, "platform": wx.Prefix}
+}
+
+// CheckEventNames are Openwx's: its message types (group_notice too) and the chosen events
+// but the client's own and update_*.
+func (w *Platform) CheckEventNames(postEvent bool, list []string) []string {
+	return wx.CheckEventNames(postEvent, list)
 }
 
 // AnswersBeforeRunning: get_client_info and stop_client answer in every state.

@@ -83,7 +83,7 @@ func withMemberLists(gs []wx.Group) []wx.Group {
 // searchFriend is search_friend: every friend whose attributes equal all the params given;
 // none is 100 "object not found".
 func (w *Platform) searchFriend(_ context.Context, p events.Params) (any, error) {
-	return w.search(func(ro *wxroster.Roster) (any, int) {
+	return w.search(p, func(ro *wxroster.Roster) (any, int) {
 		r := ro.SearchFriends(p)
 		return r, len(r)
 	})
@@ -91,14 +91,18 @@ func (w *Platform) searchFriend(_ context.Context, p events.Params) (any, error)
 
 // searchGroup is search_group, with each group's members, as Mojo.
 func (w *Platform) searchGroup(_ context.Context, p events.Params) (any, error) {
-	return w.search(func(ro *wxroster.Roster) (any, int) {
+	return w.search(p, func(ro *wxroster.Roster) (any, int) {
 		r := withMemberLists(ro.SearchGroups(p))
 		return r, len(r)
 	})
 }
 
 // search encodes what find finds under the read lock (it shares slices with the roster).
-func (w *Platform) search(find func(*wxroster.Roster) (any, int)) (any, error) {
+// A search by nothing finds nothing, as Mojo's _search (`return if 0 == grep {defined ...}`).
+func (w *Platform) search(p events.Params, find func(*wxroster.Roster) (any, int)) (any, error) {
+	if !searchable(p) {
+		return nil, events.ErrObjNotFound
+	}
 	var body json.RawMessage
 	err := w.roster(func(ro *wxroster.Roster) error {
 		r, n := find(ro)
@@ -110,6 +114,17 @@ func (w *Platform) search(find func(*wxroster.Roster) (any, int)) (any, error) {
 		return err
 	})
 	return body, err
+}
+
+// searchable reports whether a search names any attribute: client and the transport's params
+// are not attributes.
+func searchable(p events.Params) bool {
+	for k := range p {
+		if k != "client" && !events.ReservedParams[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // clientInfo is get_client_info's reply in Openwx's shape (http_debug "0", log_encoding null),

@@ -1,7 +1,9 @@
 package wx
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
@@ -130,4 +132,37 @@ func TestLoginAfterDrop(t *testing.T) {
 		t.Error("a cookie login changed the ids")
 	}
 	sentID(t, "send after the drop", v.call(wx.RouteSendFriendMessage, events.Params{"id": wang.ID, "content": "回来了"}), wang.ID)
+}
+
+// check_event hands out Openwx's items: group_notice (not a QQ type) and friend_request (in
+// Openwx's default post_event_list), never login or state_change.
+func TestCheckEventItems(t *testing.T) {
+	v := start(t, nil)
+	g := v.group("PERL学习交流")
+	v.inject(wx.Injection{Type: wx.GroupNotice, GroupID: g.ID, Content: "你邀请灰太狼加入了群聊"})
+	v.inject(wx.Injection{Event: events.EventFriendRequest, Friend: &wx.Friend{Name: "陌生人"}, Verify: "hi"})
+	seen := map[string]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for !(seen[wx.GroupNotice] && seen[events.EventFriendRequest]) && time.Now().Before(deadline) {
+		r := v.raw(wx.RouteCheckEvent, nil, events.HeaderHold, "2s")
+		var items []map[string]any
+		if err := json.Unmarshal(r.Data, &items); err != nil {
+			t.Fatalf("check_event: %.200s: %v", r.Data, err)
+		}
+		for _, it := range items {
+			name, _ := it["type"].(string)
+			if it["post_type"] == events.PostEvent {
+				name, _ = it["event"].(string)
+			}
+			seen[name] = true
+		}
+	}
+	if !seen[wx.GroupNotice] || !seen[events.EventFriendRequest] {
+		t.Errorf("check_event handed out %v, want group_notice and friend_request", seen)
+	}
+	for _, n := range []string{events.EventLogin, events.EventStateChange, events.EventInputQRCode} {
+		if seen[n] {
+			t.Errorf("check_event handed out %s", n)
+		}
+	}
 }
