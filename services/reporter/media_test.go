@@ -100,6 +100,9 @@ func TestWXMediaDataAdded(t *testing.T) {
 	if p.Chunked || p.ContentLength != int64(len(p.Body)) {
 		t.Errorf("Content-Length %d, chunked %v, for a body of %d bytes", p.ContentLength, p.Chunked, len(p.Body))
 	}
+	if ua := p.Header.Get("User-Agent"); !strings.Contains(ua, "Openwx") {
+		t.Errorf("User-Agent %q does not say Openwx", ua)
+	}
 	if sig := p.Header.Get(events.HTTPHeaderSignature); sig != Sign("s3cr3t", p.Body) {
 		t.Errorf("X-Signature %q does not sign the body posted", sig)
 	}

@@ -34,8 +34,11 @@ type target interface {
 // maxAnswer bounds how much of an answer is read.
 const maxAnswer = 1 << 20
 
-// userAgent names openqq to receivers.
-const userAgent = "openqq-reporter/0.1 (Mojo-Webqq Openqq compatible)"
+// userAgents name openqq to receivers, by platform.
+var userAgents = map[string]string{
+	events.PlatformQQ: "openqq-reporter/0.1 (Mojo-Webqq Openqq compatible)",
+	events.PlatformWX: "openqq-reporter/0.1 (Mojo-Weixin Openwx compatible)",
+}
 
 type httpTarget struct {
 	r    *Reporter
@@ -79,7 +82,7 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 	req.ContentLength = b.len()
 	req.GetBody = func() (io.ReadCloser, error) { return b.open(ctx) }
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("User-Agent", userAgents[t.r.cfg.platform()])
 	req.Header.Set(events.HTTPHeaderDelivery, strconv.FormatUint(seq, 10))
 	req.Header.Set(events.HTTPHeaderAttempt, strconv.Itoa(attempt))
 	req.Header.Set(events.HTTPHeaderReporter, t.r.name)
