@@ -71,9 +71,3 @@ func selector(p events.Params, keys ...string) events.Params {
 	}
 	return s
 }
-
-// The selectors of the routes (Openwx.pm's search_friend(...) / search_group(...) calls).
-var (
-	friendKeys = []string{"id", "account", "displayname", "markname"}
-	groupKeys  = []string{"id", "displayname"}
-)
