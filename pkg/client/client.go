@@ -82,6 +82,12 @@ func Ticket(ticket string, hold time.Duration) CallOption {
 	}
 }
 
+// Hold lets a call that the session holds on purpose (Openwx's consult, waiting for an
+// answer) wait d longer than the client's time-out.
+func Hold(d time.Duration) CallOption {
+	return func(_ *nats.Msg, timeout *time.Duration) { *timeout += d }
+}
+
 // Timeout sets the call's time-out instead of the client's.
 func Timeout(d time.Duration) CallOption {
 	return func(_ *nats.Msg, timeout *time.Duration) { *timeout = d }

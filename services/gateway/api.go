@@ -59,6 +59,12 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 		opts = append(opts, client.Ticket(ticket, g.cfg.CheckEventHold))
 		timeout += g.cfg.CheckEventHold
 	}
+	if pf.holds != nil {
+		if hold := pf.holds(route, p); hold > 0 {
+			opts = append(opts, client.Hold(hold))
+			timeout += hold
+		}
+	}
 	// The body is read: the read deadline would now only cut a long poll short (the server's
 	// background read fails, which cancels the request). The reply may wait for the session
 	// as long as timeout, then has the write timeout to go out.

@@ -72,6 +72,10 @@ func startWx(t *testing.T, cfg Config) *env {
 					events.HeaderContentType: {"image/jpg"}, events.HeaderCacheControl: {"max-age=3600"}}))
 			case route == wx.RouteCheckEvent:
 				_ = req.Respond([]byte("[]"))
+			case route == wx.RouteConsult && p["hold"] != "":
+				// Holds the call as the session does until the friend answers.
+				d, _ := time.ParseDuration(p["hold"])
+				time.AfterFunc(d, func() { _ = req.Respond(events.MustMarshal(rec)) })
 			default:
 				_ = req.Respond(events.MustMarshal(rec))
 			}
@@ -320,6 +324,26 @@ func TestOpenwxBytesReply(t *testing.T) {
 	a = e.doRaw(t, call{path: "/openwx/get_avatar", query: "id=notready"})
 	if a.status != http.StatusServiceUnavailable || len(a.body) != 0 {
 		t.Errorf("not ready: HTTP %d %q, want 503 and no body", a.status, a.body)
+	}
+}
+
+// A consult is held by the session until the friend answers, up to its timeout: the gateway
+// waits that long beyond API_TIMEOUT, and no longer when the timeout is one the session refuses.
+func TestOpenwxConsultHold(t *testing.T) {
+	e := startWx(t, Config{APITimeout: 200 * time.Millisecond})
+	tests := []struct {
+		query  string
+		status int
+	}{
+		{"id=@f&content=hi&timeout=5&hold=600ms", http.StatusOK},
+		{"id=@f&content=hi&hold=600ms", http.StatusOK}, // the default 30 s
+		{"id=@f&content=hi&timeout=abc&hold=600ms", http.StatusGatewayTimeout},
+		{"id=@f&content=hi&timeout=0.1&hold=600ms", http.StatusGatewayTimeout},
+	}
+	for _, tt := range tests {
+		if a := e.doRaw(t, call{path: "/openwx/consult", query: tt.query}); a.status != tt.status {
+			t.Errorf("%s: HTTP %d %s, want %d", tt.query, a.status, a.body, tt.status)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,9 @@ type platform struct {
 	textNotFound bool
 	// authStatus is the HTTP status of an auth failure: Openqq 403, Openwx 200.
 	authStatus int
+	// holds, if set, is how much longer than API_TIMEOUT the session may hold a call of
+	// route with params p (Openwx's consult waits for the friend's answer).
+	holds func(route string, p events.Params) time.Duration
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -87,8 +91,23 @@ func newWx(nc *nats.Conn, cfg Config) *platform {
 		isRoute: wx.IsRoute, cacheable: wx.GetOnly, getOnly: wx.GetOnly,
 		media:        wxMediaRoutes,
 		textNotFound: true, authStatus: http.StatusOK,
+		holds:    consultHold,
 		requests: wxAPIRequests, duration: wxAPIDuration,
 	}
+}
+
+// consultHold is how long a consult may wait for its answer, read from its params as the
+// session reads them; a timeout the session will refuse holds nothing.
+func consultHold(route string, p events.Params) time.Duration {
+	if route != wx.RouteConsult {
+		return 0
+	}
+	raw, given := p["timeout"]
+	d, err := wx.ConsultTimeout(raw, given)
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // platforms are the APIs served.

@@ -327,3 +327,29 @@ func freeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// --help lists the WeChat account's variables: every session, reporter and poller setting
+// with WX_, but for those the all-in-one sets itself (its platform, the media store, QQ's rate
+// limit).
+func TestWXVariablesListed(t *testing.T) {
+	var cfg Config
+	listed := map[string]bool{}
+	for _, s := range cfg.Specs() {
+		if p, ok := s.(envcfg.Prefixed); ok {
+			for _, k := range p.Keys() {
+				listed[k] = true
+			}
+		}
+	}
+	for _, k := range []string{"WX_ENABLED", "WX_ACCOUNT", "WX_DRIVER", "WX_SUBJECT_PREFIX", "WX_CONSULT_MAX", "WX_POST_API", "WX_POST_EVENT_LIST",
+		"WX_POST_STDOUT", "WX_POST_MEDIA_DATA", "WX_POST_PARTITIONS", "WX_POLL_API", "WX_POLL_INTERVAL", "WX_STREAM_MAX_AGE"} {
+		if !listed[k] {
+			t.Errorf("%s not listed", k)
+		}
+	}
+	for _, k := range []string{"WX_PLATFORM", "WX_MEDIA_MAX_BYTES", "WX_SEND_INTERVAL", "WX_LOG_LEVEL"} {
+		if listed[k] {
+			t.Errorf("%s listed: the all-in-one sets it itself", k)
+		}
+	}
+}

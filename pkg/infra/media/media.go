@@ -42,7 +42,7 @@ type Config struct {
 	// TTL is how long the bucket keeps a media (-1s: for ever).
 	TTL time.Duration `envconfig:"MEDIA_TTL" default:"168h"`
 	// FetchTimeout bounds fetching a media_path URL, the body included.
-	FetchTimeout time.Duration `envconfig:"MEDIA_FETCH_TIMEOUT" default:"10s"`
+	FetchTimeout time.Duration `envconfig:"MEDIA_FETCH_TIMEOUT" default:"5s"`
 	// Replicas of the bucket (on a NATS cluster).
 	Replicas int `envconfig:"MEDIA_REPLICAS" default:"1"`
 }

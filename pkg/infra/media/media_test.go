@@ -77,7 +77,7 @@ func TestConfigDefinedOnce(t *testing.T) {
 	configtest.DefinedOnce(t, "", func(c *Config) { config.Defaults(c) })
 	var c Config
 	configtest.FromEmptyEnv(t, "", &c)
-	if c.MaxBytes != 20<<20 || c.TTL != 168*time.Hour || c.FetchTimeout != 10*time.Second || c.Replicas != 1 || c.Dir != "" {
+	if c.MaxBytes != 20<<20 || c.TTL != 168*time.Hour || c.FetchTimeout != 5*time.Second || c.Replicas != 1 || c.Dir != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

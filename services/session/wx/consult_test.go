@@ -136,3 +136,23 @@ func TestConsultEndsWithTheLogin(t *testing.T) {
 		t.Errorf("consult across a lost login: %v", r)
 	}
 }
+
+// Over CONSULT_MAX calls waiting at once, one more is refused at once (-3), nothing sent.
+func TestConsultMax(t *testing.T) {
+	v := start(t, func(c *Config, sc *sim.Config) { c.ConsultMax = 1; sc.Answerers = []string{} })
+	wang, other := v.friend("老王"), v.friend("表妹")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = v.nc.Request(v.e.Subjects().API(wx.RouteConsult),
+			events.MustMarshal(events.Params{"id": wang.ID, "content": "等你", "timeout": "60"}), 30*time.Second)
+	}()
+	waitFor(t, "the first consult waiting", func() bool { return v.p.answers.pending() == 1 })
+	r := v.call(wx.RouteConsult, events.Params{"id": other.ID, "content": "x"})
+	want(t, "one consult too many", r, events.CodeUnavailable, "")
+	if len(v.sentTo(other.ID)) != 0 {
+		t.Error("the refused consult was sent")
+	}
+	v.inject(wx.Injection{Type: wx.FriendMessage, SenderID: wang.ID, Content: "来了"})
+	<-done
+}
