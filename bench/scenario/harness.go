@@ -256,6 +256,8 @@ func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]strin
 		"NATS_STORE_DIR": h.Dir("nats"),
 		"HTTP_ADDR":      "127.0.0.1:" + strconv.Itoa(httpPort),
 		"SIM_QRCODE_DIR": h.Dir("qrcode"),
+		// The QQ rows measure one account, as before Openwx; the Openwx rows switch it on.
+		"WX_ENABLED": "false",
 	}
 	for k, v := range env {
 		set[k] = v

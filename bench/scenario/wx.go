@@ -42,7 +42,7 @@ func (h *Harness) wxSessionEnv() map[string]string {
 // wxSystems starts the all-in-one (whose second account is WeChat's) and the multi-process
 // system with a WeChat session, and waits until both answer /openwx/get_user_info.
 func (h *Harness) wxSystems(ctx context.Context) (aio, multi *System, err error) {
-	if aio, err = h.AllInOne(ctx, map[string]string{"WX_SIM_QRCODE_DIR": h.Dir("wx-qrcode")}); err != nil {
+	if aio, err = h.AllInOne(ctx, map[string]string{"WX_ENABLED": "true", "WX_SIM_QRCODE_DIR": h.Dir("wx-qrcode")}); err != nil {
 		return nil, nil, err
 	}
 	aio.Ready = wx.APIPath(wx.RouteGetUserInfo)
