@@ -33,6 +33,10 @@ func TestPlatformDefaults(t *testing.T) {
 		{"wx with its own prefix", Config{Platform: "wx", SubjectPrefix: "wx2"}, "wx2", wxev.DefaultPostEventList},
 		{"wx with a list", Config{Platform: "wx", CheckEventConfig: engine.CheckEventConfig{PostEventList: []string{"login"}}}, "wx", []string{"login"}},
 		{"unknown platform", Config{Platform: "icq"}, "qq", events.DefaultPostEventList},
+		// Without PLATFORM the prefix names it, as for the reporter and the poller.
+		{"wx by its prefix", Config{SubjectPrefix: "wx"}, "wx", wxev.DefaultPostEventList},
+		{"wx account by its prefix", Config{SubjectPrefix: "wx.alice"}, "wx.alice", wxev.DefaultPostEventList},
+		{"custom prefix is qq", Config{SubjectPrefix: "bots"}, "bots", events.DefaultPostEventList},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
