@@ -34,7 +34,7 @@ run-cluster: build bin/nats-server
 bin/nats-server:
 	cd pkg/infra && $(GO) build -o ../../bin/nats-server github.com/nats-io/nats-server/v2
 
-## run: the whole system in one process (embedded NATS on :4222, the API on :5000)
+## run: the whole system in one process (embedded NATS on :4222, a QQ and a WeChat simulated account, the API on :5000)
 run: bin/openqq
 	./bin/openqq
 

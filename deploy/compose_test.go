@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,9 +21,11 @@ import (
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/wxdriver"
 	// The drivers openqq-session offers, whose variables it reads too.
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
 )
 
 func load(t *testing.T) *types.Project {
@@ -55,31 +58,39 @@ func keys(t *testing.T, specs ...any) map[string]bool {
 	return out
 }
 
-// sessionKeys are the variables openqq-session reads: its own and its drivers'.
+// sessionKeys are the variables openqq-session reads: its own and its drivers', QQ's and
+// WeChat's.
 func sessionKeys(t *testing.T) map[string]bool {
-	return keys(t, append([]any{&session.Config{}}, driver.EnvSpecs()...)...)
+	return keys(t, append(append([]any{&session.Config{}}, driver.EnvSpecs()...), wxdriver.EnvSpecs()...)...)
 }
+
+// binaryOf is the binary a compose service runs: session-wx runs openqq-session.
+func binaryOf(service string) string { return strings.TrimSuffix(service, "-wx") }
 
 func TestComposeServices(t *testing.T) {
 	p := load(t)
 	apps := map[string]map[string]bool{
-		"session":  sessionKeys(t),
-		"gateway":  keys(t, &gateway.Config{}),
-		"reporter": keys(t, &reporter.Config{}),
-		"poller":   keys(t, &poller.Config{}),
+		"session":     sessionKeys(t),
+		"gateway":     keys(t, &gateway.Config{}),
+		"reporter":    keys(t, &reporter.Config{}),
+		"poller":      keys(t, &poller.Config{}),
+		"session-wx":  sessionKeys(t),
+		"reporter-wx": keys(t, &reporter.Config{}),
+		"poller-wx":   keys(t, &poller.Config{}),
 	}
-	want := []string{"gateway", "nats", "poller", "reporter", "session"}
+	want := []string{"gateway", "nats", "poller", "poller-wx", "reporter", "reporter-wx", "session", "session-wx"}
 	if got := p.ServiceNames(); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
 		t.Fatalf("services %v, want %v", got, want)
 	}
 	for name, known := range apps {
 		t.Run(name, func(t *testing.T) {
 			s := p.Services[name]
-			if s.Build == nil || s.Build.Dockerfile != "Dockerfile" || s.Build.Args["SERVICE"] == nil || *s.Build.Args["SERVICE"] != name {
-				t.Errorf("build %+v: want the Dockerfile with SERVICE=%s", s.Build, name)
+			bin := binaryOf(name)
+			if s.Build == nil || s.Build.Dockerfile != "Dockerfile" || s.Build.Args["SERVICE"] == nil || *s.Build.Args["SERVICE"] != bin {
+				t.Errorf("build %+v: want the Dockerfile with SERVICE=%s", s.Build, bin)
 			}
-			if _, err := os.Stat("../services/" + name + "/cmd/openqq-" + name); err != nil {
-				t.Errorf("the Dockerfile builds ./services/%s/cmd/openqq-%s: %v", name, name, err)
+			if _, err := os.Stat("../services/" + bin + "/cmd/openqq-" + bin); err != nil {
+				t.Errorf("the Dockerfile builds ./services/%s/cmd/openqq-%s: %v", bin, bin, err)
 			}
 			if s.HealthCheck == nil || !slices.Equal([]string(s.HealthCheck.Test), []string{"CMD", "/app", "healthcheck"}) {
 				t.Errorf("health check %+v: want the binary's healthcheck subcommand", s.HealthCheck)
@@ -101,39 +112,103 @@ func TestComposeServices(t *testing.T) {
 			// Every variable set must be one the service reads: a typo would be silently ignored.
 			for k := range s.Environment {
 				if !known[k] {
-					t.Errorf("environment sets %s, which openqq-%s does not read", k, name)
+					t.Errorf("environment sets %s, which openqq-%s does not read", k, bin)
 				}
 			}
 		})
 	}
 }
 
+// The gateway publishes 5000 and 3000 (Openwx bots' default port), both on loopback by
+// default, and listens on both in the container.
 func TestComposeGatewayPort(t *testing.T) {
 	gw := load(t).Services["gateway"]
-	if len(gw.Ports) != 1 || gw.Ports[0].Target != 5000 || gw.Ports[0].Published != "5000" {
-		t.Fatalf("gateway ports %+v, want 5000:5000", gw.Ports)
+	if len(gw.Ports) != 2 {
+		t.Fatalf("gateway ports %+v, want 5000:5000 and 3000:3000", gw.Ports)
 	}
-	// Safe by default: the API is published on loopback unless told otherwise.
-	if ip := gw.Ports[0].HostIP; ip != "127.0.0.1" {
-		t.Errorf("gateway published on %q, want 127.0.0.1 by default", ip)
+	for i, port := range []uint32{5000, 3000} {
+		if gw.Ports[i].Target != port || gw.Ports[i].Published != strconv.Itoa(int(port)) {
+			t.Errorf("gateway port %+v, want %d:%d", gw.Ports[i], port, port)
+		}
+		// Safe by default: the API is published on loopback unless told otherwise.
+		if ip := gw.Ports[i].HostIP; ip != "127.0.0.1" {
+			t.Errorf("gateway port %d published on %q, want 127.0.0.1 by default", port, ip)
+		}
 	}
 	if _, ok := gw.Environment["ACCESS_TOKEN"]; !ok {
 		t.Error("the gateway's environment does not name ACCESS_TOKEN")
 	}
-	if v := gw.Environment["HTTP_ADDR"]; v == nil || *v != "0.0.0.0:5000" {
-		t.Errorf("HTTP_ADDR %v: the container must listen on all interfaces", v)
+	if v := gw.Environment["HTTP_ADDR"]; v == nil || *v != "0.0.0.0:5000,0.0.0.0:3000" {
+		t.Errorf("HTTP_ADDR %v: the container must listen on all interfaces, on both ports", v)
+	}
+	if v := gw.Environment["WX_SUBJECT_PREFIX"]; v == nil || *v != "wx" {
+		t.Errorf("WX_SUBJECT_PREFIX %v: /openwx must reach session-wx", v)
+	}
+}
+
+// The WeChat account's services run on the wx platform and prefix; the media store has one
+// configuration wherever it is opened; WeChat's post_api and poll_api are their own variables.
+func TestComposeWX(t *testing.T) {
+	p := load(t)
+	for _, name := range []string{"session-wx", "reporter-wx", "poller-wx"} {
+		env := p.Services[name].Environment
+		for k, want := range map[string]string{"PLATFORM": "wx", "SUBJECT_PREFIX": "wx"} {
+			if v := env[k]; v == nil || *v != want {
+				t.Errorf("%s: %s %v, want %s", name, k, v, want)
+			}
+		}
+	}
+	for _, name := range []string{"session", "reporter", "poller", "gateway"} {
+		if v := p.Services[name].Environment["SUBJECT_PREFIX"]; v == nil || *v != "qq" {
+			t.Errorf("%s: SUBJECT_PREFIX %v, want qq", name, v)
+		}
+		if v := p.Services[name].Environment["PLATFORM"]; v != nil {
+			t.Errorf("%s: PLATFORM %q: QQ's services keep their default", name, *v)
+		}
+	}
+	media := p.Services["gateway"].Environment
+	for _, name := range []string{"session-wx", "reporter-wx"} {
+		for _, k := range []string{"MEDIA_MAX_BYTES", "MEDIA_TTL", "MEDIA_REPLICAS"} {
+			v, g := p.Services[name].Environment[k], media[k]
+			if v == nil || g == nil || *v != *g {
+				t.Errorf("%s: %s %v, gateway's %v: one media store, one configuration", name, k, v, g)
+			}
+		}
+	}
+	// ${WX_POST_API}, ${WX_POLL_API}: interpolated from an empty environment, the variables
+	// are there, empty.
+	if v, ok := p.Services["reporter-wx"].Environment["POST_API"]; !ok || v == nil {
+		t.Error("reporter-wx: no POST_API (${WX_POST_API})")
+	}
+	if v, ok := p.Services["poller-wx"].Environment["POLL_API"]; !ok || v == nil {
+		t.Error("poller-wx: no POLL_API (${WX_POLL_API})")
+	}
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"POST_API: ${WX_POST_API:-}", "POLL_API: ${WX_POLL_API:-}"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("docker-compose.yml lacks %q", want)
+		}
 	}
 }
 
 // `docker compose up --scale reporter=5` needs replicas that can run side by side: no fixed
 // container name and no published port.
 func TestComposeReporterScales(t *testing.T) {
-	r := load(t).Services["reporter"]
-	if r.Deploy == nil || r.Deploy.Replicas == nil || *r.Deploy.Replicas != 2 {
-		t.Fatalf("reporter deploy %+v, want replicas: 2", r.Deploy)
-	}
-	if r.ContainerName != "" || len(r.Ports) > 0 {
-		t.Errorf("reporter has container_name %q / ports %v: it could not scale", r.ContainerName, r.Ports)
+	p := load(t)
+	for _, name := range []string{"reporter", "reporter-wx"} {
+		r := p.Services[name]
+		if r.Deploy == nil || r.Deploy.Replicas == nil || *r.Deploy.Replicas != 2 {
+			t.Fatalf("%s deploy %+v, want replicas: 2", name, r.Deploy)
+		}
+		if r.ContainerName != "" || len(r.Ports) > 0 {
+			t.Errorf("%s has container_name %q / ports %v: it could not scale", name, r.ContainerName, r.Ports)
+		}
+		if v := r.Environment["POST_PARTITIONS"]; v == nil || *v != "4" {
+			t.Errorf("%s: POST_PARTITIONS %v, want 4", name, v)
+		}
 	}
 }
 

@@ -38,6 +38,109 @@ func capture(ctx context.Context, base, query string) (Reply, error) {
 	return Reply{Header: hdr, Body: body}, nil
 }
 
+// A load is one call measured against its baselines, in the same run, on each system: closed
+// loop at Conns connections (a row per system and baseline, with its throughput target), then,
+// with latency, open loop at Rate (p99 target maxP99ms, none if 0). Every API row of the table
+// is one.
+type load struct {
+	path, what string // the rows' path, and what they measure (the route, and how it is called)
+	bases      []baseline
+	systems    []measured
+	check      Check
+	latency    bool
+	maxP99ms   float64
+	// conns is the closed loop's connections; 0: Conns.
+	conns int
+	// perReq, with perReqUnit, adds a second figure to each throughput (MB/s of a 1 MB send:
+	// perReq 1, "MB/s").
+	perReq     float64
+	perReqUnit string
+}
+
+// baseline is a load's call on a baseline server, and what that server is ("bare handler").
+type baseline struct {
+	t    Target
+	name string
+}
+
+// measured is one system a load measures: its name, its call, and its throughput target as a
+// ratio of each baseline (0 or missing: none).
+type measured struct {
+	name string
+	t    Target
+	want []float64
+}
+
+func (h *Harness) measure(ctx context.Context, iv Interleaved, l load) []Row {
+	cfg := h.Cfg
+	conns := cfg.Conns
+	if l.conns > 0 {
+		conns = l.conns
+	}
+	var targets []Target
+	for _, b := range l.bases {
+		targets = append(targets, b.t)
+	}
+	for _, m := range l.systems {
+		targets = append(targets, m.t)
+	}
+	text := func(t Throughput) string {
+		s := throughputText(t)
+		if l.perReqUnit != "" {
+			s += fmt.Sprintf(", %s %s", num(t.PerSec*l.perReq), l.perReqUnit)
+		}
+		return s
+	}
+	nb := len(l.bases)
+	h.logf("%s: %s, closed loop at %d connections", l.path, l.what, conns)
+	t := iv.ClosedOf(ctx, targets, conns, l.check)
+	var rows []Row
+	for i, m := range l.systems {
+		x := t[nb+i]
+		for j, b := range l.bases {
+			base := t[j]
+			rt := ratio(x.PerSec, base.PerSec)
+			row := Row{
+				Path: l.path, What: fmt.Sprintf("%s, %s, %d connections", l.what, m.name, conns),
+				Metric: "req/s", Unit: "req/s", Value: x.PerSec, Baseline: f64(base.PerSec), Ratio: rt,
+				Measured: text(x), BaselineText: text(base) + " (" + b.name + ")",
+				Target: "–", Raw: map[string]any{"openqq": x, "baseline": base},
+			}
+			if j < len(m.want) && m.want[j] > 0 {
+				met := atLeast(rt, m.want[j])
+				*met = *met && x.Errors == 0 && base.Errors == 0
+				row.Target, row.Met = fmt.Sprintf("≥ %.2g of baseline", m.want[j]), met
+			}
+			rows = append(rows, row)
+		}
+	}
+	if !l.latency {
+		return rows
+	}
+	h.logf("%s: %s, open loop at %.0f req/s", l.path, l.what, cfg.Rate)
+	ivl := iv
+	ivl.Dur = cfg.LatencyDur
+	lat := ivl.OpenOf(ctx, targets, cfg.Rate, l.check)
+	for i, m := range l.systems {
+		x := lat[nb+i]
+		for j, b := range l.bases {
+			lbase := lat[j]
+			row := Row{
+				Path: l.path, What: fmt.Sprintf("%s, %s, at %s req/s", l.what, m.name, group(fmt.Sprintf("%.0f", cfg.Rate))),
+				Metric: "p99 ms", Unit: "ms", Value: x.P99ms, Baseline: f64(lbase.P99ms), Ratio: ratio(x.P99ms, lbase.P99ms),
+				Measured: latencyText(x), BaselineText: latencyText(lbase) + " (" + b.name + ")",
+				Target: "–", Raw: map[string]any{"openqq": x, "baseline": lbase},
+			}
+			if l.maxP99ms > 0 {
+				row.Target = fmt.Sprintf("p99 ≤ %g ms", l.maxP99ms)
+				row.Met = boolp(x.P99ms <= l.maxP99ms && x.Errors == 0 && x.P99ms > 0)
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
 func throughputText(t Throughput) string {
 	s := fmt.Sprintf("%s req/s", num(t.PerSec))
 	if t.Errors > 0 {
@@ -101,44 +204,16 @@ func (h *Harness) apiSmall(ctx context.Context) ([]Row, error) {
 	iv := Interleaved{Client: client, Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.ThroughputDur}
 	var rows []Row
 	for _, r := range smallRoutes {
-		check := r.check(replies[r.query])
-		urls := []string{bareURL + r.query, aio.API + r.query, multi.API + r.query}
-		h.logf("API small: %s, closed loop at %d connections", r.name, cfg.Conns)
-		t := iv.Closed(ctx, urls, cfg.Conns, check)
-		base, one, mp := t[0], t[1], t[2]
-		for _, x := range []struct {
-			topo string
-			t    Throughput
-			want float64
-		}{{"all-in-one", one, 0.5}, {"multi-process", mp, 0.35}} {
-			rt := ratio(x.t.PerSec, base.PerSec)
-			met := atLeast(rt, x.want)
-			*met = *met && x.t.Errors == 0
-			rows = append(rows, Row{
-				Path: pathSmall, What: fmt.Sprintf("%s, %s, %d connections", r.name, x.topo, cfg.Conns),
-				Metric: "req/s", Unit: "req/s", Value: x.t.PerSec, Baseline: f64(base.PerSec), Ratio: rt,
-				Measured: throughputText(x.t), BaselineText: throughputText(base) + " (bare handler)",
-				Target: fmt.Sprintf("≥ %.2g of baseline", x.want), Met: met,
-				Raw: map[string]any{"openqq": x.t, "baseline": base},
-			})
-		}
-		h.logf("API small: %s, open loop at %.0f req/s", r.name, cfg.Rate)
-		ivl := iv
-		ivl.Dur = cfg.LatencyDur
-		l := ivl.Open(ctx, urls, cfg.Rate, check)
-		lbase, lone, lmp := l[0], l[1], l[2]
-		for _, x := range []struct {
-			topo string
-			l    Latency
-		}{{"all-in-one", lone}, {"multi-process", lmp}} {
-			rows = append(rows, Row{
-				Path: pathSmall, What: fmt.Sprintf("%s, %s, at %s req/s", r.name, x.topo, group(fmt.Sprintf("%.0f", cfg.Rate))),
-				Metric: "p99 ms", Unit: "ms", Value: x.l.P99ms, Baseline: f64(lbase.P99ms), Ratio: ratio(x.l.P99ms, lbase.P99ms),
-				Measured: latencyText(x.l), BaselineText: latencyText(lbase) + " (bare handler)",
-				Target: "p99 ≤ 5 ms", Met: boolp(x.l.P99ms <= 5 && x.l.Errors == 0 && x.l.P99ms > 0),
-				Raw: map[string]any{"openqq": x.l, "baseline": lbase},
-			})
-		}
+		h.logf("API small: %s", r.name)
+		rows = append(rows, h.measure(ctx, iv, load{
+			path: pathSmall, what: r.name, check: r.check(replies[r.query]),
+			bases: []baseline{{Get{Client: client, URL: bareURL + r.query}, "bare handler"}},
+			systems: []measured{
+				{"all-in-one", Get{Client: client, URL: aio.API + r.query}, []float64{0.5}},
+				{"multi-process", Get{Client: client, URL: multi.API + r.query}, []float64{0.35}},
+			},
+			latency: true, maxP99ms: 5,
+		})...)
 	}
 	if err := aio.Crashed(); err != nil {
 		return rows, err

@@ -44,7 +44,7 @@ type bareRoute struct {
 // then returns true once it is told to stop; otherwise it returns false at once. Call it first
 // thing in main (and in TestMain).
 func ServeBareIfChild() bool {
-	if serveDurableIfChild() {
+	if serveDurableIfChild() || serveNATSReplyIfChild() {
 		return true
 	}
 	path := os.Getenv(bareEnv)

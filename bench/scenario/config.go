@@ -48,6 +48,13 @@ type Config struct {
 	LongPollCallers int
 	LongPollHold    time.Duration
 
+	// The Openwx media rows: an image of MediaBytes sent over MediaConns connections for
+	// MediaDur; the memory row sends MediaSends of them (100 × 1 MB in the full pass).
+	MediaBytes int
+	MediaConns int
+	MediaDur   time.Duration
+	MediaSends int
+
 	// StartRuns is how many times the all-in-one is started for the start-up time.
 	StartRuns int
 	// IdleSettle is how long the all-in-one idles before its RSS is read.
@@ -64,6 +71,7 @@ func Full() Config {
 		Events: 100_000, InjectWorkers: 64, PostConcurrency: 16,
 		ScaleEvents: 12_000, ScaleDelay: 20 * time.Millisecond, ScaleReporters: []int{1, 2, 4},
 		LongPollCallers: 1000, LongPollHold: 10 * time.Second,
+		MediaBytes: 1 << 20, MediaConns: 4, MediaDur: 6 * time.Second, MediaSends: 100,
 		StartRuns: 5, IdleSettle: 2 * time.Second,
 	}
 }
@@ -78,6 +86,7 @@ func Quick() Config {
 		Events: 10_000, InjectWorkers: 64, PostConcurrency: 16,
 		ScaleEvents: 2_000, ScaleDelay: 20 * time.Millisecond, ScaleReporters: []int{1, 2, 4},
 		LongPollCallers: 1000, LongPollHold: 5 * time.Second,
+		MediaBytes: 1 << 20, MediaConns: 4, MediaDur: 1500 * time.Millisecond, MediaSends: 30,
 		StartRuns: 3, IdleSettle: time.Second,
 	}
 }
@@ -92,6 +101,7 @@ func Tiny() Config {
 		Events: 300, InjectWorkers: 8, PostConcurrency: 16,
 		ScaleEvents: 100, ScaleDelay: 20 * time.Millisecond, ScaleReporters: []int{1, 2},
 		LongPollCallers: 50, LongPollHold: 3 * time.Second,
+		MediaBytes: 64 << 10, MediaConns: 2, MediaDur: 300 * time.Millisecond, MediaSends: 5,
 		StartRuns: 1, IdleSettle: 100 * time.Millisecond,
 	}
 }

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,7 +32,10 @@ const durableEnv = "OPENQQ_BENCH_DURABLE"
 const pathSendDurable = "API, durable send"
 
 type durableSpec struct {
-	Addr     string      `json:"addr"`
+	Addr string `json:"addr"`
+	// Object: each call streams its multipart file part "media" into a JetStream object store
+	// (the media baseline) instead of storing a report.
+	Object   bool        `json:"object,omitempty"`
 	Path     string      `json:"path"`
 	StoreDir string      `json:"store_dir"`
 	Header   http.Header `json:"header"`
@@ -92,6 +96,20 @@ func serveDurable(specPath string) error {
 		return err
 	}
 	mux := http.NewServeMux()
+	if spec.Object {
+		obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "DURABLE_MEDIA", Storage: jetstream.FileStorage})
+		if err != nil {
+			return err
+		}
+		mux.HandleFunc(spec.Path, func(w http.ResponseWriter, req *http.Request) {
+			if err := putUpload(req, obs); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			writeAnswer(w, spec.Header, body)
+		})
+		return serveUntil(ctx, spec.Addr, mux)
+	}
 	mux.HandleFunc(spec.Path, func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
 		m := nats.NewMsg("durable.events.friend_message")
@@ -107,6 +125,46 @@ func serveDurable(specPath string) error {
 		writeAnswer(w, spec.Header, body)
 	})
 	return serveUntil(ctx, spec.Addr, mux)
+}
+
+// putUpload streams the multipart file part "media" of req into obs under a new name, as the
+// gateway streams an upload into the media store; a GET (the probe) stores nothing.
+func putUpload(req *http.Request, obs jetstream.ObjectStore) error {
+	if req.Method == http.MethodGet {
+		return nil
+	}
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return err
+	}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("no media part")
+			}
+			return err
+		}
+		if part.FormName() != "media" {
+			_, _ = io.Copy(io.Discard, part)
+			continue
+		}
+		_, err = obs.Put(req.Context(), jetstream.ObjectMeta{Name: nuid.Next()}, part)
+		_, _ = io.Copy(io.Discard, req.Body)
+		return err
+	}
+}
+
+// ObjectBare starts the media baseline (an upload streamed into a JetStream object store,
+// then rep's bytes) on path, and returns its base URL.
+func (h *Harness) ObjectBare(ctx context.Context, path string, rep Reply) (*Proc, string, error) {
+	dir := h.Dir("object")
+	hdr, bodyFile, err := writeReply(dir, "body", rep)
+	if err != nil {
+		return nil, "", err
+	}
+	spec := durableSpec{Path: path, Object: true, StoreDir: filepath.Join(dir, "store"), Header: hdr, BodyFile: bodyFile}
+	return h.startChild(ctx, "object", durableEnv, dir, &spec.Addr, &spec, path)
 }
 
 // DurableBare starts a durable baseline answering path with rep, and returns its base URL.
@@ -150,38 +208,17 @@ func (h *Harness) sendDurable(ctx context.Context) ([]Row, error) {
 	}
 	defer dur.Stop()
 
-	check := r.check(rep)
-	urls := []string{durURL + r.query, aio.API + r.query, multi.API + r.query}
-	iv := Interleaved{Client: NewClient(cfg.Conns), Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.ThroughputDur}
-	h.logf("durable send: closed loop at %d connections", cfg.Conns)
-	t := iv.Closed(ctx, urls, cfg.Conns, check)
-	var rows []Row
-	for i, topo := range []string{"all-in-one", "multi-process"} {
-		x := t[i+1]
-		rt := ratio(x.PerSec, t[0].PerSec)
-		met := atLeast(rt, 0.7)
-		*met = *met && x.Errors == 0 && t[0].Errors == 0
-		rows = append(rows, Row{
-			Path: pathSendDurable, What: fmt.Sprintf("%s, %s, %d connections", r.name, topo, cfg.Conns),
-			Metric: "req/s", Unit: "req/s", Value: x.PerSec, Baseline: f64(t[0].PerSec), Ratio: rt,
-			Measured: throughputText(x), BaselineText: throughputText(t[0]) + " (durable-send handler)",
-			Target: "≥ 0.7 of baseline", Met: met,
-			Raw: map[string]any{"openqq": x, "baseline": t[0]},
-		})
-	}
-	ivl := iv
-	ivl.Dur = cfg.LatencyDur
-	h.logf("durable send: open loop at %.0f req/s", cfg.Rate)
-	l := ivl.Open(ctx, urls, cfg.Rate, check)
-	for i, topo := range []string{"all-in-one", "multi-process"} {
-		x := l[i+1]
-		rows = append(rows, Row{
-			Path: pathSendDurable, What: fmt.Sprintf("%s, %s, at %s req/s", r.name, topo, group(fmt.Sprintf("%.0f", cfg.Rate))),
-			Metric: "p99 ms", Unit: "ms", Value: x.P99ms, Baseline: f64(l[0].P99ms), Ratio: ratio(x.P99ms, l[0].P99ms),
-			Measured: latencyText(x), BaselineText: latencyText(l[0]) + " (durable-send handler)",
-			Target: "–", Raw: map[string]any{"openqq": x, "baseline": l[0]},
-		})
-	}
+	client := NewClient(cfg.Conns)
+	iv := Interleaved{Client: client, Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.ThroughputDur}
+	rows := h.measure(ctx, iv, load{
+		path: pathSendDurable, what: r.name, check: r.check(rep),
+		bases: []baseline{{Get{Client: client, URL: durURL + r.query}, "durable-send handler"}},
+		systems: []measured{
+			{"all-in-one", Get{Client: client, URL: aio.API + r.query}, []float64{0.7}},
+			{"multi-process", Get{Client: client, URL: multi.API + r.query}, []float64{0.7}},
+		},
+		latency: true,
+	})
 	if err := aio.Crashed(); err != nil {
 		return rows, err
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/events/wx"
 	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
@@ -185,6 +187,9 @@ type System struct {
 	// Main is the process that holds the session (the all-in-one, or openqq-session).
 	Main  *Proc
 	Procs []*Proc
+	// Ready is the API path polled until the system answers (with an "account"): QQ's
+	// get_user_info unless set.
+	Ready string
 	mu    sync.Mutex
 }
 
@@ -251,6 +256,8 @@ func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]strin
 		"NATS_STORE_DIR": h.Dir("nats"),
 		"HTTP_ADDR":      "127.0.0.1:" + strconv.Itoa(httpPort),
 		"SIM_QRCODE_DIR": h.Dir("qrcode"),
+		// The QQ rows measure one account, as before Openwx; the Openwx rows switch it on.
+		"WX_ENABLED": "false",
 	}
 	for k, v := range env {
 		set[k] = v
@@ -350,6 +357,7 @@ func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[stri
 		}
 		s.add(gw)
 		s.API = "http://127.0.0.1:" + strconv.Itoa(port)
+		s.Ready = readyPath(sessionEnv)
 		if err := waitAPI(ctx, s, 30*time.Second); err != nil {
 			s.Stop()
 			return nil, err
@@ -361,6 +369,14 @@ func (h *Harness) Cluster(ctx context.Context, gateway bool, sessionEnv map[stri
 		return nil, err
 	}
 	return s, nil
+}
+
+// readyPath is the get_user_info of the platform a session's env names.
+func readyPath(env map[string]string) string {
+	if env["PLATFORM"] == wx.Prefix {
+		return wx.APIPath(wx.RouteGetUserInfo)
+	}
+	return events.APIPath(events.RouteGetUserInfo)
 }
 
 // Reporter starts one openqq-reporter against the system's NATS, and waits until it is

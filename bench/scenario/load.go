@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,12 +49,47 @@ func codeOK(status int, body []byte) bool {
 	return status == http.StatusOK && bytes.HasPrefix(body, []byte(`{"code":0,`))
 }
 
-// do makes one GET and reads the whole reply into buf.
-func do(ctx context.Context, c *http.Client, url string, buf *bytes.Buffer) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// A Target is one kind of call a load loop makes: an HTTP GET, an HTTP POST of a body made
+// once, or a NATS request. Call makes one and reads the whole reply into buf; its status is
+// HTTP's (a NATS reply is 200 unless it carries a service error code).
+type Target interface {
+	Call(ctx context.Context, buf *bytes.Buffer) (int, error)
+}
+
+// Get is a GET of URL.
+type Get struct {
+	Client *http.Client
+	URL    string
+}
+
+// Call makes one GET.
+func (g Get) Call(ctx context.Context, buf *bytes.Buffer) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL, nil)
 	if err != nil {
 		return 0, err
 	}
+	return readReply(g.Client, req, buf)
+}
+
+// Post is a POST of Body (the same bytes every time, e.g. a multipart upload) to URL.
+type Post struct {
+	Client      *http.Client
+	URL         string
+	ContentType string
+	Body        []byte
+}
+
+// Call makes one POST.
+func (p Post) Call(ctx context.Context, buf *bytes.Buffer) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(p.Body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", p.ContentType)
+	return readReply(p.Client, req, buf)
+}
+
+func readReply(c *http.Client, req *http.Request, buf *bytes.Buffer) (int, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
@@ -62,6 +98,39 @@ func do(ctx context.Context, c *http.Client, url string, buf *bytes.Buffer) (int
 	buf.Reset()
 	_, err = buf.ReadFrom(resp.Body)
 	return resp.StatusCode, err
+}
+
+// Request is a NATS request of Data on Subject, as the gateway makes one.
+type Request struct {
+	Conn    *nats.Conn
+	Subject string
+	Data    []byte
+}
+
+// Call makes one request.
+func (r Request) Call(ctx context.Context, buf *bytes.Buffer) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, err := r.Conn.RequestWithContext(ctx, r.Subject, r.Data)
+	if err != nil {
+		return 0, err
+	}
+	buf.Reset()
+	buf.Write(m.Data)
+	if code := m.Header.Get(events.HeaderServiceErrorCode); code != "" {
+		st, _ := strconv.Atoi(code)
+		return max(st, http.StatusInternalServerError), nil
+	}
+	return http.StatusOK, nil
+}
+
+// gets are GETs of urls by c.
+func gets(c *http.Client, urls []string) []Target {
+	out := make([]Target, len(urls))
+	for i, u := range urls {
+		out[i] = Get{Client: c, URL: u}
+	}
+	return out
 }
 
 // Fetch GETs url and returns the status, the body and the reply headers.
@@ -92,9 +161,14 @@ type Throughput struct {
 	Rounds []float64 `json:"rounds_req_per_sec,omitempty"`
 }
 
-// ClosedLoop runs conns workers, each sending its next request as soon as its last one is
+// ClosedLoop runs conns workers, each sending its next GET of url as soon as its last one is
 // answered, for warmup (not counted) and then dur. It counts what completes inside the window.
 func ClosedLoop(ctx context.Context, c *http.Client, url string, conns int, warmup, dur time.Duration, check Check) Throughput {
+	return ClosedLoopOf(ctx, Get{Client: c, URL: url}, conns, warmup, dur, check)
+}
+
+// ClosedLoopOf is ClosedLoop with any target.
+func ClosedLoopOf(ctx context.Context, t Target, conns int, warmup, dur time.Duration, check Check) Throughput {
 	var (
 		ok, bad   atomic.Int64
 		measuring atomic.Bool
@@ -113,7 +187,7 @@ func ClosedLoop(ctx context.Context, c *http.Client, url string, conns int, warm
 					return
 				default:
 				}
-				status, err := do(ctx, c, url, &buf)
+				status, err := t.Call(ctx, &buf)
 				good := err == nil && check(status, buf.Bytes())
 				if !measuring.Load() {
 					continue
@@ -164,11 +238,11 @@ func ClosedLoop(ctx context.Context, c *http.Client, url string, conns int, warm
 		<-done
 	}
 	e := bad.Load()
-	t := Throughput{Conns: conns, Seconds: elapsed.Seconds(), Requests: n, Errors: e, PerSec: float64(n) / elapsed.Seconds()}
+	res := Throughput{Conns: conns, Seconds: elapsed.Seconds(), Requests: n, Errors: e, PerSec: float64(n) / elapsed.Seconds()}
 	if v, ok := firstErr.Load().(string); ok {
-		t.FirstError = v
+		res.FirstError = v
 	}
-	return t
+	return res
 }
 
 // Latency is an open-loop measurement: requests at a fixed rate, each timed from the moment it
@@ -194,7 +268,7 @@ type Latency struct {
 // own goroutine at its due time, and computes the percentiles exactly from every latency.
 func OpenLoop(ctx context.Context, c *http.Client, url string, rate float64, warmup, dur time.Duration, check Check) Latency {
 	var o openRun
-	o.run(ctx, c, url, rate, warmup, dur, check)
+	o.run(ctx, Get{Client: c, URL: url}, rate, warmup, dur, check)
 	return o.summary(rate)
 }
 
@@ -209,7 +283,7 @@ type openRun struct {
 	rounds   []float64 // p99 of each run, ms
 }
 
-func (o *openRun) run(ctx context.Context, c *http.Client, url string, rate float64, warmup, dur time.Duration, check Check) {
+func (o *openRun) run(ctx context.Context, t Target, rate float64, warmup, dur time.Duration, check Check) {
 	interval := time.Duration(float64(time.Second) / rate)
 	nWarm := int(warmup / interval)
 	n := int(dur / interval)
@@ -235,7 +309,7 @@ func (o *openRun) run(ctx context.Context, c *http.Client, url string, rate floa
 		wg.Go(func() {
 			buf := bufs.Get().(*bytes.Buffer)
 			defer bufs.Put(buf)
-			status, err := do(ctx, c, url, buf)
+			status, err := t.Call(ctx, buf)
 			lat[i] = time.Since(due)
 			good[i] = err == nil && check(status, buf.Bytes())
 			if !good[i] {
@@ -291,11 +365,16 @@ type Interleaved struct {
 
 // Closed runs ClosedLoop on each url in turns and sums the rounds of each.
 func (iv Interleaved) Closed(ctx context.Context, urls []string, conns int, check Check) []Throughput {
+	return iv.ClosedOf(ctx, gets(iv.Client, urls), conns, check)
+}
+
+// ClosedOf is Closed with any targets.
+func (iv Interleaved) ClosedOf(ctx context.Context, targets []Target, conns int, check Check) []Throughput {
 	rounds := max(iv.Rounds, 1)
-	out := make([]Throughput, len(urls))
+	out := make([]Throughput, len(targets))
 	for range rounds {
-		for i, u := range urls {
-			t := ClosedLoop(ctx, iv.Client, u, conns, iv.Warmup/time.Duration(rounds), iv.Dur/time.Duration(rounds), check)
+		for i, u := range targets {
+			t := ClosedLoopOf(ctx, u, conns, iv.Warmup/time.Duration(rounds), iv.Dur/time.Duration(rounds), check)
 			o := &out[i]
 			o.Conns = conns
 			o.Seconds += t.Seconds
@@ -321,14 +400,19 @@ func (iv Interleaved) Closed(ctx context.Context, urls []string, conns int, chec
 // Open runs the open loop on each url in turns and computes each one's percentiles from all of
 // its rounds.
 func (iv Interleaved) Open(ctx context.Context, urls []string, rate float64, check Check) []Latency {
+	return iv.OpenOf(ctx, gets(iv.Client, urls), rate, check)
+}
+
+// OpenOf is Open with any targets.
+func (iv Interleaved) OpenOf(ctx context.Context, targets []Target, rate float64, check Check) []Latency {
 	rounds := max(iv.Rounds, 1)
-	runs := make([]openRun, len(urls))
+	runs := make([]openRun, len(targets))
 	for range rounds {
-		for i, u := range urls {
-			runs[i].run(ctx, iv.Client, u, rate, iv.Warmup/time.Duration(rounds), iv.Dur/time.Duration(rounds), check)
+		for i, u := range targets {
+			runs[i].run(ctx, u, rate, iv.Warmup/time.Duration(rounds), iv.Dur/time.Duration(rounds), check)
 		}
 	}
-	out := make([]Latency, len(urls))
+	out := make([]Latency, len(targets))
 	for i := range runs {
 		out[i] = runs[i].summary(rate)
 	}
@@ -402,7 +486,11 @@ func waitAPI(ctx context.Context, s *System, timeout time.Duration) error {
 		}
 		main = p
 	}
-	return pollHTTP(ctx, s.API+events.APIPath(events.RouteGetUserInfo), timeout, main, userInfoReady)
+	ready := s.Ready
+	if ready == "" {
+		ready = events.APIPath(events.RouteGetUserInfo)
+	}
+	return pollHTTP(ctx, s.API+ready, timeout, main, userInfoReady)
 }
 
 // waitSessionNATS asks get_user_info over NATS until the session answers with the user.

@@ -47,6 +47,9 @@ func (h *Harness) Scenarios() []Scenario {
 		{"ordered", h.Ordered},
 		{"long-poll", h.LongPoll},
 		{"start", h.StartUp},
+		{"wx-api", h.WxAPI},
+		{"wx-media", h.WxMedia},
+		{"wx-memory", h.WxMemory},
 	}
 }
 

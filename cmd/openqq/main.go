@@ -1,6 +1,8 @@
 // Command openqq runs the whole of openqq in one process: an embedded NATS server with
-// JetStream, the session with the simulated account, and the HTTP gateway on 127.0.0.1:5000
-// (HTTP_ADDR=0.0.0.0:5000 to reach it from elsewhere, with ACCESS_TOKEN set).
+// JetStream, the sessions of a simulated QQ account and a simulated WeChat account (WX_*
+// variables; WX_ENABLED=false leaves it out), and the HTTP gateway on 127.0.0.1:5000, serving
+// /openqq/* and /openwx/* (HTTP_ADDR=0.0.0.0:5000 to reach it from elsewhere, with
+// ACCESS_TOKEN set).
 package main
 
 import (

@@ -42,8 +42,10 @@ var ErrOutboxFull = engine.ErrOutboxFull
 // Config is the session's configuration, read from the environment.
 type Config struct {
 	// Platform is the account's chat platform: a name of platforms ("qq", or "wx": WeChat's
-	// Openwx, whose prefix is then wx unless SUBJECT_PREFIX says otherwise).
-	Platform string `envconfig:"PLATFORM" default:"qq"`
+	// Openwx, whose prefix is then wx unless SUBJECT_PREFIX says otherwise). Unset, the
+	// subject prefix names it (events.ResolvePlatform), as for the reporter and the poller:
+	// SUBJECT_PREFIX=wx alone is a WeChat session.
+	Platform string `envconfig:"PLATFORM"`
 	// SubjectPrefix is the first token of every subject (qq.api.*, qq.events.*).
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
@@ -86,6 +88,13 @@ type Config struct {
 // code needs only what it changes.
 func (c *Config) fill() {
 	config.Defaults(c)
+	if c.Platform == "" {
+		if p, ok := events.PlatformOf(c.SubjectPrefix); ok {
+			c.Platform = p
+		} else {
+			c.Platform = events.PlatformQQ
+		}
+	}
 	if c.Platform == wx.Prefix {
 		// The WeChat platform's own subjects (wx.api.*, WX_EVENTS) and Openwx's
 		// post_event_list, unless they were given: the QQ defaults would share QQ's stream.

@@ -1,6 +1,7 @@
 // Package allinone runs the whole of openqq in one process around an embedded NATS server:
-// the default for a first run (`make run`). Each service gets its own in-process connection,
-// as it would get its own process in a distributed deployment.
+// the default for a first run (`make run`): one QQ account and one WeChat account, both
+// simulated by default, behind one gateway (/openqq/* and /openwx/*). Each service gets its
+// own in-process connection, as it would get its own process in a distributed deployment.
 package allinone
 
 import (
@@ -10,23 +11,27 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/events/wx"
+	envcfg "github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/embednats"
 	"github.com/openqq/openqq/pkg/infra/health"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/driver"
-	// The drivers DRIVER can name.
+	"github.com/openqq/openqq/services/session/wxdriver"
+	// The drivers DRIVER (QQ's) and WX_DRIVER (WeChat's) can name.
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
 )
 
 // Config is everything the all-in-one run reads from the environment.
@@ -36,34 +41,128 @@ type Config struct {
 	Gateway  gateway.Config
 	Reporter reporter.Config
 	Poller   poller.Config
+	// WX is the WeChat account: the same session, reporter and poller variables with a WX_
+	// prefix (WX_ACCOUNT, WX_DRIVER, WX_POST_API, WX_POLL_API, ...), none of which falls back
+	// to QQ's. WX_ENABLED=false runs QQ alone.
+	WX Account
 	// Health is where the all-in-one serves /healthz and /readyz for all of it.
 	Health health.Config
-	// Terminal, if set, shows the login QR code while the client waits for a scan.
+	// Terminal, if set, shows the login QR codes while a client waits for a scan.
 	Terminal io.Writer
 	// Ready, if set, is told where everything listens once it is up (tests listen on free
 	// ports).
 	Ready func(Addrs)
 }
 
+// Account is the second account of the run, on a platform of its own.
+type Account struct {
+	Switch
+	Session  session.Config
+	Reporter reporter.Config
+	Poller   poller.Config
+}
+
+// Switch turns an account on or off. Its default, true, is the environment's; a Config built
+// in code runs the account only if it says so.
+type Switch struct {
+	Enabled bool `envconfig:"ENABLED" default:"true"`
+}
+
+// WXPrefix is the prefix of the WeChat account's variables (WX_ACCOUNT, ...).
+const WXPrefix = "WX"
+
+// WXPlatform is the WeChat account's platform.
+const WXPlatform = "wx"
+
 // Addrs are where a running openqq listens.
 type Addrs struct {
-	HTTP net.Addr // the API
-	NATS string   // the NATS server's client URL ("" with NATS_DONT_LISTEN)
+	HTTP    net.Addr   // the API: HTTP_ADDR's first address
+	HTTPAll []net.Addr // every address of HTTP_ADDR, in its order
+	NATS    string     // the NATS server's client URL ("" with NATS_DONT_LISTEN)
 }
 
 // Specs are the configuration structs for envconfig.
 func (c *Config) Specs() []any {
 	// The drivers read their own variables when they are opened; listed here, they show in
 	// --help and a malformed one stops the start.
-	return append([]any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter, &c.Poller}, driver.EnvSpecs()...)
+	specs := []any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter, &c.Poller}
+	specs = append(specs, driver.EnvSpecs()...)
+	// The WeChat account's (wxAccount completes them): its platform is fixed; its reporter
+	// and poller take the session's prefix (WX_SUBJECT_PREFIX, read once); the log level and
+	// the media store (MEDIA_*) are the process's; SEND_INTERVAL and SEND_BURST are QQ's.
+	specs = append(specs,
+		envcfg.Prefixed{Prefix: WXPrefix, Spec: &c.WX.Switch},
+		envcfg.Prefixed{Prefix: WXPrefix, Spec: &c.WX.Session, Omit: append([]string{"PLATFORM", "LOG_LEVEL", "SEND_INTERVAL", "SEND_BURST"}, mediaVars...)},
+		envcfg.Prefixed{Prefix: WXPrefix, Spec: &c.WX.Reporter, Omit: append([]string{"PLATFORM", "SUBJECT_PREFIX"}, mediaVars...)},
+		envcfg.Prefixed{Prefix: WXPrefix, Spec: &c.WX.Poller, Omit: []string{"PLATFORM", "SUBJECT_PREFIX"}},
+	)
+	return append(specs, wxdriver.EnvSpecs()...)
 }
 
-// Run starts the NATS server, the session, the gateway, (with POST_API or POST_STDOUT) the
-// reporter and (with POLL_API) the poller, and runs until ctx ends or the client is stopped
-// (stop_client). The gateway and the poller stop first, so calls in flight still reach the
-// session; then the session, which stores its last words; then the reporter, once it has
-// delivered them (within POST_DRAIN_TIMEOUT); the NATS server stops last.
+// mediaVars are the media store's variables: one store configuration for the process, the
+// gateway's (MEDIA_*), which the WeChat account's services share.
+var mediaVars = func() []string {
+	var out []string
+	for _, s := range envcfg.Settings("", media.Config{}) {
+		out = append(out, s.Key)
+	}
+	return out
+}()
+
+// wxAccount completes the WeChat account's configuration from the rest: its platform, one
+// subject prefix for its session, reporter, poller and the gateway's /openwx (WX_SUBJECT_PREFIX,
+// "wx" by default), and the process's log level.
+func (c *Config) wxAccount() error {
+	w := &c.WX
+	w.Session.Platform = WXPlatform
+	if w.Session.LogLevel == "" {
+		w.Session.LogLevel = c.Session.LogLevel
+	}
+	// One variable, WX_SUBJECT_PREFIX, sets both; the session's default is QQ's (its fill
+	// turns it into wx on the wx platform) and the gateway's is wx.
+	prefix := w.Session.SubjectPrefix
+	if prefix == "" || prefix == events.DefaultPrefix {
+		prefix = c.Gateway.WxSubjectPrefix
+	}
+	if prefix == "" {
+		prefix = wx.Prefix
+	}
+	if c.Gateway.WxSubjectPrefix != "" && c.Gateway.WxSubjectPrefix != prefix {
+		return fmt.Errorf("WX_SUBJECT_PREFIX: the gateway serves /openwx on %q, the WeChat session is on %q", c.Gateway.WxSubjectPrefix, prefix)
+	}
+	w.Session.SubjectPrefix, c.Gateway.WxSubjectPrefix = prefix, prefix
+	w.Session.Config, w.Reporter.Config = c.Gateway.Config, c.Gateway.Config // the media store's
+	w.Reporter.Platform, w.Reporter.SubjectPrefix = WXPlatform, prefix
+	w.Poller.Platform, w.Poller.SubjectPrefix = WXPlatform, prefix
+	return nil
+}
+
+// account is one account's services while the run lasts.
+type account struct {
+	name    string // its platform, "qq" or "wx": in the logs and the connections' names
+	account string // its ACCOUNT
+	sess    *session.Session
+	rep     *reporter.Reporter
+	pol     *poller.Poller
+
+	stopSession, stopReporter, stopPoller context.CancelFunc
+	sessDone, repDone, polDone            chan error
+	ended                                 bool // Run has heard that its session returned
+}
+
+// Run starts the NATS server, the QQ session and (unless WX_ENABLED=false) the WeChat one,
+// the gateway, and for each account (with POST_API or POST_STDOUT) a reporter and (with
+// POLL_API) a poller. It runs until ctx ends or every client is stopped (stop_client). A
+// client that stops takes its own poller and reporter with it (after their drain) while the
+// others run on. At the end, the gateway and the pollers stop first, so calls in flight still
+// reach the sessions; then the sessions, which store their last words; then the reporters,
+// once they have delivered them (within POST_DRAIN_TIMEOUT); the NATS server stops last.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if cfg.WX.Enabled {
+		if err := cfg.wxAccount(); err != nil {
+			return err
+		}
+	}
 	srv, err := embednats.Start(cfg.NATS, log)
 	if err != nil {
 		return err
@@ -89,44 +188,53 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		conns[name] = nc
 		return nc, nil
 	}
-	ncS, err := connect("openqq-session")
+	// One account's services, on connections named after them (openqq-session,
+	// openqq-session-wx, ...).
+	build := func(name, suffix string, sc session.Config, rc reporter.Config, pc poller.Config) (*account, error) {
+		a := &account{name: name}
+		if rc.Enabled() {
+			nc, err := connect("openqq-reporter" + suffix)
+			if err != nil {
+				return nil, err
+			}
+			if a.rep, err = reporter.New(nc, rc, log.With("platform", name)); err != nil {
+				return nil, fmt.Errorf("%s reporter: %w", name, err)
+			}
+		}
+		if pc.PollAPI != "" {
+			nc, err := connect("openqq-poller" + suffix)
+			if err != nil {
+				return nil, err
+			}
+			if a.pol, err = poller.New(nc, pc, log.With("platform", name)); err != nil {
+				return nil, fmt.Errorf("%s poller: %w", name, err)
+			}
+		}
+		nc, err := connect("openqq-session" + suffix)
+		if err != nil {
+			return nil, err
+		}
+		if a.sess, err = session.New(nc, sc, log.With("platform", name)); err != nil {
+			return nil, fmt.Errorf("%s session: %w", name, err)
+		}
+		a.account = a.sess.Engine().Config().Account
+		return a, nil
+	}
+	qq, err := build("qq", "", cfg.Session, cfg.Reporter, cfg.Poller)
 	if err != nil {
 		return err
+	}
+	accounts := []*account{qq}
+	if cfg.WX.Enabled {
+		wxa, err := build("wx", "-wx", cfg.WX.Session, cfg.WX.Reporter, cfg.WX.Poller)
+		if err != nil {
+			return err
+		}
+		accounts = append(accounts, wxa)
 	}
 	ncG, err := connect("openqq-gateway")
 	if err != nil {
 		return err
-	}
-	var rep *reporter.Reporter
-	if cfg.Reporter.Enabled() {
-		ncR, err := connect("openqq-reporter")
-		if err != nil {
-			return err
-		}
-		if rep, err = reporter.New(ncR, cfg.Reporter, log); err != nil {
-			return err
-		}
-	}
-	var pol *poller.Poller
-	if cfg.Poller.PollAPI != "" {
-		ncP, err := connect("openqq-poller")
-		if err != nil {
-			return err
-		}
-		if pol, err = poller.New(ncP, cfg.Poller, log); err != nil {
-			return err
-		}
-	}
-	sess, err := session.New(ncS, cfg.Session, log)
-	if err != nil {
-		return err
-	}
-	if cfg.Terminal != nil {
-		stop, err := showLogin(ncG, events.Subjects{Prefix: cfg.Gateway.SubjectPrefix}, cfg.Terminal, consoleURL(firstAddr(cfg.Gateway.Addr)))
-		if err != nil {
-			return err
-		}
-		defer stop()
 	}
 	gw, err := gateway.New(ncG, cfg.Gateway, log)
 	if err != nil {
@@ -137,13 +245,28 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	ln := lns[0]
+	if cfg.Terminal != nil {
+		logins := []login{{subj: events.Subjects{Prefix: qq.sess.Engine().Config().SubjectPrefix}, app: "QQ"}}
+		if cfg.WX.Enabled {
+			logins = append(logins, login{subj: events.Subjects{Prefix: cfg.WX.Session.SubjectPrefix}, app: "微信 WeChat"})
+		}
+		stop, err := showLogins(ncG, logins, cfg.Terminal, consoleURL(ln.Addr().String()))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
-	sessCtx, stopSession := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSession()
 	gwCtx, stopGateway := context.WithCancel(ctx)
 	defer stopGateway()
-
-	checks := []health.Check{{Name: "client", Ready: sess.Ready}}
+	checks := []health.Check{}
+	for _, a := range accounts {
+		name := "client"
+		if a != qq {
+			name = "client-" + a.name
+		}
+		checks = append(checks, health.Check{Name: name, Ready: a.sess.Ready})
+	}
 	for name, nc := range conns {
 		c := health.NATS(nc)
 		c.Name = name
@@ -152,66 +275,118 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go health.Serve(gwCtx, cfg.Health, log, checks...)
 	mountHealth(gw, health.Handler(checks...)) // and on the API's port too
 
-	sessDone := make(chan error, 1)
-	go func() { sessDone <- sess.Run(sessCtx) }()
+	// Each session runs until it is stopped; the reporters outlive them: the clients' last
+	// words (running → stop, then stop), stored as a session ends, are delivered before the
+	// run ends, within POST_DRAIN_TIMEOUT.
+	ended := make(chan *account, len(accounts))
+	for _, a := range accounts {
+		a.start(ctx, gwCtx, ended)
+	}
 	gwDone := make(chan error, 1)
 	go func() { gwDone <- gw.Serve(gwCtx, lns...) }()
-	// The reporter outlives the session: the client's last words (running → stop, then
-	// stop), stored as the session ends, are delivered before the run ends, within
-	// POST_DRAIN_TIMEOUT.
-	repCtx, stopReporter := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopReporter()
-	repDone := make(chan error, 1)
-	if rep != nil {
-		go func() { repDone <- rep.Run(repCtx) }()
-	} else {
-		repDone <- nil
-	}
-	polDone := make(chan error, 1)
-	if pol != nil {
-		go func() { polDone <- pol.Run(gwCtx) }()
-	} else {
-		polDone <- nil
-	}
 	log.Info("console", "url", consoleURL(ln.Addr().String()))
 	if cfg.Ready != nil {
 		a := Addrs{HTTP: ln.Addr()}
+		for _, l := range lns {
+			a.HTTPAll = append(a.HTTPAll, l.Addr())
+		}
 		if !cfg.NATS.DontListen {
 			a.NATS = srv.ClientURL()
 		}
 		cfg.Ready(a)
 	}
 
-	var sessErr, gwErr error
-	sessionEnded := false
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case sessErr = <-sessDone:
-		sessionEnded = true
-		log.Info("client stopped, shutting down")
-	case gwErr = <-gwDone:
-		stopGateway()
-		stopSession()
-		stopReporter()
-		return errors.Join(gwErr, <-repDone, <-polDone, <-sessDone)
+	var errs []error
+	for running := len(accounts); running > 0; {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			running = 0
+		case a := <-ended:
+			running--
+			a.ended = true
+			errs = append(errs, <-a.sessDone)
+			if running > 0 {
+				log.Info("client stopped, the other accounts run on", "platform", a.name, "account", a.account)
+				// Its poller, then its reporter once it has delivered the last words.
+				a.stopPoller()
+				errs = append(errs, <-a.polDone)
+				a.stopReporter()
+				errs = append(errs, <-a.repDone)
+				a.polDone, a.repDone = nil, nil
+			} else {
+				log.Info("client stopped, every client has: shutting down", "platform", a.name, "account", a.account)
+			}
+		case gwErr := <-gwDone:
+			stopGateway()
+			errs = append(errs, gwErr)
+			for _, a := range accounts {
+				a.stopSession()
+				a.stopReporter()
+				errs = append(errs, a.wait()...)
+			}
+			return errors.Join(errs...)
+		}
 	}
 	stopGateway()
-	gwErr = <-gwDone
-	polErr := <-polDone
-	if !sessionEnded {
-		stopSession()
-		sessErr = <-sessDone
+	errs = append(errs, <-gwDone)
+	for _, a := range accounts {
+		a.stopPoller()
+		if a.polDone != nil {
+			errs = append(errs, <-a.polDone)
+		}
 	}
-	stopReporter()
-	repErr := <-repDone
-	return errors.Join(sessErr, gwErr, repErr, polErr)
+	for _, a := range accounts {
+		if !a.ended {
+			a.stopSession()
+			errs = append(errs, <-a.sessDone)
+		}
+	}
+	for _, a := range accounts {
+		a.stopReporter()
+		if a.repDone != nil {
+			errs = append(errs, <-a.repDone)
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// firstAddr is the first address of a comma-separated HTTP_ADDR.
-func firstAddr(list string) string {
-	first, _, _ := strings.Cut(list, ",")
-	return strings.TrimSpace(first)
+// start runs the account's session, reporter and poller; ended hears of the session's end.
+// The poller ends with the gateway (pollCtx), the session and the reporter only when told.
+func (a *account) start(ctx, pollCtx context.Context, ended chan<- *account) {
+	var sessCtx, repCtx, polCtx context.Context
+	sessCtx, a.stopSession = context.WithCancel(context.WithoutCancel(ctx))
+	repCtx, a.stopReporter = context.WithCancel(context.WithoutCancel(ctx))
+	polCtx, a.stopPoller = context.WithCancel(pollCtx)
+	a.sessDone, a.repDone, a.polDone = make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() {
+		a.sessDone <- a.sess.Run(sessCtx)
+		ended <- a
+	}()
+	if a.rep != nil {
+		go func() { a.repDone <- a.rep.Run(repCtx) }()
+	} else {
+		a.repDone <- nil
+	}
+	if a.pol != nil {
+		go func() { a.polDone <- a.pol.Run(polCtx) }()
+	} else {
+		a.polDone <- nil
+	}
+}
+
+// wait collects what has not been collected of the account's results.
+func (a *account) wait() []error {
+	var errs []error
+	if !a.ended {
+		errs = append(errs, <-a.sessDone)
+	}
+	for _, c := range []chan error{a.polDone, a.repDone} {
+		if c != nil {
+			errs = append(errs, <-c)
+		}
+	}
+	return errs
 }
 
 // consoleURL is where a browser on this machine finds the console.

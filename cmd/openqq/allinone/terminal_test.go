@@ -9,6 +9,7 @@ import (
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/pkg/infra/proctest"
 	"github.com/openqq/openqq/services/session/driver/sim"
+	wxsim "github.com/openqq/openqq/services/session/wxdriver/sim"
 )
 
 // During a slow login the terminal shows the QR code in half blocks and the console's address;
@@ -42,5 +43,28 @@ func TestTerminalShowsQRWhileScaning(t *testing.T) {
 				t.Fatalf("QR shown = %v, want %v:\n%s", shown, tc.want, got)
 			}
 		})
+	}
+}
+
+// The WeChat account's QR code is shown too, named as WeChat's, while its login waits.
+func TestTerminalShowsWXQR(t *testing.T) {
+	var out proctest.SyncBuffer
+	cfg := configBoth(t)
+	cfg.Terminal = &out
+	cfg.WX.Session.DriverConfig = &wxsim.Config{QRCodeDir: t.TempDir(), LoginDelay: 2 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, natstest.Logger(t)) }()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) && !strings.Contains(out.String(), "█") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "▀") || !strings.Contains(got, "微信 WeChat") || strings.Contains(got, "手机 QQ") {
+		t.Fatalf("want WeChat's QR code alone (QQ's login is instant):\n%s", got)
 	}
 }

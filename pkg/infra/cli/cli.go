@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -20,7 +21,8 @@ import (
 	"github.com/openqq/openqq/pkg/infra/logging"
 )
 
-// Main reads specs (pointers to envconfig structs), the logging and the health configuration
+// Main reads specs (pointers to envconfig structs, or config.Prefixed for a second instance's
+// prefixed variables), the logging and the health configuration
 // from the environment and calls run. With -h or --help it prints every variable with its
 // default instead; with healthcheck it asks the running service whether it is ready (exit 0)
 // or not (exit 1), for container health checks. It exits 1 if anything fails, 0 otherwise.
@@ -46,7 +48,7 @@ func Main(name string, specs []any, run func(ctx context.Context, log *slog.Logg
 		return
 	}
 	for _, s := range all {
-		if err := config.Process("", s); err != nil {
+		if err := config.ProcessSpec(s); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: configuration: %v\n", name, err)
 			os.Exit(1)
 		}
@@ -72,10 +74,15 @@ func usage(name string, specs []any) {
 	seen := map[string]bool{} // services of one binary share some variables
 	for _, s := range specs {
 		var buf bytes.Buffer
-		_ = envconfig.Usagef("", s, &buf, "{{range .}}{{usage_key .}}\t{{usage_type .}}\t{{usage_default .}}\n{{end}}")
+		prefix, listed := "", func(string) bool { return true }
+		if p, ok := s.(config.Prefixed); ok {
+			keys := p.Keys()
+			prefix, s, listed = p.Prefix, p.Spec, func(k string) bool { return slices.Contains(keys, k) }
+		}
+		_ = envconfig.Usagef(prefix, s, &buf, "{{range .}}{{usage_key .}}\t{{usage_type .}}\t{{usage_default .}}\n{{end}}")
 		for _, line := range strings.SplitAfter(buf.String(), "\n") {
 			key, _, _ := strings.Cut(line, "\t")
-			if line != "" && !seen[key] {
+			if line != "" && !seen[key] && listed(key) {
 				seen[key] = true
 				fmt.Fprint(w, line)
 			}

@@ -387,3 +387,103 @@ func Log(log *slog.Logger, service string, spec any) {
 	}
 	log.Info(service+" configuration", slog.Group("config", args...))
 }
+
+// Prefixed is a configuration of a second instance in one binary (the all-in-one's WeChat
+// account) read from PREFIX_-prefixed variables only: WX_ACCOUNT, WX_POST_API, ... Unlike
+// envconfig's own prefix, a variable that is unset with the prefix does not fall back to the
+// unprefixed one, which is the first instance's: an unset WX_POST_API must not post WeChat's
+// reports to QQ's POST_API.
+type Prefixed struct {
+	Prefix string
+	Spec   any // a pointer to an envconfig struct
+	// Omit are the variables (unprefixed, as the first instance spells them: "PLATFORM") the
+	// binary sets itself for this instance: they are neither read nor listed.
+	Omit []string
+}
+
+// Keys are the prefixed variables p reads, in spec order.
+func (p Prefixed) Keys() []string {
+	var out []string
+	for _, s := range Settings(p.Prefix, p.Spec) {
+		if !p.omitted(s.Key) {
+			out = append(out, s.Key)
+		}
+	}
+	return out
+}
+
+func (p Prefixed) omitted(key string) bool {
+	for _, o := range p.Omit {
+		if strings.EqualFold(key, p.Prefix+"_"+o) {
+			return true
+		}
+	}
+	return false
+}
+
+// Process reads p.Spec as Process does with p.Prefix, except that a field whose prefixed
+// variable is unset takes its default (or keeps its value without one) rather than the
+// unprefixed variable's value, and an omitted field keeps its value.
+func (p Prefixed) Process() error {
+	v := reflect.ValueOf(p.Spec)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("config: %T is not a pointer to a struct", p.Spec)
+	}
+	before := reflect.New(v.Elem().Type()).Elem()
+	before.Set(v.Elem())
+	// The fields envconfig would read from elsewhere than their prefixed variable.
+	keep := map[string]bool{}
+	walk(p.Prefix, v.Elem(), func(f field) {
+		if p.omitted(f.key) {
+			keep[f.key] = true
+			return
+		}
+		if _, set := lookupEnv(f.key); !set && f.alt != "" && f.alt != f.key {
+			if _, altSet := lookupEnv(f.alt); altSet {
+				keep[f.key] = true
+			}
+		}
+	})
+	if err := Process(p.Prefix, p.Spec); err != nil {
+		return err
+	}
+	var err error
+	i := 0
+	var old []reflect.Value
+	walk(p.Prefix, before, func(f field) { old = append(old, f.v) })
+	walk(p.Prefix, v.Elem(), func(f field) {
+		o := old[i]
+		i++
+		if !keep[f.key] || err != nil {
+			return
+		}
+		def, hasDef := f.sf.Tag.Lookup("default")
+		if !hasDef || p.omitted(f.key) {
+			f.v.Set(o)
+			return
+		}
+		if f.v.Kind() == reflect.Bool {
+			b, perr := strconv.ParseBool(def)
+			if perr != nil {
+				err = fmt.Errorf("config: %s: default %q: %w", f.key, def, perr)
+				return
+			}
+			f.v.SetBool(b)
+			return
+		}
+		f.v.Set(reflect.Zero(f.v.Type()))
+		if serr := set(f.v, def); serr != nil {
+			err = fmt.Errorf("config: %s: default %q: %w", f.key, def, serr)
+		}
+	})
+	return err
+}
+
+// ProcessSpec reads one of a binary's specs: a Prefixed from its prefixed variables only, any
+// other (a pointer to an envconfig struct) as Process does without a prefix.
+func ProcessSpec(spec any) error {
+	if p, ok := spec.(Prefixed); ok {
+		return p.Process()
+	}
+	return Process("", spec)
+}

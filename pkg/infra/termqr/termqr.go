@@ -6,15 +6,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image/png"
+	"image"
+	_ "image/jpeg" // WeChat's login QR code is a JPEG
+	_ "image/png"
 	"strings"
 )
 
-// Render reads a QR code PNG (dark modules on a light background) and draws it. The module
+// Render reads a QR code PNG or JPEG (dark modules on a light background) and draws it. The module
 // size is read off the top-left finder pattern, whose top edge is seven modules wide, so any
 // clean rendering of a QR code works, whatever its scale.
 func Render(pngData []byte) (string, error) {
-	img, err := png.Decode(bytes.NewReader(pngData))
+	img, _, err := image.Decode(bytes.NewReader(pngData))
 	if err != nil {
 		return "", fmt.Errorf("termqr: %w", err)
 	}

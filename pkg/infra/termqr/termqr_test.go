@@ -1,6 +1,9 @@
 package termqr
 
 import (
+	"bytes"
+	"image"
+	"image/jpeg"
 	"strings"
 	"testing"
 
@@ -25,9 +28,25 @@ func TestRenderMatchesTheEncoder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// And the same image as a JPEG, the format of WeChat's login QR code.
+		img, _, err := image.Decode(bytes.NewReader(png))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jpg bytes.Buffer
+		if err := jpeg.Encode(&jpg, img, nil); err != nil {
+			t.Fatal(err)
+		}
 		got, err := Render(png)
 		if err != nil {
 			t.Fatal(err)
+		}
+		gotJPEG, err := Render(jpg.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotJPEG != got {
+			t.Errorf("%q at %dpx: the JPEG renders differently from the PNG:\n%s\nwant\n%s", tc.text, tc.size, gotJPEG, got)
 		}
 		// The encoder's bitmap, without its quiet zone, is what Render must have read.
 		bm := q.Bitmap()

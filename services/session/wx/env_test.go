@@ -27,7 +27,7 @@ import (
 
 // env is a running WeChat session.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	e        *engine.Engine
@@ -39,7 +39,7 @@ type env struct {
 // mediaMax is the media limit of the tests.
 const mediaMax = 64 << 10
 
-func start(t *testing.T, mod func(*Config, *sim.Config)) *env {
+func start(t testing.TB, mod func(*Config, *sim.Config)) *env {
 	t.Helper()
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
@@ -107,7 +107,7 @@ func init() {
 }
 
 // waitFor polls a condition the test cannot be told of.
-func waitFor(t *testing.T, what string, ok func() bool) {
+func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !ok() {

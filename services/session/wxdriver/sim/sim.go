@@ -93,9 +93,14 @@ type Sim struct {
 	now       func() time.Time // the clock of the revoke window
 }
 
-// keepSent is how many sends Sent remembers: enough for a test, bounded for a benchmark
-// (media bytes included).
+// keepSent is how many sends Sent remembers: enough for a test, bounded for a benchmark.
 const keepSent = 64
+
+// keepSentBytes bounds the media bytes the remembered sends hold: beyond it the oldest sends
+// keep their media's description but not its bytes, so that a stream of large media (`make
+// bench` sends 100 × 1 MB) is not held 64 times over. The latest send keeps its bytes
+// whatever their size.
+const keepSentBytes = 4 << 20
 
 func init() {
 	wxdriver.Register("sim", "WX_SIM", func(cfg Config, p wxdriver.Params) (wxdriver.Driver, error) { return New(cfg, p) })
@@ -220,7 +225,21 @@ func (s *Sim) Drop() {
 	s.drop = make(chan struct{})
 }
 
-// Sent returns the latest messages the simulated account sent (at most 64), oldest first.
+// trimSentMedia drops the bytes of the oldest sends' media while the sends hold more than
+// keepSentBytes, the latest send's excepted. Callers hold mu.
+func (s *Sim) trimSentMedia() {
+	held := 0
+	for _, d := range s.sent {
+		held += len(d.MediaData)
+	}
+	for i := 0; held > keepSentBytes && i < len(s.sent)-1; i++ {
+		held -= len(s.sent[i].MediaData)
+		s.sent[i].MediaData = nil
+	}
+}
+
+// Sent returns the latest messages the simulated account sent (at most 64), oldest first;
+// the media bytes of the older ones are dropped beyond 4 MB in all (keepSentBytes).
 func (s *Sim) Sent() []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -327,6 +346,7 @@ func (s *Sim) Send(ctx context.Context, m wxdriver.Outgoing) (string, error) {
 		s.sent = slices.Delete(s.sent, 0, 1)
 	}
 	s.sent = append(s.sent, d)
+	s.trimSentMedia()
 	if friend != nil && (s.answerers[friend.Account] || (friend.Account == "" && s.answerers[friend.Name])) {
 		s.answer(*friend, d)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,5 +333,43 @@ func TestAdminRules(t *testing.T) {
 	_, a3, _ := s.Avatar(ctx, pay.ID, "")
 	if !bytes.Equal(a1, a2) || bytes.Equal(a1, a3) {
 		t.Error("avatars are not one per object")
+	}
+}
+
+// The sends it remembers hold at most a few MB of media bytes (a benchmark sends 100 MB), the
+// oldest keeping their description only; the latest keeps its bytes whatever their size.
+func TestSentMediaBytesBounded(t *testing.T) {
+	s := newSim(t, sim.Config{})
+	run(t, s)
+	wang := friendBy(t, s.Roster(), events.Params{"markname": "老王"})
+	send := func(size int) []byte {
+		t.Helper()
+		b := bytes.Repeat([]byte{byte(size)}, size)
+		m := &wxdriver.Media{Meta: wxdriver.MediaMeta{ID: "m:3", Type: "image", Name: "a.jpg", Size: int64(size)},
+			Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+		if _, err := s.Send(context.Background(), wxdriver.Outgoing{Type: wx.FriendMessage, TargetID: wang.ID, Media: m}); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const n = 10
+	var last []byte
+	for range n {
+		last = send(1 << 20)
+	}
+	sent := s.Sent()
+	held := 0
+	for _, d := range sent {
+		held += len(d.MediaData)
+		if d.Media == nil || d.Media.Size != 1<<20 {
+			t.Errorf("a send lost its media's description: %+v", d.Media)
+		}
+	}
+	if len(sent) != n || held > 4<<20 || !bytes.Equal(sent[n-1].MediaData, last) {
+		t.Errorf("%d sends hold %d bytes of media (latest %d bytes), want %d sends, at most 4 MB, the latest whole", len(sent), held, len(sent[n-1].MediaData), n)
+	}
+	big := send(6 << 20)
+	if got := s.Sent(); !bytes.Equal(got[len(got)-1].MediaData, big) {
+		t.Errorf("the latest send, 6 MB, kept %d bytes", len(got[len(got)-1].MediaData))
 	}
 }
