@@ -116,7 +116,7 @@ func (r *Reporter) mediaStore(ctx context.Context) (*media.Store, error) {
 	}
 	cfg := r.cfg.Config
 	cfg.Dir = "" // the reporter only reads by id: no local files, whatever MEDIA_DIR says
-	m, err := media.Open(ctx, r.js, r.subj.MediaBucket(), cfg)
+	m, err := media.Bind(ctx, r.js, r.subj.MediaBucket(), cfg)
 	if err != nil {
 		return nil, err
 	}

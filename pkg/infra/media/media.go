@@ -179,6 +179,29 @@ type Store struct {
 // cfg's when they differ (every service that opens a bucket should have the same MEDIA_*).
 // Zero fields of cfg take their defaults.
 func Open(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config) (*Store, error) {
+	return open(ctx, js, bucket, cfg, bind)
+}
+
+// Bind binds an existing bucket as it is, for a service that only reads media by id (the
+// reporter): it neither creates the bucket nor changes its TTL or replicas, so the reader's
+// MEDIA_TTL and MEDIA_REPLICAS cannot undo the writers' and its NATS user needs no right to
+// change streams. ErrNotFound: no bucket yet (nothing was ever stored).
+func Bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config) (*Store, error) {
+	return open(ctx, js, bucket, cfg, func(ctx context.Context, js jetstream.JetStream, bucket string, _ Config) (jetstream.ObjectStore, error) {
+		obs, err := js.ObjectStore(ctx, bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			return nil, fmt.Errorf("media: bucket %s: %w", bucket, ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("media: bucket %s: %w", bucket, err)
+		}
+		return obs, nil
+	})
+}
+
+type binder func(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config) (jetstream.ObjectStore, error)
+
+func open(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config, bind binder) (*Store, error) {
 	config.Defaults(&cfg)
 	s := &Store{cfg: cfg, max: cfg.MaxBytes}
 	if s.max < 0 {

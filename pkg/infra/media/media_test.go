@@ -319,6 +319,41 @@ func TestOpenBindsAndUpdates(t *testing.T) {
 	}
 }
 
+// Bind is a reader's: it finds no bucket where none was made, and binds an existing one as it
+// is, whatever its own MEDIA_TTL says.
+func TestBindLeavesTheBucket(t *testing.T) {
+	srv := natstest.Start(t)
+	js, err := jetstream.New(natstest.Connect(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := Bind(ctx, js, "WX_MEDIA", Config{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Bind before any bucket: %v, want ErrNotFound", err)
+	}
+	if _, err := js.ObjectStore(ctx, "WX_MEDIA"); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("Bind made the bucket: %v", err)
+	}
+	w, err := Open(ctx, js, "WX_MEDIA", Config{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Put(ctx, "a", bytes.NewReader([]byte("shared")), PutHint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Bind(ctx, js, "WX_MEDIA", Config{TTL: 5 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := r.Bytes(ctx, m.ID); err != nil || string(got) != "shared" {
+		t.Fatalf("reader: %q, %v", got, err)
+	}
+	if st, err := r.obs.Status(ctx); err != nil || st.TTL() != time.Hour {
+		t.Fatalf("TTL %v (%v), want the writer's 1h kept", st.TTL(), err)
+	}
+}
+
 func TestMediaBucket(t *testing.T) {
 	for prefix, want := range map[string]string{"": "QQ_MEDIA", "qq": "QQ_MEDIA", "wx": "WX_MEDIA", "qq.acct-1": "QQ_ACCT_1_MEDIA"} {
 		if got := (events.Subjects{Prefix: prefix}).MediaBucket(); got != want {
