@@ -27,11 +27,39 @@ func (w *Platform) QRCode(path string, img []byte) { w.e.QRCode(path, img) }
 // LoggedIn installs the roster (the ids of this login), publishes login [1] after a QR scan or
 // [0], and moves to running.
 func (w *Platform) LoggedIn(r *wxroster.Roster, scanned bool) {
+	// Mojo-Weixin reported the roster it had just loaded as update_user, update_friend and
+	// update_group [obj, obj, ...]; encoded before the roster is shared, then published before
+	// login, as the loading comes before the login.
+	updates := w.updateEvents(r)
 	w.e.Lock()
 	w.ro = r
 	w.e.Unlock()
 	w.log.Info("logged in", "user", r.User.Name, "id", r.User.ID, "friends", len(r.Friends), "groups", len(r.Groups), "scanned", scanned)
+	for _, ev := range updates {
+		if err := w.e.PublishItem(ev, engine.NextEventID()); err != nil {
+			w.log.Warn("update event not stored", "event", ev.Name, "err", err)
+		}
+	}
 	w.e.LoggedIn(scanned)
+}
+
+// updateEvents are update_user, update_friend and update_group of a roster just loaded; one
+// that does not encode is logged and left out.
+func (w *Platform) updateEvents(r *wxroster.Roster) []*events.Event {
+	var out []*events.Event
+	for _, build := range []func() (*events.Event, error){
+		func() (*events.Event, error) { return wx.UpdateUserEvent(r.User) },
+		func() (*events.Event, error) { return wx.UpdateFriendEvent(r.Friends) },
+		func() (*events.Event, error) { return wx.UpdateGroupEvent(r.Groups) },
+	} {
+		ev, err := build()
+		if err != nil {
+			w.log.Error("update event", "err", err)
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 // unknown is the error for an id the roster does not know.

@@ -1,9 +1,12 @@
 package wx
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
@@ -163,6 +166,57 @@ func TestCheckEventItems(t *testing.T) {
 	for _, n := range []string{events.EventLogin, events.EventStateChange, events.EventInputQRCode} {
 		if seen[n] {
 			t.Errorf("check_event handed out %s", n)
+		}
+	}
+}
+
+// A login reports the roster it loaded, as Mojo-Weixin did: update_user [user], update_friend
+// [friend, ...] and update_group [group with its members, ...], stored before login.
+func TestUpdateEventsAtLogin(t *testing.T) {
+	v := start(t, nil)
+	ro := v.ro()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	subj := v.e.Subjects()
+	names := []string{wx.EventUpdateUser, wx.EventUpdateFriend, wx.EventUpdateGroup, events.EventLogin}
+	var filter []string
+	for _, n := range names {
+		filter = append(filter, subj.Event(n))
+	}
+	cons, err := v.js.OrderedConsumer(ctx, subj.Stream(), jetstream.OrderedConsumerConfig{FilterSubjects: filter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		m, err := cons.Next(jetstream.FetchContext(ctx))
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", name, err)
+		}
+		var ev struct {
+			Event  string            `json:"event"`
+			Params []json.RawMessage `json:"params"`
+		}
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Event != name {
+			t.Fatalf("got %s, want %s next (update_* before login)", ev.Event, name)
+		}
+		switch name {
+		case wx.EventUpdateUser:
+			var u wx.User
+			if len(ev.Params) != 1 || json.Unmarshal(ev.Params[0], &u) != nil || u.ID != ro.User.ID {
+				t.Errorf("update_user %s, want [the user %s]", m.Data(), ro.User.ID)
+			}
+		case wx.EventUpdateFriend:
+			if len(ev.Params) != len(ro.Friends) {
+				t.Errorf("update_friend has %d friends, want %d", len(ev.Params), len(ro.Friends))
+			}
+		case wx.EventUpdateGroup:
+			var g wx.Group
+			if len(ev.Params) != len(ro.Groups) || json.Unmarshal(ev.Params[0], &g) != nil || len(g.Member) == 0 {
+				t.Errorf("update_group %.300s, want %d groups with their members", m.Data(), len(ro.Groups))
+			}
 		}
 	}
 }
