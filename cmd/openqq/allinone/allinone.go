@@ -112,6 +112,12 @@ var mediaVars = func() []string {
 // wxAccount completes the WeChat account's configuration from the rest: its platform, one
 // subject prefix for its session, reporter, poller and the gateway's /openwx (WX_SUBJECT_PREFIX,
 // "wx" by default), and the process's log level.
+// qqAccount makes the first account QQ's, whatever PLATFORM says: the all-in-one's accounts are
+// one of each platform, and the WeChat one has its own WX_ settings.
+func (c *Config) qqAccount() {
+	c.Session.Platform, c.Reporter.Platform, c.Poller.Platform = events.PlatformQQ, events.PlatformQQ, events.PlatformQQ
+}
+
 func (c *Config) wxAccount() error {
 	w := &c.WX
 	w.Session.Platform = WXPlatform
@@ -158,6 +164,7 @@ type account struct {
 // reach the sessions; then the sessions, which store their last words; then the reporters,
 // once they have delivered them (within POST_DRAIN_TIMEOUT); the NATS server stops last.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	cfg.qqAccount()
 	if cfg.WX.Enabled {
 		if err := cfg.wxAccount(); err != nil {
 			return err

@@ -281,6 +281,7 @@ func TestWXConfigFromEnv(t *testing.T) {
 	if !cfg.WX.Enabled {
 		t.Fatal("WX_ENABLED defaults to false")
 	}
+	cfg.qqAccount()
 	if err := cfg.wxAccount(); err != nil {
 		t.Fatal(err)
 	}
