@@ -27,32 +27,23 @@ import (
 
 // Run runs the conformance suite against the drivers h makes.
 func Run(t *testing.T, h Harness) {
-	tests := []struct {
-		name string
-		f    func(t *testing.T, h Harness)
-	}{
-		{"Login", testLogin},
-		{"RosterHandedOver", testRosterHandedOver},
-		{"Receive", testReceive},
-		{"Send", testSend},
-		{"SendFails", testSendFails},
-		{"Mute", testMute},
-		{"Kick", testKick},
-		{"RosterChanges", testRosterChanges},
-		{"LostConnection", testLostConnection},
-		{"CancelAndLogInAgain", testCancelAndLogInAgain},
-		{"Concurrent", testConcurrent},
-		{"Capability/Requests", testRequests},
-		{"Capability/SentElsewhere", testSentElsewhere},
-		{"Capability/Properties", testProperties},
-		{"Capability/Injection", testInjection},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.f(t, h)
-		})
-	}
+	conformance.RunAll(t, h, []conformance.Test[Harness]{
+		{Name: "Login", F: testLogin},
+		{Name: "RosterHandedOver", F: testRosterHandedOver},
+		{Name: "Receive", F: testReceive},
+		{Name: "Send", F: testSend},
+		{Name: "SendFails", F: testSendFails},
+		{Name: "Mute", F: testMute},
+		{Name: "Kick", F: testKick},
+		{Name: "RosterChanges", F: testRosterChanges},
+		{Name: "LostConnection", F: testLostConnection},
+		{Name: "CancelAndLogInAgain", F: testCancelAndLogInAgain},
+		{Name: "Concurrent", F: testConcurrent},
+		{Name: "Capability/Requests", F: testRequests},
+		{Name: "Capability/SentElsewhere", F: testSentElsewhere},
+		{Name: "Capability/Properties", F: testProperties},
+		{Name: "Capability/Injection", F: testInjection},
+	})
 }
 
 // rig is a driver running against its account, as the session runs it: a Run that ends with

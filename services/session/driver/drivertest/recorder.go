@@ -57,9 +57,7 @@ func (r *recorder) Change(_ context.Context, c driver.Change) error {
 func (r *recorder) Sent(_ context.Context, m driver.SentMessage) (int64, error) {
 	var id int64
 	r.Note(func() {
-		if !r.caps.SentElsewhere {
-			r.Violate("Sent called, but SentElsewhere is not declared")
-		}
+		r.Undeclared(r.caps.SentElsewhere, "Sent", "SentElsewhere")
 		r.sent = append(r.sent, m)
 		id = r.nextID
 		r.nextID++
@@ -69,9 +67,7 @@ func (r *recorder) Sent(_ context.Context, m driver.SentMessage) (int64, error) 
 
 func (r *recorder) ChangeProperty(_ context.Context, c driver.PropertyChange) error {
 	r.Note(func() {
-		if !r.caps.Properties {
-			r.Violate("ChangeProperty called, but Properties is not declared")
-		}
+		r.Undeclared(r.caps.Properties, "ChangeProperty", "Properties")
 		r.props = append(r.props, c)
 	})
 	return nil

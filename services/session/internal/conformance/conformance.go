@@ -63,6 +63,14 @@ func (r *Recorder[R]) Violate(format string, args ...any) {
 	r.Violations = append(r.Violations, fmt.Sprintf(format, args...))
 }
 
+// Undeclared notes the report call of a capability the driver did not declare; call it
+// inside Note.
+func (r *Recorder[R]) Undeclared(declared bool, call, capability string) {
+	if !declared {
+		r.Violate("%s called, but %s is not declared", call, capability)
+	}
+}
+
 // State is the Sink's State.
 func (r *Recorder[R]) State(s events.State) { r.Note(func() { r.States = append(r.States, s) }) }
 
@@ -304,5 +312,21 @@ func (c Concurrency[In]) Check(t *testing.T) {
 	}
 	if n, want := c.Sent(), c.Workers*c.Each; n < want {
 		t.Errorf("%d sends reached the far side, want %d", n, want)
+	}
+}
+
+// Test is one check of a suite, run against the drivers a harness H makes.
+type Test[H any] struct {
+	Name string
+	F    func(t *testing.T, h H)
+}
+
+// RunAll runs each test in a parallel subtest: each makes its own driver and account.
+func RunAll[H any](t *testing.T, h H, tests []Test[H]) {
+	for _, tc := range tests {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			tc.F(t, h)
+		})
 	}
 }

@@ -66,9 +66,7 @@ func (r *recorder) Change(_ context.Context, c wxdriver.Change) error {
 func (r *recorder) Sent(_ context.Context, m wxdriver.SentMessage) (string, error) {
 	var id string
 	r.Note(func() {
-		if !r.caps.SentElsewhere {
-			r.Violate("Sent called, but SentElsewhere is not declared")
-		}
+		r.Undeclared(r.caps.SentElsewhere, "Sent", "SentElsewhere")
 		r.sent = append(r.sent, m)
 		id = fmt.Sprint("wxdrivertest-", r.nextID)
 		r.nextID++
@@ -78,9 +76,7 @@ func (r *recorder) Sent(_ context.Context, m wxdriver.SentMessage) (string, erro
 
 func (r *recorder) ChangeProperty(_ context.Context, c wxdriver.PropertyChange) error {
 	r.Note(func() {
-		if !r.caps.Properties {
-			r.Violate("ChangeProperty called, but Properties is not declared")
-		}
+		r.Undeclared(r.caps.Properties, "ChangeProperty", "Properties")
 		r.props = append(r.props, c)
 	})
 	return nil
@@ -88,9 +84,7 @@ func (r *recorder) ChangeProperty(_ context.Context, c wxdriver.PropertyChange) 
 
 func (r *recorder) FriendRequest(_ context.Context, fr wx.FriendRequest) error {
 	r.Note(func() {
-		if !r.caps.FriendRequests {
-			r.Violate("FriendRequest called, but FriendRequests is not declared")
-		}
+		r.Undeclared(r.caps.FriendRequests, "FriendRequest", "FriendRequests")
 		r.requests = append(r.requests, fr)
 	})
 	return nil
