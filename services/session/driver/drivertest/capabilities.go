@@ -8,18 +8,14 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/internal/conformance"
 )
 
 // account returns the rig's account as A, the account interface of a declared capability,
 // or fails: a declared capability must be testable.
 func account[A any](t *testing.T, r *rig, capability string) A {
 	t.Helper()
-	a, ok := r.acc.(A)
-	if !ok {
-		var zero *A
-		t.Fatalf("drivertest: the driver declares %s, but the harness's Account (%T) is no %T", capability, r.acc, zero)
-	}
-	return a
+	return conformance.Account[A](t, "drivertest", r.acc, capability)
 }
 
 // Requests: friend and group requests are published with a flag, and answered through it
@@ -28,16 +24,14 @@ func account[A any](t *testing.T, r *rig, capability string) A {
 // which refuses it).
 func testRequests(t *testing.T, h Harness) {
 	r := open(t, h)
-	if r.caps.Requests == nil {
-		t.Skip("capability Requests not declared")
-	}
+	conformance.Require(t, r.caps.Requests != nil, "Requests")
 	r.start(t)
 	acc := account[RequestAccount](t, r, "Requests")
 	ctx := context.Background()
 
 	acc.FriendRequest(t, r.fx.Stranger, "drivertest: 加个好友")
 	var fr events.FriendRequest
-	r.rec.wait(t, "friend_request published", func() bool {
+	r.rec.Wait(t, "friend_request published", func() bool {
 		i := slices.IndexFunc(r.rec.published, func(p published) bool { return p.name == events.EventFriendRequest })
 		if i >= 0 && len(r.rec.published[i].params) == 1 {
 			fr, _ = r.rec.published[i].params[0].(events.FriendRequest)
@@ -59,7 +53,7 @@ func testRequests(t *testing.T, h Harness) {
 
 	acc.GroupRequest(t, r.fx.Group, r.fx.Stranger, "drivertest: 让我进群")
 	var gr events.GroupRequest
-	r.rec.wait(t, "group_request published", func() bool {
+	r.rec.Wait(t, "group_request published", func() bool {
 		i := slices.IndexFunc(r.rec.published, func(p published) bool { return p.name == events.EventGroupRequest })
 		if i >= 0 && len(r.rec.published[i].params) == 1 {
 			gr, _ = r.rec.published[i].params[0].(events.GroupRequest)
@@ -81,9 +75,7 @@ func testRequests(t *testing.T, h Harness) {
 // driver's own sends are not reported again.
 func testSentElsewhere(t *testing.T, h Harness) {
 	r := open(t, h)
-	if !r.caps.SentElsewhere {
-		t.Skip("capability SentElsewhere not declared")
-	}
+	conformance.Require(t, r.caps.SentElsewhere, "SentElsewhere")
 	r.start(t)
 	acc := account[SentElsewhereAccount](t, r, "SentElsewhere")
 	own := driver.Outgoing{Type: events.FriendMessage, TargetID: r.fx.Friend, Content: "drivertest: from the API"}
@@ -96,13 +88,13 @@ func testSentElsewhere(t *testing.T, h Harness) {
 	}
 	for _, m := range ms {
 		acc.SendElsewhere(t, m)
-		r.rec.wait(t, m.Type+" sent elsewhere reported", func() bool {
+		r.rec.Wait(t, m.Type+" sent elsewhere reported", func() bool {
 			return slices.ContainsFunc(r.rec.sent, func(got driver.SentMessage) bool {
 				return got.Type == m.Type && got.TargetID == m.TargetID && got.GroupID == m.GroupID && got.Content == m.Content
 			})
 		})
 	}
-	r.rec.snapshot(func() {
+	r.rec.Snapshot(func() {
 		for _, got := range r.rec.sent {
 			if got.Content == own.Content {
 				t.Errorf("the driver's own send was reported as sent elsewhere: %+v", got)
@@ -114,14 +106,12 @@ func testSentElsewhere(t *testing.T, h Harness) {
 // Properties: a member's new card is reported as a property change.
 func testProperties(t *testing.T, h Harness) {
 	r := open(t, h)
-	if !r.caps.Properties {
-		t.Skip("capability Properties not declared")
-	}
+	conformance.Require(t, r.caps.Properties, "Properties")
 	r.start(t)
 	acc := account[PropertyAccount](t, r, "Properties")
 	want := driver.PropertyChange{GroupID: r.fx.Group, MemberID: r.fx.Member, Property: driver.PropertyCard, New: "drivertest 新名片"}
 	acc.SetCard(t, want.GroupID, want.MemberID, want.New)
-	r.rec.wait(t, "card change reported", func() bool { return slices.Contains(r.rec.props, want) })
+	r.rec.Wait(t, "card change reported", func() bool { return slices.Contains(r.rec.props, want) })
 }
 
 // Injection: an injected message is reported and its id returned; a refusal is an
@@ -129,9 +119,7 @@ func testProperties(t *testing.T, h Harness) {
 func testInjection(t *testing.T, h Harness) {
 	r := open(t, h)
 	inj := r.caps.Injector
-	if inj == nil {
-		t.Skip("capability Injector not declared")
-	}
+	conformance.Require(t, inj != nil, "Injector")
 	r.start(t)
 	ctx := context.Background()
 	in := events.Injection{Type: events.FriendMessage, SenderID: r.fx.Friend, Content: "drivertest: injected"}
@@ -140,7 +128,7 @@ func testInjection(t *testing.T, h Harness) {
 		t.Fatalf("Inject(%+v): %v", in, err)
 	}
 	var got int64
-	r.rec.snapshot(func() {
+	r.rec.Snapshot(func() {
 		for i, m := range r.rec.received {
 			if m.Content == in.Content && m.SenderID == in.SenderID {
 				got = r.rec.ids[i]

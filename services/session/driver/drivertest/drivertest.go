@@ -17,42 +17,33 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/internal/conformance"
 )
 
 // Run runs the conformance suite against the drivers h makes.
 func Run(t *testing.T, h Harness) {
-	tests := []struct {
-		name string
-		f    func(t *testing.T, h Harness)
-	}{
-		{"Login", testLogin},
-		{"RosterHandedOver", testRosterHandedOver},
-		{"Receive", testReceive},
-		{"Send", testSend},
-		{"SendFails", testSendFails},
-		{"Mute", testMute},
-		{"Kick", testKick},
-		{"RosterChanges", testRosterChanges},
-		{"LostConnection", testLostConnection},
-		{"CancelAndLogInAgain", testCancelAndLogInAgain},
-		{"Concurrent", testConcurrent},
-		{"Capability/Requests", testRequests},
-		{"Capability/SentElsewhere", testSentElsewhere},
-		{"Capability/Properties", testProperties},
-		{"Capability/Injection", testInjection},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.f(t, h)
-		})
-	}
+	conformance.RunAll(t, h, []conformance.Test[Harness]{
+		{Name: "Login", F: testLogin},
+		{Name: "RosterHandedOver", F: testRosterHandedOver},
+		{Name: "Receive", F: testReceive},
+		{Name: "Send", F: testSend},
+		{Name: "SendFails", F: testSendFails},
+		{Name: "Mute", F: testMute},
+		{Name: "Kick", F: testKick},
+		{Name: "RosterChanges", F: testRosterChanges},
+		{Name: "LostConnection", F: testLostConnection},
+		{Name: "CancelAndLogInAgain", F: testCancelAndLogInAgain},
+		{Name: "Concurrent", F: testConcurrent},
+		{Name: "Capability/Requests", F: testRequests},
+		{Name: "Capability/SentElsewhere", F: testSentElsewhere},
+		{Name: "Capability/Properties", F: testProperties},
+		{Name: "Capability/Injection", F: testInjection},
+	})
 }
 
 // rig is a driver running against its account, as the session runs it: a Run that ends with
@@ -63,9 +54,7 @@ type rig struct {
 	fx   Fixture
 	caps driver.Capabilities
 	rec  *recorder
-
-	cancel context.CancelFunc
-	done   chan error // what the last Run returned once ctx ended, or a fatal error
+	run  conformance.Runner
 }
 
 // open makes a driver and its account, without running it. The check that no undeclared
@@ -78,13 +67,8 @@ func open(t *testing.T, h Harness) *rig {
 	}
 	caps := d.Capabilities()
 	r := &rig{d: d, acc: acc, fx: acc.Fixture(), caps: caps, rec: newRecorder(caps)}
-	t.Cleanup(func() {
-		r.rec.snapshot(func() {
-			for _, v := range r.rec.violations {
-				t.Errorf("drivertest: %s", v)
-			}
-		})
-	})
+	r.run = conformance.Runner{Prefix: "drivertest", Fatal: driver.ErrFatal, Run: func(ctx context.Context) error { return d.Run(ctx, r.rec) }}
+	r.rec.CheckViolations(t)
 	return r
 }
 
@@ -99,46 +83,8 @@ func start(t *testing.T, h Harness) *rig {
 // start runs the driver and waits for its first login.
 func (r *rig) start(t *testing.T) {
 	t.Helper()
-	r.run(t)
+	r.run.Start(t)
 	r.rec.login(t, 1)
-}
-
-// run calls Run in the background until the test ends, and checks then that Run returns nil
-// once its context ends.
-func (r *rig) run(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	r.cancel, r.done = cancel, done
-	go func() {
-		for {
-			err := r.d.Run(ctx, r.rec)
-			if ctx.Err() != nil || errors.Is(err, driver.ErrFatal) {
-				done <- err
-				return
-			}
-			t.Logf("drivertest: Run ended (%v); calling it again, as the session does", err)
-		}
-	}()
-	t.Cleanup(func() { r.stop(t) })
-}
-
-// stop cancels Run's context and waits for it to return nil.
-func (r *rig) stop(t *testing.T) {
-	t.Helper()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("drivertest: Run returned %v after its context ended, want nil", err)
-		}
-	case <-time.After(waitFor):
-		t.Errorf("drivertest: Run did not return within %s of its context ending", waitFor)
-	}
 }
 
 // States a login may go through before running, in their order; loading ("peer away") may
@@ -148,37 +94,15 @@ var loginOrder = []events.State{events.StateScaning, events.StateConfirming, eve
 // checkLoginStates checks the states reported before a login's running.
 func checkLoginStates(t *testing.T, states []events.State) {
 	t.Helper()
-	last := -1
-	for _, s := range states {
-		if s == events.StateLoading {
-			continue
-		}
-		i := slices.Index(loginOrder, s)
-		if i < 0 {
-			t.Errorf("state %q reported while logging in; a driver reports only %v and loading: %v", s, loginOrder, states)
-			return
-		}
-		if i <= last {
-			t.Errorf("states out of order while logging in: %v, want a subsequence of %v", states, loginOrder)
-			return
-		}
-		last = i
-	}
+	conformance.CheckLoginStates(t, states, loginOrder, events.StateLoading)
 }
 
 // Login: the states before running, the QR code if any, the roster handed over with the
 // fixture's ids in it, and capabilities that stay put.
 func testLogin(t *testing.T, h Harness) {
 	r := start(t, h)
-	var (
-		states []events.State
-		qrs    [][]byte
-		ro     = r.rec.login(t, 1)
-	)
-	r.rec.snapshot(func() {
-		i := slices.Index(r.rec.states, events.StateRunning)
-		states, qrs = slices.Clone(r.rec.states[:i]), slices.Clone(r.rec.qrcodes)
-	})
+	ro := r.rec.login(t, 1)
+	states, qrs := r.rec.FirstLogin()
 	checkLoginStates(t, states)
 	if slices.Contains(states, events.StateScaning) && len(qrs) == 0 {
 		t.Error("scaning reported without a QR code")
@@ -246,7 +170,7 @@ func matches(got, in driver.Incoming) bool {
 func (r *rig) waitReceived(t *testing.T, in driver.Incoming) {
 	t.Helper()
 	var got driver.Incoming
-	r.rec.wait(t, fmt.Sprintf("%s %q reported", in.Type, in.Content), func() bool {
+	r.rec.Wait(t, fmt.Sprintf("%s %q reported", in.Type, in.Content), func() bool {
 		i := slices.IndexFunc(r.rec.received, func(g driver.Incoming) bool { return matches(g, in) })
 		if i >= 0 {
 			got = r.rec.received[i]
@@ -386,7 +310,7 @@ func testRosterChanges(t *testing.T, h Harness) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r.acc.Change(t, c.c)
-			r.rec.wait(t, c.c.Kind+" reported", func() bool {
+			r.rec.Wait(t, c.c.Kind+" reported", func() bool {
 				return slices.ContainsFunc(r.rec.changes, func(got driver.Change) bool { return got.Kind == c.c.Kind && c.is(got) })
 			})
 		})
@@ -398,13 +322,10 @@ func testRosterChanges(t *testing.T, h Harness) {
 // delivers again.
 func testLostConnection(t *testing.T, h Harness) {
 	r := start(t, h)
-	var before int
-	r.rec.snapshot(func() { before = len(r.rec.states) })
+	before := r.rec.NumStates()
 	r.acc.Drop(t)
 	r.rec.login(t, 2)
-	var states []events.State
-	r.rec.snapshot(func() { states = slices.Clone(r.rec.states[before:]) })
-	checkLoginStates(t, states[:slices.Index(states, events.StateRunning)])
+	checkLoginStates(t, r.rec.StatesBeforeRunning(before))
 	in := driver.Incoming{Type: events.FriendMessage, SenderID: r.fx.Friend, Content: "drivertest: after the drop"}
 	r.acc.Receive(t, in)
 	r.waitReceived(t, in)
@@ -421,11 +342,11 @@ func testCancelAndLogInAgain(t *testing.T, h Harness) {
 	if err := r.d.Kick(context.Background(), r.fx.Group, []int64{r.fx.Member}); err != nil {
 		t.Fatalf("Kick: %v", err)
 	}
-	r.stop(t)
+	r.run.Stop(t)
 	if t.Failed() {
 		return
 	}
-	r.run(t)
+	r.run.Start(t)
 	ro := r.rec.login(t, 2)
 	if g := ro.Group(r.fx.Group); g != nil && slices.ContainsFunc(g.Member, func(m events.GroupMember) bool { return m.ID == r.fx.Member }) {
 		t.Error("the new login's roster has the member kicked before it again")
@@ -445,40 +366,27 @@ func testConcurrent(t *testing.T, h Harness) {
 		{Type: events.GroupMessage, TargetID: fx.Group},
 		{Type: events.SessMessage, TargetID: fx.Member, GroupID: fx.Group},
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*each)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				ctx := context.Background()
-				out := outs[(w+i)%len(outs)]
-				out.Content = fmt.Sprintf("drivertest: worker %d, send %d", w, i)
-				if err := r.d.Send(ctx, out); err != nil {
-					errs <- fmt.Errorf("send %+v: %w", out, err)
-				}
-				if i%4 == 0 {
-					if err := r.d.Mute(ctx, fx.Group, []int64{fx.Member}, time.Minute); err != nil {
-						errs <- fmt.Errorf("mute: %w", err)
-					}
+	conformance.Concurrency[driver.Incoming]{
+		Workers: workers, Each: each,
+		Work: func(ctx context.Context, w, i int) (errs []error) {
+			out := outs[(w+i)%len(outs)]
+			out.Content = fmt.Sprintf("drivertest: worker %d, send %d", w, i)
+			if err := r.d.Send(ctx, out); err != nil {
+				errs = append(errs, fmt.Errorf("send %+v: %w", out, err))
+			}
+			if i%4 == 0 {
+				if err := r.d.Mute(ctx, fx.Group, []int64{fx.Member}, time.Minute); err != nil {
+					errs = append(errs, fmt.Errorf("mute: %w", err))
 				}
 			}
-		})
-	}
-	var ins []driver.Incoming
-	for i := range each {
-		in := driver.Incoming{Type: events.FriendMessage, SenderID: fx.Friend, Content: fmt.Sprintf("drivertest: incoming %d", i)}
-		r.acc.Receive(t, in)
-		ins = append(ins, in)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	for _, in := range ins {
-		r.waitReceived(t, in)
-	}
-	if n := len(r.acc.Sent(t)); n < workers*each {
-		t.Errorf("%d sends reached the far side, want %d", n, workers*each)
-	}
+			return errs
+		},
+		Incoming: func(i int) driver.Incoming {
+			in := driver.Incoming{Type: events.FriendMessage, SenderID: fx.Friend, Content: fmt.Sprintf("drivertest: incoming %d", i)}
+			r.acc.Receive(t, in)
+			return in
+		},
+		Received: func(in driver.Incoming) { r.waitReceived(t, in) },
+		Sent:     func() int { return len(r.acc.Sent(t)) },
+	}.Check(t)
 }

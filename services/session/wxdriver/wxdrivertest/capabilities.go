@@ -8,6 +8,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
+	"github.com/openqq/openqq/services/session/internal/conformance"
 	"github.com/openqq/openqq/services/session/wxdriver"
 )
 
@@ -15,26 +16,19 @@ import (
 // or fails: a declared capability must be testable.
 func account[A any](t *testing.T, r *rig, capability string) A {
 	t.Helper()
-	a, ok := r.acc.(A)
-	if !ok {
-		var zero *A
-		t.Fatalf("wxdrivertest: the driver declares %s, but the harness's Account (%T) is no %T", capability, r.acc, zero)
-	}
-	return a
+	return conformance.Account[A](t, "wxdrivertest", r.acc, capability)
 }
 
 // FriendRequests: a request is reported with an id, the name and words, and a ticket;
 // accepting it makes a friend on the far side (reported as new_friend); accepting again fails.
 func testFriendRequests(t *testing.T, h Harness) {
 	r := open(t, h)
-	if !r.caps.FriendRequests {
-		t.Skip("capability FriendRequests not declared")
-	}
+	conformance.Require(t, r.caps.FriendRequests, "FriendRequests")
 	r.start(t)
 	acc := account[FriendRequestAccount](t, r, "FriendRequests")
 	acc.FriendRequest(t, "wxdrivertest 陌生人", "wxdrivertest: 我是陌生人")
 	var fr wx.FriendRequest
-	r.rec.wait(t, "friend_request reported", func() bool {
+	r.rec.Wait(t, "friend_request reported", func() bool {
 		i := slices.IndexFunc(r.rec.requests, func(q wx.FriendRequest) bool { return q.Displayname == "wxdrivertest 陌生人" })
 		if i >= 0 {
 			fr = r.rec.requests[i]
@@ -61,9 +55,7 @@ func testFriendRequests(t *testing.T, h Harness) {
 // their target and content.
 func testSentElsewhere(t *testing.T, h Harness) {
 	r := open(t, h)
-	if !r.caps.SentElsewhere {
-		t.Skip("capability SentElsewhere not declared")
-	}
+	conformance.Require(t, r.caps.SentElsewhere, "SentElsewhere")
 	r.start(t)
 	acc := account[SentElsewhereAccount](t, r, "SentElsewhere")
 	for _, m := range []wxdriver.SentMessage{
@@ -71,7 +63,7 @@ func testSentElsewhere(t *testing.T, h Harness) {
 		{Type: wx.GroupMessage, GroupID: r.fx.Group, Body: text("wxdrivertest: 手机上发到群")},
 	} {
 		acc.SendElsewhere(t, m)
-		r.rec.wait(t, "sent elsewhere "+m.Content, func() bool {
+		r.rec.Wait(t, "sent elsewhere "+m.Content, func() bool {
 			return slices.ContainsFunc(r.rec.sent, func(s wxdriver.SentMessage) bool {
 				return s.Type == m.Type && s.TargetID == m.TargetID && s.GroupID == m.GroupID && s.Content == m.Content && !s.Time.IsZero()
 			})
@@ -82,14 +74,12 @@ func testSentElsewhere(t *testing.T, h Harness) {
 // Properties: a friend's changed attribute is reported.
 func testProperties(t *testing.T, h Harness) {
 	r := open(t, h)
-	if !r.caps.Properties {
-		t.Skip("capability Properties not declared")
-	}
+	conformance.Require(t, r.caps.Properties, "Properties")
 	r.start(t)
 	acc := account[PropertyAccount](t, r, "Properties")
 	acc.SetFriendProperty(t, r.fx.Friend, wxdriver.PropertySignature, "wxdrivertest 新签名")
 	want := wxdriver.PropertyChange{FriendID: r.fx.Friend, Property: wxdriver.PropertySignature, New: "wxdrivertest 新签名"}
-	r.rec.wait(t, "friend_property_change reported", func() bool { return slices.Contains(r.rec.props, want) })
+	r.rec.Wait(t, "friend_property_change reported", func() bool { return slices.Contains(r.rec.props, want) })
 }
 
 // Injection: the Injector makes the account receive a message and a change, answers with the
@@ -97,9 +87,7 @@ func testProperties(t *testing.T, h Harness) {
 // *events.Status whose code is not 0.
 func testInjection(t *testing.T, h Harness) {
 	r := open(t, h)
-	if r.caps.Injector == nil {
-		t.Skip("capability Injector not declared")
-	}
+	conformance.Require(t, r.caps.Injector != nil, "Injector")
 	r.start(t)
 	ctx := context.Background()
 	inj := r.caps.Injector
@@ -111,7 +99,7 @@ func testInjection(t *testing.T, h Harness) {
 	r.waitReceived(t, wxdriver.Incoming{Type: wx.FriendMessage, SenderID: r.fx.Friend, Body: wxdriver.Body{Format: wx.FormatMedia,
 		Media: &wxdriver.IncomingMedia{Type: wx.MediaImage, Name: "wxdrivertest.png", Mime: "image/png", Data: pixel}}})
 	var ids []string
-	r.rec.snapshot(func() {
+	r.rec.Snapshot(func() {
 		for _, g := range r.rec.received {
 			ids = append(ids, g.id)
 		}

@@ -17,50 +17,41 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
+	"github.com/openqq/openqq/services/session/internal/conformance"
 	"github.com/openqq/openqq/services/session/wxdriver"
 	"github.com/openqq/openqq/services/session/wxroster"
 )
 
 // Run runs the conformance suite against the drivers h makes.
 func Run(t *testing.T, h Harness) {
-	tests := []struct {
-		name string
-		f    func(t *testing.T, h Harness)
-	}{
-		{"Login", testLogin},
-		{"RosterHandedOver", testRosterHandedOver},
-		{"Receive", testReceive},
-		{"Send", testSend},
-		{"SendFails", testSendFails},
-		{"Revoke", testRevoke},
-		{"CreateGroupAndInvite", testCreateGroupAndInvite},
-		{"Kick", testKick},
-		{"SetGroupName", testSetGroupName},
-		{"Stick", testStick},
-		{"SetMarkname", testSetMarkname},
-		{"MakeFriend", testMakeFriend},
-		{"Avatar", testAvatar},
-		{"AdminFails", testAdminFails},
-		{"RosterChanges", testRosterChanges},
-		{"LostConnection", testLostConnection},
-		{"CancelAndLogInAgain", testCancelAndLogInAgain},
-		{"Concurrent", testConcurrent},
-		{"Capability/FriendRequests", testFriendRequests},
-		{"Capability/SentElsewhere", testSentElsewhere},
-		{"Capability/Properties", testProperties},
-		{"Capability/Injection", testInjection},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.f(t, h)
-		})
-	}
+	conformance.RunAll(t, h, []conformance.Test[Harness]{
+		{Name: "Login", F: testLogin},
+		{Name: "RosterHandedOver", F: testRosterHandedOver},
+		{Name: "Receive", F: testReceive},
+		{Name: "Send", F: testSend},
+		{Name: "SendFails", F: testSendFails},
+		{Name: "Revoke", F: testRevoke},
+		{Name: "CreateGroupAndInvite", F: testCreateGroupAndInvite},
+		{Name: "Kick", F: testKick},
+		{Name: "SetGroupName", F: testSetGroupName},
+		{Name: "Stick", F: testStick},
+		{Name: "SetMarkname", F: testSetMarkname},
+		{Name: "MakeFriend", F: testMakeFriend},
+		{Name: "Avatar", F: testAvatar},
+		{Name: "AdminFails", F: testAdminFails},
+		{Name: "RosterChanges", F: testRosterChanges},
+		{Name: "LostConnection", F: testLostConnection},
+		{Name: "CancelAndLogInAgain", F: testCancelAndLogInAgain},
+		{Name: "Concurrent", F: testConcurrent},
+		{Name: "Capability/FriendRequests", F: testFriendRequests},
+		{Name: "Capability/SentElsewhere", F: testSentElsewhere},
+		{Name: "Capability/Properties", F: testProperties},
+		{Name: "Capability/Injection", F: testInjection},
+	})
 }
 
 // rig is a driver running against its account, as the session runs it: a Run that ends with
@@ -71,9 +62,7 @@ type rig struct {
 	caps wxdriver.Capabilities
 	rec  *recorder
 	fx   Fixture // of the first login
-
-	cancel context.CancelFunc
-	done   chan error
+	run  conformance.Runner
 }
 
 // open makes a driver and its account, without running it. The check that no undeclared
@@ -86,13 +75,8 @@ func open(t *testing.T, h Harness) *rig {
 	}
 	caps := d.Capabilities()
 	r := &rig{d: d, acc: acc, caps: caps, rec: newRecorder(caps)}
-	t.Cleanup(func() {
-		r.rec.snapshot(func() {
-			for _, v := range r.rec.violations {
-				t.Errorf("wxdrivertest: %s", v)
-			}
-		})
-	})
+	r.run = conformance.Runner{Prefix: "wxdrivertest", Fatal: wxdriver.ErrFatal, Run: func(ctx context.Context) error { return d.Run(ctx, r.rec) }}
+	r.rec.CheckViolations(t)
 	return r
 }
 
@@ -106,42 +90,9 @@ func start(t *testing.T, h Harness) *rig {
 
 func (r *rig) start(t *testing.T) {
 	t.Helper()
-	r.run(t)
-	r.rec.login(t, 1)
+	r.run.Start(t)
+	r.rec.Login(t, 1)
 	r.fx = r.acc.Fixture(t)
-}
-
-// run calls Run in the background until the test ends, and checks then that Run returns nil
-// once its context ends.
-func (r *rig) run(t *testing.T) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	r.cancel, r.done = cancel, done
-	go func() {
-		for {
-			err := r.d.Run(ctx, r.rec)
-			if ctx.Err() != nil || errors.Is(err, wxdriver.ErrFatal) {
-				done <- err
-				return
-			}
-			t.Logf("wxdrivertest: Run ended (%v); calling it again, as the session does", err)
-		}
-	}()
-	t.Cleanup(func() { r.stop(t) })
-}
-
-// stop cancels Run's context and waits for it to return nil.
-func (r *rig) stop(t *testing.T) {
-	t.Helper()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	if err := <-r.done; err != nil {
-		t.Errorf("wxdrivertest: Run returned %v after its context ended, want nil", err)
-	}
 }
 
 // loginOrder are the states a login may go through before running, in their order;
@@ -150,19 +101,7 @@ var loginOrder = []events.State{events.StateLoading, events.StateScaning, events
 
 func checkLoginStates(t *testing.T, states []events.State) {
 	t.Helper()
-	last := -1
-	for _, s := range states {
-		i := slices.Index(loginOrder, s)
-		if i < 0 {
-			t.Errorf("state %q reported while logging in; a driver reports only %v: %v", s, loginOrder, states)
-			return
-		}
-		if i <= last {
-			t.Errorf("states out of order while logging in: %v, want a subsequence of %v", states, loginOrder)
-			return
-		}
-		last = i
-	}
+	conformance.CheckLoginStates(t, states, loginOrder)
 }
 
 // isImage reports whether b starts as a JPEG or a PNG.
@@ -210,15 +149,10 @@ func checkFixture(t *testing.T, ro *wxroster.Roster, fx Fixture) {
 // capabilities that stay.
 func testLogin(t *testing.T, h Harness) {
 	r := start(t, h)
-	l := r.rec.login(t, 1)
-	var states []events.State
-	var qrs [][]byte
-	r.rec.snapshot(func() {
-		i := slices.Index(r.rec.states, events.StateRunning)
-		states, qrs = slices.Clone(r.rec.states[:i]), slices.Clone(r.rec.qrcodes)
-	})
+	l := r.rec.Login(t, 1)
+	states, qrs := r.rec.FirstLogin()
 	checkLoginStates(t, states)
-	if l.scanned && (!slices.Contains(states, events.StateScaning) || len(qrs) == 0) {
+	if l.Scanned && (!slices.Contains(states, events.StateScaning) || len(qrs) == 0) {
 		t.Errorf("a QR login reported no scaning or no QR code (states %v, %d QR codes)", states, len(qrs))
 	}
 	for i, img := range qrs {
@@ -226,11 +160,11 @@ func testLogin(t *testing.T, h Harness) {
 			t.Errorf("QR code %d is not a JPEG or PNG image", i)
 		}
 	}
-	checkFixture(t, l.ro, r.fx)
-	if l.ro.User.ID == "" || l.ro.User.DisplayName() == wx.UnknownNickname {
-		t.Errorf("the roster's user has no id or no name: %+v", l.ro.User)
+	checkFixture(t, l.Roster, r.fx)
+	if l.Roster.User.ID == "" || l.Roster.User.DisplayName() == wx.UnknownNickname {
+		t.Errorf("the roster's user has no id or no name: %+v", l.Roster.User)
 	}
-	if f := l.ro.Friend(wx.FileHelperID); f == nil || f.Category != wx.CategorySystem {
+	if f := l.Roster.Friend(wx.FileHelperID); f == nil || f.Category != wx.CategorySystem {
 		t.Errorf("the file assistant %q is missing or not a 系统帐号: %+v", wx.FileHelperID, f)
 	}
 	again := r.d.Capabilities()
@@ -243,7 +177,7 @@ func testLogin(t *testing.T, h Harness) {
 // own and still delivers from, and sends to, someone the session removed.
 func testRosterHandedOver(t *testing.T, h Harness) {
 	r := start(t, h)
-	ro := r.rec.login(t, 1).ro
+	ro := r.rec.Login(t, 1).Roster
 	ro.RemoveFriend(r.fx.Friend)
 	ro.RemoveGroup(r.fx.Group)
 	in := wxdriver.Incoming{Type: wx.FriendMessage, SenderID: r.fx.Friend, Body: text("wxdrivertest: still here")}
@@ -292,7 +226,7 @@ func matches(got received, in wxdriver.Incoming) bool {
 func (r *rig) waitReceived(t *testing.T, in wxdriver.Incoming) received {
 	t.Helper()
 	var got received
-	r.rec.wait(t, fmt.Sprintf("%s (%s) %q reported", in.Type, in.Format, in.Content), func() bool {
+	r.rec.Wait(t, fmt.Sprintf("%s (%s) %q reported", in.Type, in.Format, in.Content), func() bool {
 		i := slices.IndexFunc(r.rec.received, func(g received) bool { return matches(g, in) })
 		if i >= 0 {
 			got = r.rec.received[i]
@@ -484,7 +418,7 @@ func testRevoke(t *testing.T, h Harness) {
 func (r *rig) waitChange(t *testing.T, kind string, is func(wxdriver.Change) bool) wxdriver.Change {
 	t.Helper()
 	var got wxdriver.Change
-	r.rec.wait(t, kind+" reported", func() bool {
+	r.rec.Wait(t, kind+" reported", func() bool {
 		i := slices.IndexFunc(r.rec.changes, func(c wxdriver.Change) bool { return c.Kind == kind && is(c) })
 		if i >= 0 {
 			got = r.rec.changes[i]
@@ -541,7 +475,7 @@ func (r *rig) waitProperty(t *testing.T, want wxdriver.PropertyChange) {
 	if !r.caps.Properties {
 		return
 	}
-	r.rec.wait(t, want.Kind()+" "+want.Property+" reported", func() bool { return slices.Contains(r.rec.props, want) })
+	r.rec.Wait(t, want.Kind()+" "+want.Property+" reported", func() bool { return slices.Contains(r.rec.props, want) })
 }
 
 // SetGroupName: the far side's group has the new name.
@@ -688,16 +622,13 @@ func testRosterChanges(t *testing.T, h Harness) {
 // same.
 func testLostConnection(t *testing.T, h Harness) {
 	r := start(t, h)
-	var before int
-	r.rec.snapshot(func() { before = len(r.rec.states) })
+	before := r.rec.NumStates()
 	r.acc.Drop(t)
-	l := r.rec.login(t, 2)
-	var states []events.State
-	r.rec.snapshot(func() { states = slices.Clone(r.rec.states[before:]) })
-	checkLoginStates(t, states[:slices.Index(states, events.StateRunning)])
+	l := r.rec.Login(t, 2)
+	checkLoginStates(t, r.rec.StatesBeforeRunning(before))
 	fx := r.acc.Fixture(t)
-	checkFixture(t, l.ro, fx)
-	if !l.scanned && fx != r.fx {
+	checkFixture(t, l.Roster, fx)
+	if !l.Scanned && fx != r.fx {
 		t.Errorf("the ids changed on a login without a QR scan: %+v, then %+v", r.fx, fx)
 	}
 	in := wxdriver.Incoming{Type: wx.FriendMessage, SenderID: fx.Friend, Body: text("wxdrivertest: after the drop")}
@@ -717,30 +648,30 @@ func testCancelAndLogInAgain(t *testing.T, h Harness) {
 	if err := r.d.Kick(ctx, r.fx.Group, []string{r.fx.Member}); err != nil {
 		t.Fatalf("Kick: %v", err)
 	}
-	r.stop(t)
+	r.run.Stop(t)
 	if t.Failed() {
 		return
 	}
 	if _, err := r.d.Send(ctx, wxdriver.Outgoing{Type: wx.FriendMessage, TargetID: r.fx.Friend, Content: "wxdrivertest: logged out"}); err == nil {
 		t.Error("a send while not logged in succeeded")
 	}
-	r.run(t)
-	l := r.rec.login(t, 2)
-	if !l.scanned {
+	r.run.Start(t)
+	l := r.rec.Login(t, 2)
+	if !l.Scanned {
 		t.Fatal("the new login after a cancel says no QR code was scanned")
 	}
 	fx := r.acc.Fixture(t)
-	checkFixture(t, l.ro, fx)
+	checkFixture(t, l.Roster, fx)
 	if fx.Friend == r.fx.Friend || fx.Group == r.fx.Group {
 		t.Errorf("the ids did not change at the new QR login: %+v", fx)
 	}
-	if l.ro.Friend(r.fx.Friend) != nil || l.ro.Group(r.fx.Group) != nil {
+	if l.Roster.Friend(r.fx.Friend) != nil || l.Roster.Group(r.fx.Group) != nil {
 		t.Error("the new roster still has the old ids")
 	}
 	if _, err := r.d.Send(ctx, wxdriver.Outgoing{Type: wx.FriendMessage, TargetID: r.fx.Friend, Content: "wxdrivertest: old id"}); err == nil {
 		t.Error("a send to an id of the previous login succeeded")
 	}
-	if g := l.ro.Group(fx.Group); g != nil && len(g.Member) != len(r.rec.login(t, 1).ro.Group(r.fx.Group).Member)-1 {
+	if g := l.Roster.Group(fx.Group); g != nil && len(g.Member) != len(r.rec.Login(t, 1).Roster.Group(r.fx.Group).Member)-1 {
 		t.Errorf("the new login's group has %d members; the kicked one is back?", len(g.Member))
 	}
 	in := wxdriver.Incoming{Type: wx.FriendMessage, SenderID: fx.Friend, Body: text("wxdrivertest: after the new login")}
@@ -753,45 +684,32 @@ func testConcurrent(t *testing.T, h Harness) {
 	r := start(t, h)
 	fx := r.fx
 	const workers, each = 4, 8
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*each*2)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				ctx := context.Background()
-				out := wxdriver.Outgoing{Type: wx.FriendMessage, TargetID: fx.Friend, Content: fmt.Sprintf("wxdrivertest: worker %d, send %d", w, i)}
-				switch (w + i) % 3 {
-				case 1:
-					out.Type, out.TargetID = wx.GroupMessage, fx.Group
-				case 2:
-					out.Media = media(fmt.Sprintf("w%d-%d.png", w, i), "image/png", wx.MediaImage, pixel)
-				}
-				if _, err := r.d.Send(ctx, out); err != nil {
-					errs <- fmt.Errorf("send %+v: %w", out, err)
-				}
-				if i%4 == 0 {
-					if _, _, err := r.d.Avatar(ctx, fx.Friend, ""); err != nil {
-						errs <- fmt.Errorf("avatar: %w", err)
-					}
+	conformance.Concurrency[wxdriver.Incoming]{
+		Workers: workers, Each: each,
+		Work: func(ctx context.Context, w, i int) (errs []error) {
+			out := wxdriver.Outgoing{Type: wx.FriendMessage, TargetID: fx.Friend, Content: fmt.Sprintf("wxdrivertest: worker %d, send %d", w, i)}
+			switch (w + i) % 3 {
+			case 1:
+				out.Type, out.TargetID = wx.GroupMessage, fx.Group
+			case 2:
+				out.Media = media(fmt.Sprintf("w%d-%d.png", w, i), "image/png", wx.MediaImage, pixel)
+			}
+			if _, err := r.d.Send(ctx, out); err != nil {
+				errs = append(errs, fmt.Errorf("send %+v: %w", out, err))
+			}
+			if i%4 == 0 {
+				if _, _, err := r.d.Avatar(ctx, fx.Friend, ""); err != nil {
+					errs = append(errs, fmt.Errorf("avatar: %w", err))
 				}
 			}
-		})
-	}
-	var ins []wxdriver.Incoming
-	for i := range each {
-		in := wxdriver.Incoming{Type: wx.FriendMessage, SenderID: fx.Friend, Body: text(fmt.Sprintf("wxdrivertest: incoming %d", i))}
-		r.acc.Receive(t, in)
-		ins = append(ins, in)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	for _, in := range ins {
-		r.waitReceived(t, in)
-	}
-	if n := len(r.acc.Sent(t)); n < workers*each {
-		t.Errorf("%d sends reached the far side, want %d", n, workers*each)
-	}
+			return errs
+		},
+		Incoming: func(i int) wxdriver.Incoming {
+			in := wxdriver.Incoming{Type: wx.FriendMessage, SenderID: fx.Friend, Body: text(fmt.Sprintf("wxdrivertest: incoming %d", i))}
+			r.acc.Receive(t, in)
+			return in
+		},
+		Received: func(in wxdriver.Incoming) { r.waitReceived(t, in) },
+		Sent:     func() int { return len(r.acc.Sent(t)) },
+	}.Check(t)
 }
