@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/roster"
 )
 
@@ -93,6 +94,9 @@ type Incoming struct {
 	Time      time.Time
 	// Raw is the driver's own form of the message (OneBot segments), reported as raw_content.
 	Raw json.RawMessage
+	// Media is a picture the message carries (Content says [图片] where it was): the session
+	// stores it and the report carries Openwx's media fields.
+	Media *media.Incoming
 }
 
 // Outgoing is a message to send, its target resolved by the session.
@@ -101,7 +105,11 @@ type Outgoing struct {
 	TargetID  int64 // friend, group, discuss, or (sess) the member
 	GroupID   int64 // sess met in a group
 	DiscussID int64 // sess met in a discuss
-	Content   string
+	// Content is the text, face names ([微笑]) included: the driver sends those as faces
+	// (the one face table is package driver/face).
+	Content string
+	// Media is a stored picture to send with the text, or alone (Content empty).
+	Media *media.Attachment
 }
 
 // Change is a change of the roster. Kind is the event it is published as.
@@ -141,6 +149,7 @@ type SentMessage struct {
 	Content  string
 	Raw      json.RawMessage // the driver's own form of the message, reported as raw_content
 	Time     time.Time
+	Media    *media.Incoming // a picture it carried, as Incoming.Media
 }
 
 // The properties a PropertyChange names, as Mojo-Webqq named them.

@@ -8,15 +8,14 @@
 package wxdriver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/driverreg"
 	"github.com/openqq/openqq/services/session/wxroster"
@@ -133,25 +132,8 @@ type Body struct {
 	RevokeID string         // format revoke: the MsgID withdrawn
 }
 
-// IncomingMedia is a received file: its bytes, from Data or else from Reader (read once, by
-// the session), and what names it. The session stores the bytes and fills media_id,
-// media_path, media_size, media_ext and media_code of the report.
-type IncomingMedia struct {
-	Type   string // wx.MediaImage, ...; empty: wx.MediaTypeOf(Mime)
-	Name   string
-	Mime   string
-	Data   []byte
-	Reader io.Reader
-	Mtime  time.Time // zero: the message's time
-}
-
-// Open returns the media's bytes as a reader.
-func (m *IncomingMedia) Open() io.Reader {
-	if m.Reader != nil {
-		return m.Reader
-	}
-	return bytes.NewReader(m.Data)
-}
+// IncomingMedia is a received file (media.Incoming: one type for every platform's drivers).
+type IncomingMedia = media.Incoming
 
 // Incoming is a message the account received, named by ids of the current login: a friend
 // message from SenderID, a group message from SenderID in GroupID, or a group notice in
@@ -186,22 +168,11 @@ type Outgoing struct {
 	Media    *Media
 }
 
-// Media is a stored file to send: what names it, and a way to read its bytes (the session's
-// media store). Open may be called more than once (a retry reads again); each reader is
-// closed by the driver.
-type Media struct {
-	Meta MediaMeta
-	Open func(ctx context.Context) (io.ReadCloser, error)
-}
+// Media is a stored file to send (media.Attachment: one type for every platform's drivers).
+type Media = media.Attachment
 
-// MediaMeta names a stored file.
-type MediaMeta struct {
-	ID   string // the media store's id (the API's media_id)
-	Type string // wx.MediaImage, ...
-	Name string
-	Mime string
-	Size int64
-}
+// MediaMeta names a stored file: its media_id, type, name, mime and size among the rest.
+type MediaMeta = media.Meta
 
 // Change is a change of the roster. Kind is the event it is published as.
 type Change struct {
