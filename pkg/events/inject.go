@@ -14,6 +14,19 @@ package events
 //	{"event":"lose_group","group_id":2617063130}
 //	{"event":"new_group_member","group_id":2617047292,"member":{"id":1,"uid":2,"name":"新人"}}
 //	{"event":"lose_group_member","group_id":2617047292,"member_id":2372835507}
+//	{"event":"new_discuss","discuss":{"id":1,"name":"新讨论组","owner_id":2372835507,"member":[]}}
+//	{"event":"lose_discuss","discuss_id":4118239384}
+//	{"event":"new_discuss_member","discuss_id":4118239384,"member":{"id":1,"uid":2,"name":"新人"}}
+//	{"event":"lose_discuss_member","discuss_id":4118239384,"member_id":2372843426}
+//	{"event":"user_property_change","property":"signature","value":"新签名"}
+//	{"event":"friend_property_change","friend_id":2372835507,"property":"markname","value":"老王"}
+//	{"event":"group_property_change","group_id":2617047292,"property":"name","value":"新群名"}
+//	{"event":"group_member_property_change","group_id":2617047292,"member_id":2372985968,"property":"card","value":"新名片"}
+//
+// A discuss member is given as "member" like a group member's (its id, uid, name, state and
+// client_type are kept). A property change names a property its object has (user: name,
+// signature; friend: name, markname; group: name, markname; member: name, card, role) and
+// its new value ("value" absent: empty).
 //
 // The reply is an InjectReply: {"code":0,"status":"success"} (with "id", the message id, for a
 // message) or a {"code":N,"status":"..."} error.
@@ -32,6 +45,10 @@ type Injection struct {
 	Group    *Group       `json:"group,omitempty"`
 	Member   *GroupMember `json:"member,omitempty"`
 	MemberID int64        `json:"member_id,omitempty"`
+	Discuss  *Discuss     `json:"discuss,omitempty"`
+	// Property and Value are a *_property_change's property and new value.
+	Property string `json:"property,omitempty"`
+	Value    string `json:"value,omitempty"`
 }
 
 // InjectReply is the answer to an injection.

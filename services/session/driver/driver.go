@@ -112,13 +112,20 @@ type Outgoing struct {
 	Media *media.Attachment
 }
 
-// Change is a change of the roster. Kind is the event it is published as.
+// Change is a change of the roster. Kind is the event it is published as. The discuss
+// changes (new_discuss, lose_discuss, new_discuss_member, lose_discuss_member) come only from
+// drivers whose QQ has discusses: OneBot has none.
 type Change struct {
 	Kind    string // events.EventNewFriend, EventLoseFriend, EventNewGroup, ...
 	Friend  events.Friend
 	Group   events.Group
 	GroupID int64
 	Member  events.GroupMember
+	// Discuss is the new discuss (new_discuss); DiscussID names the discuss of the other
+	// discuss changes, and DiscussMember the member who came or went (by its ID).
+	Discuss       events.Discuss
+	DiscussID     int64
+	DiscussMember events.DiscussMember
 }
 
 // Errors a Sink answers with.
@@ -152,17 +159,24 @@ type SentMessage struct {
 	Media    *media.Incoming // a picture it carried, as Incoming.Media
 }
 
-// The properties a PropertyChange names, as Mojo-Webqq named them.
+// The properties a PropertyChange names, as Mojo-Webqq named them (package roster's table).
 const (
-	PropertyCard     = "card"     // a member's group card
-	PropertyRole     = "role"     // a member's role (owner, admin, member)
-	PropertyName     = "name"     // a group's name
-	PropertyMarkname = "markname" // a friend's remark
+	PropertyCard      = roster.PropertyCard      // a member's group card
+	PropertyRole      = roster.PropertyRole      // a member's role (owner, admin, member)
+	PropertyName      = roster.PropertyName      // the nickname of the account, a friend or a member; a group's name
+	PropertyMarkname  = roster.PropertyMarkname  // a friend's remark; the account's remark of a group
+	PropertySignature = roster.PropertySignature // the account's signature (个性签名)
 )
 
-// PropertyChange is a changed attribute: of a group (GroupID), a member (GroupID and
-// MemberID) or a friend (FriendID).
+// PropertyChange is a changed attribute: of the account (User), a group (GroupID), a member
+// (GroupID and MemberID) or a friend (FriendID). What can change:
+//
+//	account: name, signature         → user_property_change
+//	friend:  name, markname          → friend_property_change
+//	group:   name, markname          → group_property_change
+//	member:  name, card, role        → group_member_property_change
 type PropertyChange struct {
+	User     bool
 	GroupID  int64
 	MemberID int64
 	FriendID int64

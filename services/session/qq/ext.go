@@ -84,54 +84,64 @@ func (q *Platform) ChangeProperty(_ context.Context, c driver.PropertyChange) er
 
 // changeProperty changes the roster under the write lock and returns the event to publish.
 func (q *Platform) changeProperty(c driver.PropertyChange) (name string, obj any, old string, err error) {
-	set := func(field *string) error {
-		old = *field
-		if old == c.New {
-			return driver.ErrNoChange
-		}
-		*field = c.New
-		return nil
-	}
+	var field *string
 	switch {
-	case c.FriendID != 0 && c.Property == driver.PropertyMarkname:
+	case c.User:
+		name, obj, field = events.EventUserPropertyChange, &q.ro.User, roster.UserField(&q.ro.User, c.Property)
+	case c.FriendID != 0 && c.MemberID == 0:
 		f := q.ro.Friend(c.FriendID)
 		if f == nil {
 			return "", nil, "", unknown("friend", c.FriendID)
 		}
-		return events.EventFriendPropertyChange, f, old, set(&f.Markname)
-	case c.MemberID != 0 && (c.Property == driver.PropertyCard || c.Property == driver.PropertyRole):
+		name, obj, field = events.EventFriendPropertyChange, f, roster.FriendField(f, c.Property)
+	case c.GroupID != 0:
 		g := q.ro.Group(c.GroupID)
 		if g == nil {
 			return "", nil, "", unknown("group", c.GroupID)
+		}
+		if c.MemberID == 0 {
+			name, obj, field = events.EventGroupPropertyChange, g, roster.GroupField(g, c.Property)
+			break
 		}
 		mem := roster.GroupMember(g, c.MemberID)
 		if mem == nil {
 			return "", nil, "", unknown("group member", c.MemberID)
 		}
-		field := &mem.Card
-		if c.Property == driver.PropertyRole {
-			field = &mem.Role
+		if c.Property == driver.PropertyRole && !roster.ValidRole(c.New) {
+			return "", nil, "", fmt.Errorf("role %q: %w", c.New, driver.ErrUnknown)
 		}
-		if err := set(field); err != nil {
-			return "", nil, "", err
+		name, obj, field = events.EventGroupMemberPropertyChange, mem, roster.MemberField(mem, c.Property)
+		if field != nil && *field != c.New && c.Property == driver.PropertyRole {
+			// Once the role is set: the group's owner and counts follow it.
+			defer roles(g, mem, *field, q.ro.User.ID)
 		}
-		if c.Property == driver.PropertyRole {
-			if mem.ID == q.ro.User.ID {
-				g.Role = accountRole(mem.Role)
-			}
-			if mem.Role == events.MemberRoleOwner {
-				g.OwnerID, g.OwnerUID = mem.ID, mem.UID
-			}
-		}
-		return events.EventGroupMemberPropertyChange, mem, old, nil
-	case c.GroupID != 0 && c.Property == driver.PropertyName:
-		g := q.ro.Group(c.GroupID)
-		if g == nil {
-			return "", nil, "", unknown("group", c.GroupID)
-		}
-		return events.EventGroupPropertyChange, g, old, set(&g.Name)
-	default:
+	}
+	if field == nil {
 		return "", nil, "", fmt.Errorf("property %q: %w", c.Property, driver.ErrUnknown)
+	}
+	old = *field
+	if old == c.New {
+		return "", nil, "", driver.ErrNoChange
+	}
+	*field = c.New
+	return name, obj, old, nil
+}
+
+// roles keeps what a group says of its members' roles (owner, admin count, the account's own
+// role) true after mem's role changed from old. The count moves by one rather than being
+// recounted: a roster may carry a count its member list does not show.
+func roles(g *events.Group, mem *events.GroupMember, old string, self int64) {
+	if mem.ID == self {
+		g.Role = accountRole(mem.Role)
+	}
+	if mem.Role == events.MemberRoleOwner {
+		g.OwnerID, g.OwnerUID = mem.ID, mem.UID
+	}
+	switch {
+	case mem.Role == events.MemberRoleAdmin && old != events.MemberRoleAdmin:
+		g.AdminCount++
+	case old == events.MemberRoleAdmin && mem.Role != events.MemberRoleAdmin && g.AdminCount > 0:
+		g.AdminCount--
 	}
 }
 

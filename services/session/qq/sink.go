@@ -149,6 +149,24 @@ func (q *Platform) Change(ctx context.Context, c driver.Change) error {
 		if m, g, ok := q.ro.RemoveGroupMember(c.GroupID, c.Member.ID); ok {
 			params = []any{m, *g}
 		}
+	// The discuss events carry the seeds' params, [discuss] and [member, discuss] (Mojo's
+	// own lost the discuss of the member events to a regex slip: COMPAT.md).
+	case events.EventNewDiscuss:
+		if q.ro.AddDiscuss(c.Discuss) {
+			params = []any{*q.ro.Discuss(c.Discuss.ID)}
+		}
+	case events.EventLoseDiscuss:
+		if d, ok := q.ro.RemoveDiscuss(c.DiscussID); ok {
+			params = []any{d}
+		}
+	case events.EventNewDiscussMember:
+		if d, ok := q.ro.AddDiscussMember(c.DiscussID, c.DiscussMember); ok {
+			params = []any{c.DiscussMember, *d}
+		}
+	case events.EventLoseDiscussMember:
+		if m, d, ok := q.ro.RemoveDiscussMember(c.DiscussID, c.DiscussMember.ID); ok {
+			params = []any{m, *d}
+		}
 	default:
 		q.e.Unlock()
 		return fmt.Errorf("change %q: %w", c.Kind, driver.ErrUnknown)

@@ -63,6 +63,43 @@ func (r *Roster) RemoveGroupMember(groupID, memberID int64) (events.GroupMember,
 	return m, g, ok
 }
 
+// AddDiscuss adds d unless a discuss with its id exists.
+func (r *Roster) AddDiscuss(d events.Discuss) bool {
+	if r.Discuss(d.ID) != nil {
+		return false
+	}
+	d.Member = nonNil(slices.Clone(d.Member))
+	r.Discusses = append(r.Discusses, d)
+	return true
+}
+
+// RemoveDiscuss removes the discuss with id and returns it.
+func (r *Roster) RemoveDiscuss(id int64) (events.Discuss, bool) {
+	return remove(&r.Discusses, func(d *events.Discuss) bool { return d.ID == id })
+}
+
+// AddDiscussMember adds m to the discuss with discussID unless it is there already. It
+// returns the discuss as it is afterwards.
+func (r *Roster) AddDiscussMember(discussID int64, m events.DiscussMember) (*events.Discuss, bool) {
+	d := r.Discuss(discussID)
+	if d == nil || DiscussMember(d, m.ID) != nil {
+		return d, false
+	}
+	d.Member = append(d.Member, m)
+	return d, true
+}
+
+// RemoveDiscussMember removes the member with memberID from the discuss with discussID. It
+// returns the member and the discuss as it is afterwards.
+func (r *Roster) RemoveDiscussMember(discussID, memberID int64) (events.DiscussMember, *events.Discuss, bool) {
+	d := r.Discuss(discussID)
+	if d == nil {
+		return events.DiscussMember{}, nil, false
+	}
+	m, ok := remove(&d.Member, func(m *events.DiscussMember) bool { return m.ID == memberID })
+	return m, d, ok
+}
+
 func remove[T any](list *[]T, match func(*T) bool) (T, bool) {
 	for i := range *list {
 		if match(&(*list)[i]) {

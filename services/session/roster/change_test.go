@@ -322,3 +322,61 @@ func TestBasicGroups(t *testing.T) {
 		}
 	})
 }
+
+func TestDiscussChanges(t *testing.T) {
+	newcomer := events.DiscussMember{ID: 803, UID: 903, Name: "丙"}
+	tests := []struct {
+		name        string
+		change      func(*Roster) bool
+		discusses   int
+		members701  int // -1: discuss 701 gone
+		wantChanged bool
+	}{
+		{"add discuss", func(r *Roster) bool { return r.AddDiscuss(events.Discuss{ID: 702, Name: "新讨论组"}) }, 2, 2, true},
+		{"add existing discuss", func(r *Roster) bool { return r.AddDiscuss(events.Discuss{ID: 701, Name: "另一个"}) }, 1, 2, false},
+		{"remove discuss", func(r *Roster) bool { _, ok := r.RemoveDiscuss(701); return ok }, 0, -1, true},
+		{"remove unknown discuss", func(r *Roster) bool { _, ok := r.RemoveDiscuss(799); return ok }, 1, 2, false},
+		{"add member", func(r *Roster) bool { _, ok := r.AddDiscussMember(701, newcomer); return ok }, 1, 3, true},
+		{"add member twice", func(r *Roster) bool {
+			r.AddDiscussMember(701, newcomer)
+			_, ok := r.AddDiscussMember(701, newcomer)
+			return ok
+		}, 1, 3, false},
+		{"add member to unknown discuss", func(r *Roster) bool { _, ok := r.AddDiscussMember(799, newcomer); return ok }, 1, 2, false},
+		{"remove member", func(r *Roster) bool { _, _, ok := r.RemoveDiscussMember(701, 801); return ok }, 1, 1, true},
+		{"remove unknown member", func(r *Roster) bool { _, _, ok := r.RemoveDiscussMember(701, 809); return ok }, 1, 2, false},
+		{"remove member of unknown discuss", func(r *Roster) bool { _, _, ok := r.RemoveDiscussMember(799, 801); return ok }, 1, 2, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testRoster()
+			if got := tc.change(r); got != tc.wantChanged {
+				t.Errorf("changed = %v, want %v", got, tc.wantChanged)
+			}
+			if len(r.Discusses) != tc.discusses {
+				t.Errorf("%d discusses, want %d", len(r.Discusses), tc.discusses)
+			}
+			d := r.Discuss(701)
+			switch {
+			case tc.members701 < 0 && d != nil:
+				t.Error("discuss 701 still there")
+			case tc.members701 >= 0 && (d == nil || len(d.Member) != tc.members701):
+				t.Errorf("discuss 701 = %+v, want %d members", d, tc.members701)
+			}
+		})
+	}
+	t.Run("returned values", func(t *testing.T) {
+		r := testRoster()
+		m, d, ok := r.RemoveDiscussMember(701, 802)
+		if !ok || m.Name != "乙" || d.ID != 701 || len(d.Member) != 1 {
+			t.Errorf("RemoveDiscussMember = %+v, %+v, %v", m, d, ok)
+		}
+		got, ok := r.RemoveDiscuss(701)
+		if !ok || got.Name != "讨论组" || len(got.Member) != 1 {
+			t.Errorf("RemoveDiscuss = %+v, %v", got, ok)
+		}
+		if !r.AddDiscuss(events.Discuss{ID: 704}) || r.Discuss(704).Member == nil {
+			t.Error("a new discuss without members has a nil member list (it must encode as [])")
+		}
+	})
+}

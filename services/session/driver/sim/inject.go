@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
@@ -24,6 +25,8 @@ func (s *Sim) Inject(ctx context.Context, in events.Injection) (int64, error) {
 		return 0, events.ErrBadRequest("injection: give type (a message) or event (a roster change), not both")
 	case in.Type != "":
 		return s.receive(ctx, sink, in)
+	case strings.HasSuffix(in.Event, "_property_change"):
+		return 0, s.changeProperty(ctx, sink, in)
 	case in.Event != "":
 		return 0, s.change(ctx, sink, in)
 	default:
@@ -101,12 +104,18 @@ func (s *Sim) change(ctx context.Context, sink driver.Sink, in events.Injection)
 	if in.Member != nil {
 		ids = append(ids, in.Member.ID)
 	}
+	if in.Discuss != nil {
+		ids = append(ids, in.Discuss.ID)
+		for _, m := range in.Discuss.Member {
+			ids = append(ids, m.ID)
+		}
+	}
 	for _, id := range ids {
 		if id <= 0 || id > maxID {
 			return events.ErrBadRequest("%s: id %d out of range 1..2^53-1", in.Event, id)
 		}
 	}
-	c := driver.Change{Kind: in.Event, GroupID: in.GroupID}
+	c := driver.Change{Kind: in.Event, GroupID: in.GroupID, DiscussID: in.DiscussID}
 	s.mu.Lock()
 	var changed bool
 	switch in.Event {
@@ -140,6 +149,26 @@ func (s *Sim) change(ctx context.Context, sink driver.Sink, in events.Injection)
 	case events.EventLoseGroupMember:
 		c.Member.ID = in.MemberID
 		_, _, changed = s.ro.RemoveGroupMember(in.GroupID, in.MemberID)
+	case events.EventNewDiscuss:
+		if in.Discuss == nil {
+			s.mu.Unlock()
+			return events.ErrBadRequest("new_discuss needs discuss")
+		}
+		c.Discuss = *in.Discuss
+		changed = s.ro.AddDiscuss(c.Discuss)
+	case events.EventLoseDiscuss:
+		_, changed = s.ro.RemoveDiscuss(in.DiscussID)
+	case events.EventNewDiscussMember:
+		if in.Member == nil {
+			s.mu.Unlock()
+			return events.ErrBadRequest("new_discuss_member needs member")
+		}
+		m := in.Member
+		c.DiscussMember = events.DiscussMember{ID: m.ID, UID: m.UID, Name: m.Name, State: m.State, ClientType: m.ClientType}
+		_, changed = s.ro.AddDiscussMember(in.DiscussID, c.DiscussMember)
+	case events.EventLoseDiscussMember:
+		c.DiscussMember.ID = in.MemberID
+		_, _, changed = s.ro.RemoveDiscussMember(in.DiscussID, in.MemberID)
 	default:
 		s.mu.Unlock()
 		return events.ErrBadRequest("injection: unknown event %q", in.Event)
@@ -150,6 +179,67 @@ func (s *Sim) change(ctx context.Context, sink driver.Sink, in events.Injection)
 	}
 	// The new object is in the sim's roster now; the session validates nothing further.
 	if err := sink.Change(ctx, c); err != nil {
+		return fmt.Errorf("%s: %w", in.Event, err)
+	}
+	return nil
+}
+
+// changeProperty changes an attribute of the account, a friend, a group or a member, in the
+// server's roster and then in the session's (a *_property_change).
+func (s *Sim) changeProperty(ctx context.Context, sink driver.Sink, in events.Injection) error {
+	p := driver.PropertyChange{Property: in.Property, New: in.Value}
+	notFound := func(format string, a ...any) error { return events.NewStatus(events.CodeNotFound, format, a...) }
+	s.mu.Lock()
+	var field *string
+	switch in.Event {
+	case events.EventUserPropertyChange:
+		p.User = true
+		field = roster.UserField(&s.ro.User, in.Property)
+	case events.EventFriendPropertyChange:
+		f := s.ro.Friend(in.FriendID)
+		if f == nil {
+			s.mu.Unlock()
+			return notFound("friend %d not found", in.FriendID)
+		}
+		p.FriendID = f.ID
+		field = roster.FriendField(f, in.Property)
+	case events.EventGroupPropertyChange, events.EventGroupMemberPropertyChange:
+		g := s.ro.Group(in.GroupID)
+		if g == nil {
+			s.mu.Unlock()
+			return notFound("group %d not found", in.GroupID)
+		}
+		p.GroupID = g.ID
+		if in.Event == events.EventGroupPropertyChange {
+			field = roster.GroupField(g, in.Property)
+			break
+		}
+		m := roster.GroupMember(g, in.MemberID)
+		if m == nil {
+			s.mu.Unlock()
+			return notFound("group member %d not found", in.MemberID)
+		}
+		p.MemberID = m.ID
+		field = roster.MemberField(m, in.Property)
+		if field != nil && in.Property == roster.PropertyRole && !roster.ValidRole(in.Value) {
+			s.mu.Unlock()
+			return events.ErrBadRequest("%s: role %q is not owner, admin or member", in.Event, in.Value)
+		}
+	default:
+		s.mu.Unlock()
+		return events.ErrBadRequest("injection: unknown event %q", in.Event)
+	}
+	if field == nil {
+		s.mu.Unlock()
+		return events.ErrBadRequest("%s: no property %q", in.Event, in.Property)
+	}
+	if *field == in.Value {
+		s.mu.Unlock()
+		return events.NewStatus(events.CodeFailure, "%s: nothing to change", in.Event)
+	}
+	*field = in.Value
+	s.mu.Unlock()
+	if err := sink.ChangeProperty(ctx, p); err != nil {
 		return fmt.Errorf("%s: %w", in.Event, err)
 	}
 	return nil

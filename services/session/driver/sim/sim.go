@@ -101,8 +101,11 @@ func New(cfg Config, p driver.Params) (*Sim, error) {
 	return &Sim{cfg: cfg, account: p.Account, log: log, ro: ro, drop: make(chan struct{}), muted: map[[2]int64]time.Time{}}, nil
 }
 
-// Capabilities declares injections: the account receives nothing else.
-func (s *Sim) Capabilities() driver.Capabilities { return driver.Capabilities{Injector: s} }
+// Capabilities declares injections, and the property changes they may make: the account
+// receives nothing else.
+func (s *Sim) Capabilities() driver.Capabilities {
+	return driver.Capabilities{Injector: s, Properties: true}
+}
 
 // Run logs in, then keeps the account logged in (taking injections) until ctx ends.
 func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {

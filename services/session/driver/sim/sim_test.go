@@ -83,10 +83,27 @@ func (a account) Change(t testing.TB, c driver.Change) {
 		in.Member = &c.Member
 	case events.EventLoseGroupMember:
 		in.MemberID = c.Member.ID
+	case events.EventNewDiscuss:
+		in.Discuss = &c.Discuss
+	case events.EventLoseDiscuss:
+		in.DiscussID = c.DiscussID
+	case events.EventNewDiscussMember:
+		m := c.DiscussMember
+		in.DiscussID = c.DiscussID
+		in.Member = &events.GroupMember{ID: m.ID, UID: m.UID, Name: m.Name, State: m.State, ClientType: m.ClientType}
+	case events.EventLoseDiscussMember:
+		in.DiscussID, in.MemberID = c.DiscussID, c.DiscussMember.ID
 	default:
 		t.Fatalf("sim account: no change %q", c.Kind)
 	}
 	a.inject(t, in)
+}
+
+// SetCard changes a card as QQ would tell of it: by injection.
+func (a account) SetCard(t testing.TB, groupID, memberID int64, card string) {
+	t.Helper()
+	a.inject(t, events.Injection{Event: events.EventGroupMemberPropertyChange, GroupID: groupID, MemberID: memberID,
+		Property: driver.PropertyCard, Value: card})
 }
 
 func (a account) Drop(testing.TB)                           { a.s.Drop() }
