@@ -290,6 +290,44 @@ func TestNotices(t *testing.T) {
 	})
 }
 
+// A group's new name comes from NapCat's notify group_name at once, and from the periodic
+// comparison elsewhere; the account's nickname, its signature (NapCat's long_nick) and a
+// friend's nickname come from the comparison, as no implementation tells of them.
+func TestPropertiesFromThePeer(t *testing.T) {
+	eachFlavour(t, func(t *testing.T, fl onebottest.Flavour) {
+		opts := peerOptions(fl)
+		opts.Signature = "旧签名"
+		r := start(t, opts, func(c *Config) { c.UpdateInterval = 50 * time.Millisecond })
+		r.peer.SetGroupName(testGroup, "改名群")
+		r.peer.SetNickname("新机器人")
+		r.peer.SetSignature("新签名")
+		r.peer.SetFriendNickname(liID, "李四改名")
+		want := []driver.PropertyChange{
+			{GroupID: testGroup, Property: driver.PropertyName, New: "改名群"},
+			{User: true, Property: driver.PropertyName, New: "新机器人"},
+			{FriendID: liID, Property: driver.PropertyName, New: "李四改名"},
+		}
+		if fl == onebottest.NapCat {
+			want = append(want, driver.PropertyChange{User: true, Property: driver.PropertySignature, New: "新签名"})
+		}
+		r.rec.wait(t, "property changes", func() bool {
+			for _, w := range want {
+				if !slices.Contains(r.rec.props, w) {
+					return false
+				}
+			}
+			return true
+		})
+		r.rec.mu.Lock()
+		defer r.rec.mu.Unlock()
+		for _, p := range r.rec.props {
+			if p.User && p.Property == driver.PropertySignature && fl != onebottest.NapCat {
+				t.Errorf("%s reported a signature it does not have: %+v", fl, p)
+			}
+		}
+	})
+}
+
 // Friend and group requests are published with a flag and answered through it (or through
 // who asked).
 func TestRequests(t *testing.T) {

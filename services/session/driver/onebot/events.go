@@ -27,7 +27,7 @@ type session struct {
 // running (ids are QQ numbers, stable under OneBot, hence 0).
 func (s *session) login(ctx context.Context) error {
 	s.sink.State(events.StateUpdating)
-	ro, _, err := s.fetchRoster(ctx)
+	ro, _, _, err := s.fetchRoster(ctx)
 	if err != nil {
 		return fmt.Errorf("onebot: fetch roster: %w", err)
 	}
@@ -238,9 +238,12 @@ func (s *session) refetchMembers(ctx context.Context, next *roster.Roster, group
 // friend, and events missed while away are found this way.
 func (s *session) refresh(ctx context.Context) {
 	s.update(ctx, everything, func(next *roster.Roster) error {
-		ro, partial, err := s.fetchRoster(ctx)
+		ro, partial, profile, err := s.fetchRoster(ctx)
 		if err != nil {
 			return err
+		}
+		if !profile {
+			ro.User.Sex, ro.User.Signature = next.User.Sex, next.User.Signature
 		}
 		for gid := range partial {
 			if old, g := next.Group(gid), ro.Group(gid); old != nil && g != nil {

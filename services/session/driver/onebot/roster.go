@@ -19,14 +19,15 @@ const memberFetchers = 4
 
 // fetchRoster asks for the whole roster: the account, its friends, its groups and their
 // members. A group whose member list could not be had is in partial, with no members: a
-// comparison must not read that as everyone leaving.
-func (s *session) fetchRoster(ctx context.Context) (ro *roster.Roster, partial map[int64]bool, err error) {
+// comparison must not read that as everyone leaving. profile tells whether the account's
+// profile (sex, signature) could be had, for the same reason.
+func (s *session) fetchRoster(ctx context.Context) (ro *roster.Roster, partial map[int64]bool, profile bool, err error) {
 	var login obLogin
 	if err := s.c.call(ctx, "get_login_info", nil, &login); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if login.UserID <= 0 {
-		return nil, nil, fmt.Errorf("get_login_info: no user_id")
+		return nil, nil, false, fmt.Errorf("get_login_info: no user_id")
 	}
 	self := int64(login.UserID)
 	ro = &roster.Roster{User: events.User{
@@ -34,14 +35,15 @@ func (s *session) fetchRoster(ctx context.Context) (ro *roster.Roster, partial m
 	}}
 	var me obStranger
 	if err := s.c.call(ctx, "get_stranger_info", map[string]any{"user_id": self}, &me); err == nil {
-		ro.User.Sex = me.Sex
+		// long_nick is NapCat's (and LLOneBot's) signature; the others leave it empty.
+		ro.User.Sex, ro.User.Signature, profile = me.Sex, me.LongNick, true
 	}
 	if ro.Friends, err = s.fetchFriends(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	var groups []obGroup
 	if err := s.c.call(ctx, "get_group_list", nil, &groups); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	groups = uniq(groups, func(g obGroup) int64 { return int64(g.GroupID) })
 	members := make([][]events.GroupMember, len(groups))
@@ -69,7 +71,7 @@ func (s *session) fetchRoster(ctx context.Context) (ro *roster.Roster, partial m
 		}
 	}
 	ro.Discusses = []events.Discuss{} // gone from QQ: discuss routes answer their not-found codes
-	return ro, partial, nil
+	return ro, partial, profile, nil
 }
 
 // fetchFriends reads the friend list with categories where the implementation has them
@@ -200,24 +202,41 @@ type op struct {
 // scope says what a comparison looks at: the friend list, the group list, and the members
 // of some groups, or of all.
 type scope struct {
-	friends, groups, allMembers bool
-	members                     []int64
+	user, friends, groups, allMembers bool
+	members                           []int64
 }
 
-var everything = scope{friends: true, groups: true, allMembers: true}
+var everything = scope{user: true, friends: true, groups: true, allMembers: true}
 
 // diff lists what changed from old to cur within sc: new and lost friends, groups and
-// members, and changed marknames, group names, cards and roles.
+// members, and changed properties: the account's nickname and signature, friends' nicknames
+// and marknames, group names, members' nicknames, cards and roles. OneBot tells of few of
+// these (group_card, group_admin, NapCat's group_name): the others are found here, by the
+// periodic comparison.
 func diff(old, cur *roster.Roster, sc scope) []op {
 	var ops []op
 	change := func(c driver.Change) { ops = append(ops, op{change: &c}) }
 	prop := func(p driver.PropertyChange) { ops = append(ops, op{prop: &p}) }
+	if sc.user && old.User.ID == cur.User.ID {
+		if old.User.Name != cur.User.Name {
+			prop(driver.PropertyChange{User: true, Property: driver.PropertyName, New: cur.User.Name})
+		}
+		if old.User.Signature != cur.User.Signature {
+			prop(driver.PropertyChange{User: true, Property: driver.PropertySignature, New: cur.User.Signature})
+		}
+	}
 	if sc.friends {
 		was, is := index(old.Friends, friendID), index(cur.Friends, friendID)
 		for _, f := range cur.Friends {
-			if o := was[f.ID]; o == nil {
+			o := was[f.ID]
+			if o == nil {
 				change(driver.Change{Kind: events.EventNewFriend, Friend: f})
-			} else if o.Markname != f.Markname {
+				continue
+			}
+			if o.Name != f.Name {
+				prop(driver.PropertyChange{FriendID: f.ID, Property: driver.PropertyName, New: f.Name})
+			}
+			if o.Markname != f.Markname {
 				prop(driver.PropertyChange{FriendID: f.ID, Property: driver.PropertyMarkname, New: f.Markname})
 			}
 		}
@@ -260,6 +279,9 @@ func diff(old, cur *roster.Roster, sc scope) []op {
 			if o == nil {
 				change(driver.Change{Kind: events.EventNewGroupMember, GroupID: gid, Member: m})
 				continue
+			}
+			if o.Name != m.Name {
+				prop(driver.PropertyChange{GroupID: gid, MemberID: m.ID, Property: driver.PropertyName, New: m.Name})
 			}
 			if o.Card != m.Card {
 				prop(driver.PropertyChange{GroupID: gid, MemberID: m.ID, Property: driver.PropertyCard, New: m.Card})

@@ -52,6 +52,7 @@ type (
 		Nickname string `json:"nickname"`
 		Sex      string `json:"sex"`
 		Age      num    `json:"age"`
+		LongNick string `json:"long_nick"` // NapCat: the signature
 	}
 	obFriend struct {
 		UserID   num    `json:"user_id"`

@@ -67,13 +67,17 @@ func TestDiff(t *testing.T) {
 	m := func(id int64, card, role string) events.GroupMember {
 		return events.GroupMember{ID: id, UID: id, Card: card, Role: role}
 	}
+	renamed := m(1, "c", "admin")
+	renamed.Name = "新昵称"
 	old := &roster.Roster{
-		Friends: []events.Friend{{ID: 1, Markname: "a"}, {ID: 2}},
+		User:    events.User{ID: 100, Name: "我", Signature: "旧签名"},
+		Friends: []events.Friend{{ID: 1, Markname: "a"}, {ID: 2}, {ID: 7, Name: "七"}},
 		Groups:  []events.Group{g(10, "ten", m(1, "", "member"), m(3, "x", "member")), g(11, "eleven")},
 	}
 	cur := &roster.Roster{
-		Friends: []events.Friend{{ID: 1, Markname: "b"}, {ID: 4}},
-		Groups:  []events.Group{g(10, "TEN", m(1, "c", "admin"), m(5, "", "member")), g(12, "twelve", m(6, "", "member"))},
+		User:    events.User{ID: 100, Name: "新我", Signature: "新签名"},
+		Friends: []events.Friend{{ID: 1, Markname: "b"}, {ID: 4}, {ID: 7, Name: "小七"}},
+		Groups:  []events.Group{g(10, "TEN", renamed, m(5, "", "member")), g(12, "twelve", m(6, "", "member"))},
 	}
 	kinds := func(ops []op) []string {
 		var out []string
@@ -92,11 +96,12 @@ func TestDiff(t *testing.T) {
 		want []string
 	}{
 		{"everything", everything, []string{
-			"markname=b", events.EventNewFriend, events.EventLoseFriend,
+			"name=新我", "signature=新签名",
+			"markname=b", events.EventNewFriend, "name=小七", events.EventLoseFriend,
 			"name=TEN", events.EventNewGroup, events.EventLoseGroup,
-			"card=c", "role=admin", events.EventNewGroupMember, events.EventLoseGroupMember}},
-		{"friends", scope{friends: true}, []string{"markname=b", events.EventNewFriend, events.EventLoseFriend}},
-		{"one group's members", scope{members: []int64{10}}, []string{"card=c", "role=admin", events.EventNewGroupMember, events.EventLoseGroupMember}},
+			"name=新昵称", "card=c", "role=admin", events.EventNewGroupMember, events.EventLoseGroupMember}},
+		{"friends", scope{friends: true}, []string{"markname=b", events.EventNewFriend, "name=小七", events.EventLoseFriend}},
+		{"one group's members", scope{members: []int64{10}}, []string{"name=新昵称", "card=c", "role=admin", events.EventNewGroupMember, events.EventLoseGroupMember}},
 		{"unknown group", scope{members: []int64{99}}, nil},
 	}
 	for _, tc := range tests {

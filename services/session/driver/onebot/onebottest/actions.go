@@ -105,7 +105,11 @@ func (p *Peer) act(c Call) (any, error) {
 	case "get_version_info":
 		return map[string]any{"app_name": map[Flavour]string{NapCat: "NapCat.Onebot", GoCQHTTP: "go-cqhttp", Lagrange: "Lagrange.OneBot"}[p.opts.Flavour], "protocol_version": "v11"}, nil
 	case "get_stranger_info":
-		return map[string]any{"user_id": c.Int("user_id"), "nickname": p.nameLocked(c.Int("user_id")), "sex": "unknown", "age": 0}, nil
+		info := map[string]any{"user_id": c.Int("user_id"), "nickname": p.nameLocked(c.Int("user_id")), "sex": "unknown", "age": 0}
+		if p.opts.Flavour == NapCat && c.Int("user_id") == p.opts.SelfID {
+			info["long_nick"] = p.opts.Signature
+		}
+		return info, nil
 	case "get_friend_list":
 		out := []map[string]any{}
 		for _, f := range p.friends {

@@ -194,6 +194,47 @@ func (p *Peer) SetAdmin(groupID, uid int64, admin bool) {
 	p.Emit("notice", map[string]any{"notice_type": "group_admin", "sub_type": sub, "group_id": groupID, "user_id": uid})
 }
 
+// SetGroupName renames a group. NapCat tells of it (notice notify, sub_type group_name,
+// name_new); go-cqhttp and Lagrange do not, and the change shows at the next roster fetch.
+func (p *Peer) SetGroupName(groupID int64, name string) {
+	p.mu.Lock()
+	if g := p.groupLocked(groupID); g != nil {
+		g.Name = name
+	}
+	p.mu.Unlock()
+	if p.opts.Flavour == NapCat {
+		p.Emit("notice", map[string]any{"notice_type": "notify", "sub_type": "group_name", "group_id": groupID,
+			"user_id": p.opts.SelfID, "name_new": name})
+	}
+}
+
+// SetNickname changes the account's nickname. No implementation tells of it: it shows at the
+// next roster fetch (get_login_info).
+func (p *Peer) SetNickname(nickname string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.Nickname = nickname
+}
+
+// SetSignature changes the account's signature, which only NapCat reports (long_nick), at the
+// next roster fetch.
+func (p *Peer) SetSignature(signature string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.Signature = signature
+}
+
+// SetFriendNickname changes a friend's own nickname; it shows at the next roster fetch.
+func (p *Peer) SetFriendNickname(uid int64, nickname string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.friends {
+		if p.friends[i].UserID == uid {
+			p.friends[i].Nickname = nickname
+		}
+	}
+}
+
 // FriendRequest makes someone ask to be a friend; it returns the request's flag.
 func (p *Peer) FriendRequest(uid int64, comment string) string {
 	flag := fmt.Sprintf("friend-%d-%d", uid, p.msgID())

@@ -63,8 +63,10 @@ type Options struct {
 	Token    string
 	SelfID   int64
 	Nickname string
-	Friends  []Friend
-	Groups   []Group
+	// Signature is the account's; only NapCat reports it (get_stranger_info's long_nick).
+	Signature string
+	Friends   []Friend
+	Groups    []Group
 	// Heartbeat is the heartbeat interval; 0 means the flavour's (NapCat 30 s, else 5 s).
 	Heartbeat time.Duration
 	// ReportSelf reports the account's own messages (NapCat reportSelfMessage, go-cqhttp
