@@ -14,6 +14,8 @@ import (
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/driver/onebot"
+	"github.com/openqq/openqq/services/session/driver/onebot/onebottest"
 )
 
 // The events Mojo reports only when listed: the property changes and the discuss events.
@@ -262,4 +264,69 @@ func TestPropertyInjectionRefused(t *testing.T) {
 	if r := e.injectRaw(b); r.Code == 0 {
 		t.Errorf("a discuss id out of range: %+v", r)
 	}
+}
+
+// postedProperty waits until post_api has received the event name changing property, and
+// returns its report.
+func postedProperty(t *testing.T, post *proctest.Receiver, name, property string) map[string]any {
+	t.Helper()
+	var got map[string]any
+	find := func(rs []proctest.Request) bool {
+		for _, r := range rs {
+			m := object(t, r.Body)
+			if ps, _ := m["params"].([]any); m["event"] == name && len(ps) == 4 && ps[1] == property {
+				got = m
+				return true
+			}
+		}
+		return false
+	}
+	if _, ok := post.Wait(10*time.Second, find); !ok {
+		t.Fatalf("post_api got no %s of %s", name, property)
+	}
+	return got
+}
+
+// The OneBot implementation's notices (group_card, group_admin, NapCat's notify group_name)
+// and the periodic roster comparison (nicknames, NapCat's signature, group names elsewhere)
+// reach post_api as property changes, and the info routes agree.
+func TestOneBotPropertyEvents(t *testing.T) {
+	eachFlavour(t, func(t *testing.T, fl onebottest.Flavour) {
+		e, peer := startOneBot(t, fl, func(s *session.Config, _ *gateway.Config) {
+			c := s.DriverConfig.(onebot.Config)
+			c.UpdateInterval = 100 * time.Millisecond
+			s.DriverConfig = c
+		})
+		post := startPostAPI(t, e, listedOnlyEvents)
+		peer.SetCard(obGroup, obWang, "王校长")
+		peer.SetAdmin(obGroup, obStranger, true)
+		peer.SetGroupName(obGroup, "改名群")
+		peer.SetNickname("新机器人")
+		peer.SetFriendNickname(obLi, "李四")
+		if fl == onebottest.NapCat {
+			peer.SetSignature("新签名")
+		}
+
+		m := propertyParams(t, postedProperty(t, post, events.EventGroupMemberPropertyChange, "card"), memberKeys, "card", "王老师", "王校长")
+		fields(t, "card change member", m, map[string]any{"id": num(obWang), "card": "王校长"})
+		m = propertyParams(t, postedProperty(t, post, events.EventGroupMemberPropertyChange, "role"), memberKeys, "role", "member", "admin")
+		fields(t, "role change member", m, map[string]any{"id": num(obStranger), "role": "admin"})
+		g := propertyParams(t, postedProperty(t, post, events.EventGroupPropertyChange, "name"), groupKeys, "name", "测试群", "改名群")
+		fields(t, "group_property_change group", g, map[string]any{"id": num(obGroup)})
+		u := propertyParams(t, postedProperty(t, post, events.EventUserPropertyChange, "name"), userKeys, "name", "机器人", "新机器人")
+		fields(t, "user_property_change user", u, map[string]any{"id": num(obSelf)})
+		f := propertyParams(t, postedProperty(t, post, events.EventFriendPropertyChange, "name"), friendKeys, "name", "小李", "李四")
+		fields(t, "friend_property_change friend", f, map[string]any{"id": num(obLi)})
+		if fl == onebottest.NapCat {
+			propertyParams(t, postedProperty(t, post, events.EventUserPropertyChange, "signature"), userKeys, "signature", "", "新签名")
+		}
+
+		group := byID(e.groupInfo(), obGroup)
+		fields(t, "get_group_info", group, map[string]any{"name": "改名群", "admin_count": 2})
+		fields(t, "get_group_info card", byID(members(t, group), obWang), map[string]any{"card": "王校长"})
+		fields(t, "get_group_info role", byID(members(t, group), obStranger), map[string]any{"role": "admin"})
+		fields(t, "get_friend_info", byID(e.friendInfo(), obLi), map[string]any{"name": "李四"})
+		_, body := e.get("get_user_info", nil)
+		fields(t, "get_user_info", object(t, body), map[string]any{"name": "新机器人"})
+	})
 }
