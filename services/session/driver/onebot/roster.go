@@ -35,7 +35,7 @@ func (s *session) fetchRoster(ctx context.Context) (ro *roster.Roster, partial m
 	}}
 	var me obStranger
 	if err := s.c.call(ctx, "get_stranger_info", map[string]any{"user_id": self}, &me); err == nil {
-		// long_nick is NapCat's (and LLOneBot's) signature; the others leave it empty.
+		// long_nick is NapCat's signature; the others leave it empty.
 		ro.User.Sex, ro.User.Signature, profile = me.Sex, me.LongNick, true
 	}
 	if ro.Friends, err = s.fetchFriends(ctx); err != nil {
