@@ -127,6 +127,10 @@ func TestPropertyAndDiscussEvents(t *testing.T) {
 	oldSignature, _ := me["signature"].(string)
 	perl := byID(e.groupInfo(), perlGroupID)
 	oldGroupName, _ := perl["name"].(string)
+	admins := intOf(t, perl, "admin_count")
+	if perl["role"] != events.GroupRoleManage {
+		t.Fatalf("the account's role in PERL学习交流 is %v, want manage", perl["role"])
+	}
 	oldCard, _ := byID(members(t, perl), perlMemberID)["card"].(string)
 	oldMarkname, _ := byID(e.friendInfo(), friendID)["markname"].(string)
 	discusses := func() []map[string]any {
@@ -170,8 +174,21 @@ func TestPropertyAndDiscussEvents(t *testing.T) {
 	fields(t, "get_user_info", object(t, body), map[string]any{"name": "新名字", "signature": "新签名"})
 	fields(t, "get_friend_info", byID(e.friendInfo(), friendID), map[string]any{"markname": "王哥"})
 	perl = byID(e.groupInfo(), perlGroupID)
-	fields(t, "get_group_info", perl, map[string]any{"name": "Perl 学习"})
+	fields(t, "get_group_info", perl, map[string]any{"name": "Perl 学习", "admin_count": admins + 1})
 	fields(t, "get_group_info member", byID(members(t, perl), perlMemberID), map[string]any{"card": "新名片", "role": "admin"})
+
+	// The account's own role is the group's role: no longer an admin, it attends.
+	selfID, err := me["id"].(json.Number).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := events.Injection{Event: events.EventGroupMemberPropertyChange, GroupID: perlGroupID, MemberID: selfID, Property: "role", Value: "member"}
+	if r := e.inject(in); r.Code != 0 {
+		t.Fatalf("inject %+v: %+v", in, r)
+	}
+	await(t, reports, in.Event, nil)
+	fields(t, "get_group_info after the account's demotion", byID(e.groupInfo(), perlGroupID),
+		map[string]any{"role": events.GroupRoleAttend, "admin_count": admins})
 	ds := discusses()
 	if len(ds) != before || byID(ds, newDiscuss.ID) != nil {
 		t.Errorf("get_discuss_info after new and lose_discuss: %d discusses (want %d), the lost one %v", len(ds), before, byID(ds, newDiscuss.ID))
