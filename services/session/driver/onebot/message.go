@@ -2,7 +2,10 @@ package onebot
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
+
+	"github.com/openqq/openqq/services/session/driver/face"
 )
 
 // segment is one part of a OneBot message. Data values are strings in the spec; some
@@ -149,8 +152,9 @@ func render(segs []segment, name func(qq string) string) string {
 
 // faceText is a QQ system face as Mojo-Webqq wrote it: [微笑]; an unknown one is [表情].
 func faceText(id string) string {
-	if n, ok := faceNames[id]; ok {
-		return "[" + n + "]"
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return face.Unknown
 	}
-	return "[表情]"
+	return face.Text(n)
 }
