@@ -112,9 +112,9 @@ func init() {
 }
 
 // Capabilities declares everything a OneBot account does beyond WebQQ: friend and group
-// requests, messages sent from elsewhere, property changes.
+// requests, messages sent from elsewhere, property changes, faces and pictures.
 func (d *Driver) Capabilities() driver.Capabilities {
-	return driver.Capabilities{Requests: d, SentElsewhere: true, Properties: true}
+	return driver.Capabilities{Requests: d, SentElsewhere: true, Properties: true, Faces: true, Media: true}
 }
 
 // New checks the configuration. It does not connect: Run does.
