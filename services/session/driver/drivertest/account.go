@@ -79,6 +79,8 @@ type PropertyAccount interface {
 	Account
 	// SetCard changes a member's group card.
 	SetCard(t testing.TB, groupID, memberID int64, card string)
+	// SetAdmin makes a member an admin of a group, or (admin false) a plain member again.
+	SetAdmin(t testing.TB, groupID, memberID int64, admin bool)
 }
 
 // RichAccount is the account of a driver that declares Faces or Media.

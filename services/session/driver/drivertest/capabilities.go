@@ -103,7 +103,8 @@ func testSentElsewhere(t *testing.T, h Harness) {
 	})
 }
 
-// Properties: a member's new card is reported as a property change.
+// Properties: a member's new card, and its role as an admin and back, are reported as
+// property changes.
 func testProperties(t *testing.T, h Harness) {
 	r := open(t, h)
 	conformance.Require(t, r.caps.Properties, "Properties")
@@ -112,6 +113,13 @@ func testProperties(t *testing.T, h Harness) {
 	want := driver.PropertyChange{GroupID: r.fx.Group, MemberID: r.fx.Member, Property: driver.PropertyCard, New: "drivertest 新名片"}
 	acc.SetCard(t, want.GroupID, want.MemberID, want.New)
 	r.rec.Wait(t, "card change reported", func() bool { return slices.Contains(r.rec.props, want) })
+	admin := driver.PropertyChange{GroupID: r.fx.Group, MemberID: r.fx.Member, Property: driver.PropertyRole, New: events.MemberRoleAdmin}
+	acc.SetAdmin(t, admin.GroupID, admin.MemberID, true)
+	r.rec.Wait(t, "admin role reported", func() bool { return slices.Contains(r.rec.props, admin) })
+	plain := admin
+	plain.New = events.MemberRoleMember
+	acc.SetAdmin(t, plain.GroupID, plain.MemberID, false)
+	r.rec.Wait(t, "member role reported", func() bool { return slices.Contains(r.rec.props, plain) })
 }
 
 // Injection: an injected message is reported and its id returned; a refusal is an

@@ -121,6 +121,10 @@ func (a peerAccount) Change(t testing.TB, c driver.Change) {
 	}
 }
 
+func (a peerAccount) SetAdmin(_ testing.TB, groupID, memberID int64, admin bool) {
+	a.p.SetAdmin(groupID, memberID, admin)
+}
+
 func (a peerAccount) Drop(testing.TB) { a.p.Drop() }
 
 func (a peerAccount) Sent(testing.TB) []driver.Outgoing {

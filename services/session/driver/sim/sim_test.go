@@ -108,6 +108,17 @@ func (a account) SetCard(t testing.TB, groupID, memberID int64, card string) {
 		Property: driver.PropertyCard, Value: card})
 }
 
+// SetAdmin changes a role as QQ would tell of it: by injection.
+func (a account) SetAdmin(t testing.TB, groupID, memberID int64, admin bool) {
+	t.Helper()
+	role := events.MemberRoleMember
+	if admin {
+		role = events.MemberRoleAdmin
+	}
+	a.inject(t, events.Injection{Event: events.EventGroupMemberPropertyChange, GroupID: groupID, MemberID: memberID,
+		Property: driver.PropertyRole, Value: role})
+}
+
 var _ drivertest.RichAccount = account{}
 
 func (a account) LastSent(t testing.TB) (faces []int, picture []byte) {
