@@ -46,11 +46,11 @@ type Config struct {
 
 // Platform is one QQ account on an engine.
 type Platform struct {
-	e    *engine.Engine
-	cfg  Config
-	log  *slog.Logger
-	drv  driver.Driver
-	caps driver.Capabilities // what drv declared when it was opened
+	e     *engine.Engine
+	cfg   Config
+	log   *slog.Logger
+	drv   driver.Driver
+	caps  driver.Capabilities // what drv declared when it was opened
 	media *media.Store
 
 	ro *roster.Roster // under the engine's roster lock; nil between logins
