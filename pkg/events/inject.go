@@ -8,6 +8,7 @@ package events
 //	{"type":"friend_message","sender_id":2372835507,"content":"在吗"}
 //	{"type":"discuss_message","discuss_id":4118239384,"sender_id":2372835507,"content":"吃啥"}
 //	{"type":"sess_message","group_id":2617047292,"sender_id":2373906...,"content":"你好"}
+//	{"type":"friend_message","sender_id":2372835507,"content":"看图","media_data":"iVBORw0...","media_name":"a.png","media_mime":"image/png"}
 //	{"event":"new_friend","friend":{"id":1,"uid":2,"name":"新朋友"}}
 //	{"event":"lose_friend","friend_id":2372835507}
 //	{"event":"new_group","group":{"id":1,"uid":2,"name":"新群","role":"attend"}}
@@ -25,6 +26,11 @@ type Injection struct {
 	Content   string `json:"content,omitempty"`
 	// Time is the message's time in Unix seconds; zero means now.
 	Time int64 `json:"time,omitempty"`
+	// MediaData is a picture the message carries, base64 (standard encoding), with its file
+	// name and MIME type; content gets [图片] where it is.
+	MediaData string `json:"media_data,omitempty"`
+	MediaName string `json:"media_name,omitempty"`
+	MediaMime string `json:"media_mime,omitempty"`
 
 	Event    string       `json:"event,omitempty"`
 	Friend   *Friend      `json:"friend,omitempty"`

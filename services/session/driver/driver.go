@@ -46,6 +46,12 @@ type Capabilities struct {
 	// Properties: the driver reports changed attributes of roster objects
 	// (Sink.ChangeProperty).
 	Properties bool
+	// Faces: the driver sends the face names of Outgoing.Content (package face's table) as
+	// QQ faces, and reports received faces as their [name] in Incoming.Content.
+	Faces bool
+	// Media: the driver sends Outgoing.Media as a picture, and reports a received picture
+	// with its bytes in Incoming.Media ([图片] in Content).
+	Media bool
 }
 
 // Sink is how a driver reports to the session. Its methods are safe for concurrent use. A

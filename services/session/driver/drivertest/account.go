@@ -80,3 +80,17 @@ type PropertyAccount interface {
 	// SetCard changes a member's group card.
 	SetCard(t testing.TB, groupID, memberID int64, card string)
 }
+
+// RichAccount is the account of a driver that declares Faces or Media.
+type RichAccount interface {
+	Account
+	// LastSent is what the far side got of the latest send beyond text: the ids of its faces
+	// in order, and its picture's bytes (nil without one).
+	LastSent(t testing.TB) (faces []int, picture []byte)
+	// ReceiveFaces makes someone send the account in (as Receive) with the faces ids after
+	// its text.
+	ReceiveFaces(t testing.TB, in driver.Incoming, ids []int)
+	// ReceivePicture makes someone send the account in (as Receive) with a picture after its
+	// text.
+	ReceivePicture(t testing.TB, in driver.Incoming, picture []byte)
+}

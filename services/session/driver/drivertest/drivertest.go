@@ -43,6 +43,8 @@ func Run(t *testing.T, h Harness) {
 		{Name: "Capability/SentElsewhere", F: testSentElsewhere},
 		{Name: "Capability/Properties", F: testProperties},
 		{Name: "Capability/Injection", F: testInjection},
+		{Name: "Capability/Faces", F: testFaces},
+		{Name: "Capability/Media", F: testMedia},
 	})
 }
 

@@ -1,6 +1,7 @@
 package onebot
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,7 +38,65 @@ var (
 	_ drivertest.RequestAccount       = peerAccount{}
 	_ drivertest.SentElsewhereAccount = peerAccount{}
 	_ drivertest.PropertyAccount      = peerAccount{}
+	_ drivertest.RichAccount          = peerAccount{}
 )
+
+// LastSent reads the latest send's face and image segments.
+func (a peerAccount) LastSent(t testing.TB) (faces []int, picture []byte) {
+	var last *onebottest.Call
+	for _, c := range a.p.Calls("") {
+		if c.Err == nil && (c.Action == "send_group_msg" || c.Action == "send_private_msg") {
+			last = &c
+		}
+	}
+	if last == nil {
+		t.Fatal("onebot peer: nothing sent")
+	}
+	for _, s := range last.Segments() {
+		switch s.Type() {
+		case "face":
+			id, err := strconv.Atoi(s.Data("id"))
+			if err != nil {
+				t.Errorf("onebot peer: face segment %v", s)
+			}
+			faces = append(faces, id)
+		case "image":
+			picture = s.ImageBytes()
+		}
+	}
+	return faces, picture
+}
+
+// receive makes the peer deliver in with segs after its text.
+func (a peerAccount) receive(t testing.TB, in driver.Incoming, segs ...onebottest.Segment) {
+	t.Helper()
+	segs = append([]onebottest.Segment{onebottest.Text(in.Content)}, segs...)
+	switch {
+	case in.Type == events.FriendMessage:
+		a.p.Private(in.SenderID, segs...)
+	case in.Type == events.GroupMessage:
+		a.p.Group(in.GroupID, in.SenderID, segs...)
+	case in.Type == events.SessMessage && in.GroupID != 0:
+		a.p.Temp(in.GroupID, in.SenderID, segs...)
+	default:
+		t.Fatalf("onebot peer: cannot receive %+v", in)
+	}
+}
+
+func (a peerAccount) ReceiveFaces(t testing.TB, in driver.Incoming, ids []int) {
+	t.Helper()
+	segs := make([]onebottest.Segment, len(ids))
+	for i, id := range ids {
+		segs[i] = onebottest.Face(id)
+	}
+	a.receive(t, in, segs...)
+}
+
+// ReceivePicture serves the picture at a loopback url, as QQ's picture server.
+func (a peerAccount) ReceivePicture(t testing.TB, in driver.Incoming, picture []byte) {
+	t.Helper()
+	a.receive(t, in, a.p.ImageURL(t, "drivertest.png", picture))
+}
 
 func (a peerAccount) Fixture() drivertest.Fixture {
 	return drivertest.Fixture{Friend: wangID, Group: testGroup, Member: strangeID, Stranger: 50009}
@@ -45,17 +104,7 @@ func (a peerAccount) Fixture() drivertest.Fixture {
 
 func (a peerAccount) Receive(t testing.TB, in driver.Incoming) {
 	t.Helper()
-	text := onebottest.Text(in.Content)
-	switch {
-	case in.Type == events.FriendMessage:
-		a.p.Private(in.SenderID, text)
-	case in.Type == events.GroupMessage:
-		a.p.Group(in.GroupID, in.SenderID, text)
-	case in.Type == events.SessMessage && in.GroupID != 0:
-		a.p.Temp(in.GroupID, in.SenderID, text)
-	default:
-		t.Fatalf("onebot peer: cannot receive %+v", in)
-	}
+	a.receive(t, in)
 }
 
 func (a peerAccount) Change(t testing.TB, c driver.Change) {

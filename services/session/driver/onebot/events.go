@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/roster"
 )
@@ -120,10 +121,11 @@ func (s *session) message(ctx context.Context, ev *obEvent) {
 	at := eventTime(ev.Time)
 	self := s.self()
 	if ev.PostType == "message_sent" || (self != 0 && int64(ev.UserID) == self) {
-		s.selfMessage(ctx, ev, content, raw, at)
+		s.selfMessage(ctx, ev, segs, content, raw, at)
 		return
 	}
-	in := driver.Incoming{SenderID: int64(ev.UserID), Content: content, Time: at, Raw: raw}
+	pic := s.picture(ctx, ev, segs)
+	in := driver.Incoming{SenderID: int64(ev.UserID), Content: content, Time: at, Raw: raw, Media: pic}
 	switch ev.MessageType {
 	case "group":
 		if ev.SubType == "anonymous" || ev.SubType == "notice" {
@@ -167,12 +169,12 @@ func (s *session) message(ctx context.Context, ev *obEvent) {
 // selfMessage reports a message the account sent from elsewhere as send_message. Both
 // styles count: post_type message_sent (NapCat, go-cqhttp) and a message whose user_id is the
 // account (Lagrange). The session already reported the ones this driver sent.
-func (s *session) selfMessage(ctx context.Context, ev *obEvent, content string, raw json.RawMessage, at time.Time) {
+func (s *session) selfMessage(ctx context.Context, ev *obEvent, segs []segment, content string, raw json.RawMessage, at time.Time) {
 	s.d.sends.wait(ctx, s.d.cfg.CallTimeout)
 	if s.d.ownSend(int64(ev.MessageID)) {
 		return
 	}
-	m := driver.SentMessage{Content: content, Raw: raw, Time: at}
+	m := driver.SentMessage{Content: content, Raw: raw, Time: at, Media: s.picture(ctx, ev, segs)}
 	switch ev.MessageType {
 	case "group":
 		m.Type, m.GroupID = events.GroupMessage, int64(ev.GroupID)
@@ -189,6 +191,16 @@ func (s *session) selfMessage(ctx context.Context, ev *obEvent, content string, 
 	if _, err := s.sink.Sent(ctx, m); err != nil {
 		s.d.log.Warn("onebot: own message not reported", "type", m.Type, "err", err)
 	}
+}
+
+// picture is the message's picture, nil when it has none or its bytes could not be had: the
+// message is still reported, [图片] without them, and the failure logged.
+func (s *session) picture(ctx context.Context, ev *obEvent, segs []segment) *media.Incoming {
+	pic, err := s.d.picture(ctx, segs)
+	if err != nil {
+		s.d.log.Warn("onebot: picture of a message not read, reported without it", "message_id", int64(ev.MessageID), "err", err)
+	}
+	return pic
 }
 
 // learnEvery bounds how often unknown senders make the driver fetch a list again.

@@ -2,7 +2,10 @@ package onebot
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
+
+	"github.com/openqq/openqq/services/session/driver/face"
 )
 
 // segment is one part of a OneBot message. Data values are strings in the spec; some
@@ -24,11 +27,33 @@ func (s segment) str(key string) string {
 	return strings.Trim(string(raw), `"`)
 }
 
-// textMessage is how every send goes out: one text segment, so that user text containing
-// "[CQ:" is never read as a CQ code, whatever the implementation's escaping rules.
-func textMessage(content string) []segment {
-	raw, _ := json.Marshal(content)
-	return []segment{{Type: "text", Data: map[string]json.RawMessage{"text": raw}}}
+// textSegment is user text as one text segment: text that contains "[CQ:" is never read as
+// a CQ code, whatever the implementation's escaping rules.
+func textSegment(text string) segment {
+	raw, _ := json.Marshal(text)
+	return segment{Type: "text", Data: map[string]json.RawMessage{"text": raw}}
+}
+
+// contentMessage is content as OneBot segments: text segments, and face segments for the face
+// names the table knows ([微笑] → {"type":"face","data":{"id":"14"}}); never a CQ string.
+func contentMessage(content string) []segment {
+	var segs []segment
+	for _, p := range face.Parse(content) {
+		if !p.Face {
+			segs = append(segs, textSegment(p.Text))
+			continue
+		}
+		id, _ := json.Marshal(strconv.Itoa(p.ID))
+		segs = append(segs, segment{Type: "face", Data: map[string]json.RawMessage{"id": id}})
+	}
+	return segs
+}
+
+// imageSegment is a picture to send: file is base64://<bytes>, or a URL the implementation
+// fetches itself.
+func imageSegment(file string) segment {
+	raw, _ := json.Marshal(file)
+	return segment{Type: "image", Data: map[string]json.RawMessage{"file": raw}}
 }
 
 // segments reads an event's message in either format: an array of segments (NapCat,
@@ -149,8 +174,9 @@ func render(segs []segment, name func(qq string) string) string {
 
 // faceText is a QQ system face as Mojo-Webqq wrote it: [微笑]; an unknown one is [表情].
 func faceText(id string) string {
-	if n, ok := faceNames[id]; ok {
-		return "[" + n + "]"
+	n, err := strconv.Atoi(id)
+	if err != nil {
+		return face.Unknown
 	}
-	return "[表情]"
+	return face.Text(n)
 }

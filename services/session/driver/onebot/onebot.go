@@ -53,6 +53,12 @@ type Config struct {
 	UpdateInterval time.Duration `envconfig:"UPDATE_INTERVAL" default:"10m"`
 	// DedupWindow is how long an event's id is remembered to drop the peer's duplicates.
 	DedupWindow time.Duration `envconfig:"DEDUP_WINDOW" default:"5m"`
+	// MediaURL sends a picture that came from an http(s) URL as that URL, for the
+	// implementation to fetch, instead of its bytes as base64://.
+	MediaURL bool `envconfig:"MEDIA_URL"`
+	// MediaMax bounds a received picture fetched from its url (bytes); a larger one is
+	// reported as [图片] without its bytes.
+	MediaMax int64 `envconfig:"MEDIA_MAX" default:"33554432"`
 
 	// SendInterval and SendBurst are the session's SEND_INTERVAL and SEND_BURST
 	// (driver.Params), which the registered driver takes over; an interval of 0 sends without
@@ -106,9 +112,9 @@ func init() {
 }
 
 // Capabilities declares everything a OneBot account does beyond WebQQ: friend and group
-// requests, messages sent from elsewhere, property changes.
+// requests, messages sent from elsewhere, property changes, faces and pictures.
 func (d *Driver) Capabilities() driver.Capabilities {
-	return driver.Capabilities{Requests: d, SentElsewhere: true, Properties: true}
+	return driver.Capabilities{Requests: d, SentElsewhere: true, Properties: true, Faces: true, Media: true}
 }
 
 // New checks the configuration. It does not connect: Run does.

@@ -43,10 +43,17 @@ func TestContent(t *testing.T) {
 	}
 }
 
-func TestTextMessage(t *testing.T) {
-	b, _ := json.Marshal(textMessage("[CQ:at,qq=all] & <b>"))
-	if want := `[{"type":"text","data":{"text":"[CQ:at,qq=all] \u0026 \u003cb\u003e"}}]`; string(b) != want {
-		t.Errorf("got %s, want %s", b, want)
+func TestContentMessage(t *testing.T) {
+	for in, want := range map[string]string{
+		"[CQ:at,qq=all] & <b>": `[{"type":"text","data":{"text":"[CQ:at,qq=all] \u0026 \u003cb\u003e"}}]`,
+		"hi[微笑]!":              `[{"type":"text","data":{"text":"hi"}},{"type":"face","data":{"id":"14"}},{"type":"text","data":{"text":"!"}}]`,
+		"[不是表情]":               `[{"type":"text","data":{"text":"[不是表情]"}}]`,
+		"[CQ:face,id=14]":      `[{"type":"text","data":{"text":"[CQ:face,id=14]"}}]`,
+	} {
+		b, _ := json.Marshal(contentMessage(in))
+		if string(b) != want {
+			t.Errorf("%q: got %s, want %s", in, b, want)
+		}
 	}
 }
 

@@ -2,10 +2,12 @@ package sim
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"time"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/roster"
 )
@@ -39,10 +41,20 @@ func (s *Sim) receive(ctx context.Context, sink driver.Sink, in events.Injection
 	if in.Time > 0 {
 		t = time.Unix(in.Time, 0)
 	}
-	return sink.Receive(ctx, driver.Incoming{
+	msg := driver.Incoming{
 		Type: in.Type, SenderID: in.SenderID, GroupID: in.GroupID, DiscussID: in.DiscussID,
 		Content: in.Content, Time: t,
-	})
+	}
+	if in.MediaData != "" {
+		// A picture comes after the text, [图片] in content as Mojo-Webqq showed it.
+		data, err := base64.StdEncoding.DecodeString(in.MediaData)
+		if err != nil {
+			return 0, events.ErrBadRequest("injection: media_data is not base64: " + err.Error())
+		}
+		msg.Content += "[图片]"
+		msg.Media = &media.Incoming{Type: media.TypeImage, Name: in.MediaName, Mime: in.MediaMime, Data: data}
+	}
+	return sink.Receive(ctx, msg)
 }
 
 // checkSender refuses what QQ would not deliver: strangers, and members who are muted.

@@ -25,8 +25,10 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/driver/face"
 	"github.com/openqq/openqq/services/session/roster"
 )
 
@@ -56,7 +58,7 @@ type Sim struct {
 	sink   driver.Sink            // nil while not logged in
 	drop   chan struct{}          // closed by Drop to end the login in progress
 	muted  map[[2]int64]time.Time // (group, member) → muted until
-	sent   []driver.Outgoing      // the latest sends, at most keepSent
+	sent   []Delivery             // the latest sends, at most keepSent
 	logins int
 }
 
@@ -101,8 +103,10 @@ func New(cfg Config, p driver.Params) (*Sim, error) {
 	return &Sim{cfg: cfg, account: p.Account, log: log, ro: ro, drop: make(chan struct{}), muted: map[[2]int64]time.Time{}}, nil
 }
 
-// Capabilities declares injections: the account receives nothing else.
-func (s *Sim) Capabilities() driver.Capabilities { return driver.Capabilities{Injector: s} }
+// Capabilities declares injections (the account receives nothing else), faces and pictures.
+func (s *Sim) Capabilities() driver.Capabilities {
+	return driver.Capabilities{Injector: s, Faces: true, Media: true}
+}
 
 // Run logs in, then keeps the account logged in (taking injections) until ctx ends.
 func (s *Sim) Run(ctx context.Context, sink driver.Sink) error {
@@ -158,6 +162,18 @@ func (s *Sim) Drop() {
 func (s *Sim) Sent() []driver.Outgoing {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	out := make([]driver.Outgoing, len(s.sent))
+	for i, d := range s.sent {
+		out[i] = d.Outgoing
+	}
+	return out
+}
+
+// Deliveries are the latest sends as the simulated server got them (faces as faces, the
+// picture's bytes), oldest first, as Sent.
+func (s *Sim) Deliveries() []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return slices.Clone(s.sent)
 }
 
@@ -184,8 +200,26 @@ func (s *Sim) qrcode(attempt int) (string, []byte, error) {
 	return path, png, nil
 }
 
+// Delivery is a send as the simulated QQ server got it: the message, its content as QQ
+// carries it (text and faces: [微笑] arrives as face 14, [不是表情] as text), and the
+// picture's bytes.
+type Delivery struct {
+	driver.Outgoing
+	Parts   []face.Part
+	Picture []byte
+}
+
 // Send delivers a message to a target that exists on the simulated server.
-func (s *Sim) Send(_ context.Context, m driver.Outgoing) error {
+func (s *Sim) Send(ctx context.Context, m driver.Outgoing) error {
+	d := Delivery{Outgoing: m, Parts: face.Parse(m.Content)}
+	if m.Media != nil {
+		// Read before taking the lock: a large picture must not hold up the account.
+		pic, err := readMedia(ctx, m.Media)
+		if err != nil {
+			return &driver.SendError{Code: -3, Info: events.SendErrInfo + ": reading the picture: " + err.Error()}
+		}
+		d.Picture = pic
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sink == nil {
@@ -212,8 +246,24 @@ func (s *Sim) Send(_ context.Context, m driver.Outgoing) error {
 	if len(s.sent) == keepSent {
 		s.sent = slices.Delete(s.sent, 0, 1)
 	}
-	s.sent = append(s.sent, m)
+	s.sent = append(s.sent, d)
 	return nil
+}
+
+// readMedia reads a picture's bytes once, into one buffer of its known size (not
+// io.ReadAll's doublings).
+func readMedia(ctx context.Context, a *media.Attachment) ([]byte, error) {
+	if a.Open == nil {
+		return nil, errors.New("no bytes")
+	}
+	rc, err := a.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, int(max(a.Meta.Size, 0))+bytes.MinRead))
+	_, err = buf.ReadFrom(rc)
+	return buf.Bytes(), err
 }
 
 // Mute records the members as muted for d.

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/driver/drivertest"
+	"github.com/openqq/openqq/services/session/driver/face"
 	"github.com/openqq/openqq/services/session/driver/sim"
 )
 
@@ -87,6 +89,36 @@ func (a account) Change(t testing.TB, c driver.Change) {
 		t.Fatalf("sim account: no change %q", c.Kind)
 	}
 	a.inject(t, in)
+}
+
+var _ drivertest.RichAccount = account{}
+
+func (a account) LastSent(t testing.TB) (faces []int, picture []byte) {
+	ds := a.s.Deliveries()
+	if len(ds) == 0 {
+		t.Fatal("sim account: nothing sent")
+	}
+	d := ds[len(ds)-1]
+	for _, p := range d.Parts {
+		if p.Face {
+			faces = append(faces, p.ID)
+		}
+	}
+	return faces, d.Picture
+}
+
+func (a account) ReceiveFaces(t testing.TB, in driver.Incoming, ids []int) {
+	t.Helper()
+	for _, id := range ids {
+		in.Content += face.Text(id)
+	}
+	a.Receive(t, in)
+}
+
+func (a account) ReceivePicture(t testing.TB, in driver.Incoming, picture []byte) {
+	t.Helper()
+	a.inject(t, events.Injection{Type: in.Type, SenderID: in.SenderID, GroupID: in.GroupID, DiscussID: in.DiscussID,
+		Content: in.Content, MediaData: base64.StdEncoding.EncodeToString(picture), MediaName: "p.png", MediaMime: "image/png"})
 }
 
 func (a account) Drop(testing.TB)                           { a.s.Drop() }

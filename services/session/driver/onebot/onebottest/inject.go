@@ -1,9 +1,13 @@
 package onebottest
 
 import (
+	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
+	"testing"
 )
 
 // Segment is a part of a message, as a test writes it: Text("hi"), Face(14), ...
@@ -17,9 +21,27 @@ func Face(id int) Segment {
 	return Segment{"type": "face", "data": map[string]any{"id": strconv.Itoa(id)}}
 }
 
-// Image is a picture.
+// Image is a picture whose bytes cannot be had (no base64, no url): the driver reports
+// [图片] without them.
 func Image() Segment {
-	return Segment{"type": "image", "data": map[string]any{"file": "abc.jpg", "url": "https://example.invalid/abc.jpg"}}
+	return Segment{"type": "image", "data": map[string]any{"file": "abc.jpg"}}
+}
+
+// ImageData is a picture carried in the segment as base64://.
+func ImageData(data []byte) Segment {
+	return Segment{"type": "image", "data": map[string]any{"file": "base64://" + base64.StdEncoding.EncodeToString(data)}}
+}
+
+// ImageURL is a picture the peer serves at a loopback url (as NapCat and Lagrange give
+// url for QQ's picture server), named file; the server closes when the test ends.
+func (p *Peer) ImageURL(t testing.TB, file string, data []byte) Segment {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", http.DetectContentType(data))
+		_, _ = w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	return Segment{"type": "image", "data": map[string]any{"file": file, "url": srv.URL + "/" + file}}
 }
 
 // At mentions someone ("all" for everyone).

@@ -8,6 +8,7 @@ package onebottest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,6 +114,46 @@ func (c Call) Text() string {
 		return b.String()
 	}
 	return ""
+}
+
+// Segments are the message parameter's segments as the peer got them (nil for a string).
+func (c Call) Segments() []Segment {
+	m, _ := c.Params["message"].([]any)
+	var segs []Segment
+	for _, s := range m {
+		seg, _ := s.(map[string]any)
+		segs = append(segs, Segment(seg))
+	}
+	return segs
+}
+
+// Type is the segment's type.
+func (s Segment) Type() string { t, _ := s["type"].(string); return t }
+
+// Data is one of the segment's data values, as a string.
+func (s Segment) Data(key string) string {
+	data, _ := s["data"].(map[string]any)
+	switch v := data[key].(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// ImageBytes are the bytes of an image segment sent as base64:// (nil otherwise).
+func (s Segment) ImageBytes() []byte {
+	b64, ok := strings.CutPrefix(s.Data("file"), "base64://")
+	if s.Type() != "image" || !ok {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // Peer is a fake OneBot implementation.
