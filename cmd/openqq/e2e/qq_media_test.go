@@ -26,7 +26,6 @@ import (
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/driver/sim"
 	qqplat "github.com/openqq/openqq/services/session/qq"
 )
@@ -177,30 +176,15 @@ func qqMediaData(t *testing.T, p map[string]any) []byte {
 	return b
 }
 
-func (m *qqMediaEnv) lastSent() driver.Outgoing {
+// lastSent is the sim's record of its last send: the message and the picture's bytes as the
+// simulated server got them.
+func (m *qqMediaEnv) lastSent() sim.Delivery {
 	m.t.Helper()
-	sent := m.sim().Sent()
+	sent := m.sim().Deliveries()
 	if len(sent) == 0 {
 		m.t.Fatal("the sim sent nothing")
 	}
 	return sent[len(sent)-1]
-}
-
-func sentBytes(t *testing.T, out driver.Outgoing) []byte {
-	t.Helper()
-	if out.Media == nil {
-		t.Fatalf("the sim got no picture: %+v", out)
-	}
-	rc, err := out.Media.Open(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(rc); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func TestQQPictureSendHTTP(t *testing.T) {
@@ -220,8 +204,8 @@ func TestQQPictureSendHTTP(t *testing.T) {
 				t.Fatalf("reply %v", r)
 			}
 			out := m.lastSent()
-			if got := sentBytes(t, out); !bytes.Equal(got, want) || out.Content != content {
-				t.Fatalf("the sim got %q and %d bytes, want %q and %d", out.Content, len(got), content, len(want))
+			if !bytes.Equal(out.Picture, want) || out.Content != content {
+				t.Fatalf("the sim got %q and %d bytes, want %q and %d", out.Content, len(out.Picture), content, len(want))
 			}
 			p := posted(t, m.post, r["id"].(float64))
 			if p["format"] != "media" || p["content"] != content+"[图片]" || p["media_type"] != "image" ||
@@ -334,14 +318,12 @@ func TestQQPictureReceivedAndAnswered(t *testing.T) {
 	}
 	answerID = meta.ID
 	pic := testPNG(t, 22, 0)
-	plat := m.sess.Platform().(*qqplat.Platform)
-	id, err := plat.Receive(context.Background(), driver.Incoming{
-		Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "[图片]", Time: time.Now(),
-		Media: &media.Incoming{Name: "recv.png", Data: pic},
-	})
-	if err != nil {
-		t.Fatal(err)
+	r := m.inject(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID,
+		MediaData: base64.StdEncoding.EncodeToString(pic), MediaName: "recv.png", MediaMime: "image/png"})
+	if r.Code != 0 || r.ID == 0 {
+		t.Fatalf("inject: %+v", r)
 	}
+	id := r.ID
 	p := posted(t, m.post, float64(id))
 	if p["format"] != "media" || p["content"] != "[图片]" || p["media_name"] != "recv.png" || p["class"] != "recv" {
 		t.Errorf("post_api got %v", p)
@@ -355,20 +337,13 @@ func TestQQPictureReceivedAndAnswered(t *testing.T) {
 	// the answer: the text, then the picture, to the group
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		sent := m.sim().Sent()
-		var text, picture *driver.Outgoing
-		for i := range sent {
-			if sent[i].TargetID == perlGroupID && sent[i].Content == "好图" {
-				text = &sent[i]
-			}
-			if sent[i].TargetID == perlGroupID && sent[i].Media != nil && sent[i].Media.Meta.ID == answerID {
-				picture = &sent[i]
-			}
+		sent := m.sim().Deliveries()
+		var text, picture bool
+		for _, d := range sent {
+			text = text || d.TargetID == perlGroupID && d.Content == "好图"
+			picture = picture || d.TargetID == perlGroupID && bytes.Equal(d.Picture, answer)
 		}
-		if text != nil && picture != nil {
-			if got := sentBytes(t, *picture); !bytes.Equal(got, answer) {
-				t.Errorf("media answer sent %d bytes, want %d", len(got), len(answer))
-			}
+		if text && picture {
 			break
 		}
 		if time.Now().After(deadline) {
