@@ -246,6 +246,25 @@ func TestQQPictureSendHTTP(t *testing.T) {
 		_, b := m.get("send_group_message", q("id", group, "media_id", firstID))
 		return plainObject(t, b)
 	}, upload, "")
+
+	// check_event hands out the same reports, their media fields without the bytes.
+	code, body := m.get("check_event", nil)
+	var items []map[string]any
+	if err := json.Unmarshal(body, &items); code != http.StatusOK || err != nil {
+		t.Fatalf("check_event: %d %s", code, body)
+	}
+	pictures := 0
+	for _, it := range items {
+		if it["format"] == "media" {
+			pictures++
+			if it["media_id"] == nil || it["media_type"] != "image" || it["media_data"] != nil {
+				t.Errorf("check_event item %v", it)
+			}
+		}
+	}
+	if pictures != 6 {
+		t.Errorf("check_event has %d picture reports, want 6: %s", pictures, body)
+	}
 }
 
 // Every bad media through HTTP: a clear JSON error, nothing sent, nothing stored.
