@@ -183,7 +183,9 @@ func TestZeroLoss(t *testing.T) {
 	}
 	injectedAt := time.Since(start)
 
-	deadline := time.Now().Add(40 * time.Second)
+	// A bound, not a speed (the loop ends with the last message): one conversation's 10,000
+	// items go one at a time, and a starved machine under -race once needed more than 40 s.
+	deadline := time.Now().Add(120 * time.Second)
 	for rc.missing(ids) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d messages never reached post_api (consumer: %s)", rc.missing(ids), total, s.consumerInfo(t, consumerName(rc.url())))

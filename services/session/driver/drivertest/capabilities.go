@@ -138,10 +138,14 @@ func testInjection(t *testing.T, h Harness) {
 	if id == 0 || id != got {
 		t.Errorf("Inject returned id %d, want the sink's %d", id, got)
 	}
-	for _, bad := range []events.Injection{
+	bads := []events.Injection{
 		{Type: events.FriendMessage, SenderID: r.fx.Stranger, Content: "drivertest: from a stranger"},
 		{Content: "drivertest: neither a message nor a change"},
-	} {
+	}
+	if r.caps.Media {
+		bads = append(bads, events.Injection{Type: events.FriendMessage, SenderID: r.fx.Friend, Content: "drivertest: bad picture", MediaData: "not base64!"})
+	}
+	for _, bad := range bads {
 		_, err := inj.Inject(ctx, bad)
 		var st *events.Status
 		if !errors.As(err, &st) || st.Code == events.CodeOK {
