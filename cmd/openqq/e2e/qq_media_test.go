@@ -26,6 +26,7 @@ import (
 	"github.com/openqq/openqq/services/gateway"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/driver/onebot/onebottest"
 	"github.com/openqq/openqq/services/session/driver/sim"
 	qqplat "github.com/openqq/openqq/services/session/qq"
 )
@@ -369,5 +370,79 @@ func TestQQPictureReceivedAndAnswered(t *testing.T) {
 			t.Fatalf("the answer's reply and media were not both sent: %+v", sent)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Issue 15's "done when", through the onebot driver and the fake OneBot peer: a curl-like
+// multipart send of [微笑] and a picture arrives as a face segment and an image segment with
+// the bytes; a picture the peer delivers (base64:// or a url it serves) reaches post_api with
+// its bytes.
+func TestQQPictureOneBot(t *testing.T) {
+	fl := onebottest.Flavours[0]
+	o := obOptions(fl)
+	peer := onebottest.New(o)
+	mc := media.Config{Dir: t.TempDir(), MaxBytes: qqMediaMax}
+	e := start(t, withOneBot(peer.Serve(t), o.Token), func(s *session.Config, g *gateway.Config) { s.Config, g.Config = mc, mc })
+	post := proctest.StartReceiver(t, proctest.ReceiverOptions{})
+	rep, err := reporter.New(natstest.Connect(t, e.srv), reporter.Config{
+		PostAPI: []string{post.URL}, PostEvent: true, PostMediaData: true, Config: mc,
+		PostRetryMin: 20 * time.Millisecond, PostRetryMax: 100 * time.Millisecond,
+	}, natstest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rep.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	m := &qqMediaEnv{env: e, dir: mc.Dir, post: post}
+
+	upload := testPNG(t, 31, 0)
+	r := m.multipart("send_friend_message", upload, "uid", strconv.Itoa(obWang), "content", "[微笑]看")
+	if r["code"] != 0.0 {
+		t.Fatalf("send: %v", r)
+	}
+	c := peer.WaitCall(t, "send_private_msg", 1)
+	var face, image bool
+	for _, s := range c.Segments() {
+		face = face || s.Type() == "face" && s.Data("id") == "14"
+		image = image || bytes.Equal(s.ImageBytes(), upload)
+	}
+	if !face || !image || c.Int("user_id") != obWang {
+		t.Errorf("the peer got %v, want a face 14 and the picture", c.Params)
+	}
+	if p := posted(t, post, r["id"].(float64)); p["format"] != "media" || !bytes.Equal(qqMediaData(t, p), upload) {
+		t.Errorf("send_message at post_api: %v", p)
+	}
+
+	for _, tc := range []struct {
+		name string
+		seg  func([]byte) onebottest.Segment
+	}{
+		{"base64", onebottest.ImageData},
+		{"url", func(b []byte) onebottest.Segment { return peer.ImageURL(t, "got.png", b) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pic := testPNG(t, 32, len(tc.name))
+			peer.Private(obWang, onebottest.Text("图"), tc.seg(pic))
+			var got map[string]any
+			_, ok := post.Wait(10*time.Second, func(reqs []proctest.Request) bool {
+				for _, q := range reqs {
+					var p map[string]any
+					if json.Unmarshal(q.Body, &p) == nil && p["class"] == "recv" && p["format"] == "media" &&
+						p["media_size"] == float64(len(pic)) {
+						got = p
+						return true
+					}
+				}
+				return false
+			})
+			if !ok {
+				t.Fatalf("post_api got no picture of %d bytes: %d requests", len(pic), len(post.Requests()))
+			}
+			if !bytes.Equal(qqMediaData(t, got), pic) || got["content"] != "图[图片]" || got["sender_id"] != float64(obWang) {
+				t.Errorf("post_api got %v", got)
+			}
+		})
 	}
 }
