@@ -117,11 +117,15 @@ type Message struct {
 	// RawContent is openqq's addition: the message as the QQ implementation gave it (OneBot
 	// segments), for clients that want more than the text of content.
 	RawContent json.RawMessage `json:"raw_content,omitempty"`
+	// Format is openqq's addition for a message with a picture: "media", with Openwx's media
+	// fields (Media). Absent on a text message, whose report stays Mojo-Webqq's.
+	Format string `json:"format,omitempty"`
 
 	*Sender
 	*Receiver
 	*GroupRef
 	*DiscussRef
+	*Media
 	*SendResult
 }
 

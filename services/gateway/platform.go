@@ -71,9 +71,17 @@ func newQQ(nc *nats.Conn, cfg Config) *platform {
 		client:  client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		replies: newReplyCache(cfg.APITimeout),
 		isRoute: events.IsRoute, cacheable: events.Cacheable, isItemName: events.IsItemName, getOnly: func(string) bool { return false },
+		media:      qqMediaRoutes,
 		authStatus: http.StatusForbidden,
 		requests:   apiRequests, duration: apiDuration,
 	}
+}
+
+// qqMediaRoutes take a picture in their request (issue 15: Openwx's media parameters on
+// Openqq's send routes); their uploads go to the QQ platform's bucket (QQ_MEDIA).
+var qqMediaRoutes = map[string]bool{
+	events.RouteSendFriendMessage: true, events.RouteSendGroupMessage: true,
+	events.RouteSendDiscussMessage: true, events.RouteSendSessMessage: true,
 }
 
 // wxMediaRoutes take a media in their request (MOJO-OPENWX.md §2.2).

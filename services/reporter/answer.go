@@ -19,8 +19,8 @@ type Answer struct {
 	// Format "" or "text" lets a reply to a send_message report go out (Mojo's rule).
 	Format string
 	// Media is Openwx's media answer: an http(s) URL, or a media_id of the media store, sent
-	// in the message's conversation after Reply. Openqq's media answer was commented out: QQ
-	// ignores it.
+	// in the message's conversation after Reply. Openqq's media answer was commented out;
+	// openqq takes it for QQ too, as an extension (a picture).
 	Media string
 }
 

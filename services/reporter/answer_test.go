@@ -450,6 +450,13 @@ func TestActions(t *testing.T) {
 		return apiCall{route, p}
 	}
 	sid := func(id int64) string { return itoa(id) }
+	pic := func(route string, kv ...string) apiCall {
+		p := events.Params{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			p[kv[i]] = kv[i+1]
+		}
+		return apiCall{route, p}
+	}
 	shutup := apiCall{events.RouteShutupGroupMember, events.Params{"group_id": sid(adminGroupID), "member_id": sid(plainMemberID), "seconds": "120"}}
 	shutupFriend := apiCall{events.RouteShutupGroupMember, events.Params{"group_id": sid(adminGroupID), "member_id": sid(friendID), "seconds": "60"}}
 
@@ -514,6 +521,18 @@ func TestActions(t *testing.T) {
 		{"answer discuss", send(events.DiscussMessage, events.FromReply, nil, nil, discuss), replyA, nil},
 		{"answer sess via group", send(events.SessMessage, events.FromReply, memberRecv, group, nil), replyA, nil},
 		{"answer sess via discuss", send(events.SessMessage, events.FromReply, discussRecv, nil, discuss), Answer{Reply: "R", Format: "text", ShutupTime: 60}, nil},
+
+		// openqq's extension: Openwx's media answer, a picture after the reply
+		{"recv friend media url", recv(events.FriendMessage, friend, nil, nil), Answer{Reply: "R", Media: "https://x.test/a.png"}, []apiCall{toFriend, pic(events.RouteSendFriendMessage, "media_path", "https://x.test/a.png", "id", sid(friendID))}},
+		{"recv group media id", recv(events.GroupMessage, member, group, nil), Answer{Media: "abc:3"}, []apiCall{pic(events.RouteSendGroupMessage, "media_id", "abc:3", "id", sid(adminGroupID))}},
+		{"recv group media and shutup", recv(events.GroupMessage, member, group, nil), Answer{Media: "abc:3", Shutup: true, ShutupTime: 120}, []apiCall{pic(events.RouteSendGroupMessage, "media_id", "abc:3", "id", sid(adminGroupID)), shutup}},
+		{"recv discuss media", recv(events.DiscussMessage, discussSender, nil, discuss), Answer{Media: "abc:3"}, []apiCall{pic(events.RouteSendDiscussMessage, "media_id", "abc:3", "id", sid(discussID))}},
+		{"recv sess media", recv(events.SessMessage, member, group, nil), Answer{Media: "http://x.test/b"}, []apiCall{pic(events.RouteSendSessMessage, "media_path", "http://x.test/b", "id", sid(plainMemberID), "group_id", sid(adminGroupID))}},
+		{"recv media local path ignored", recv(events.FriendMessage, friend, nil, nil), Answer{Reply: "R", Media: "/etc/passwd"}, []apiCall{toFriend}},
+		{"recv media file scheme ignored", recv(events.FriendMessage, friend, nil, nil), Answer{Media: "file:///etc/passwd"}, nil},
+		{"send media", send(events.FriendMessage, "api", friendRecv, nil, nil), Answer{Media: "abc:3"}, []apiCall{pic(events.RouteSendFriendMessage, "media_id", "abc:3", "id", sid(friendID))}},
+		{"send media format json", send(events.FriendMessage, "api", friendRecv, nil, nil), Answer{Media: "abc:3", Format: "json"}, nil},
+		{"answer media", send(events.FriendMessage, events.FromReply, friendRecv, nil, nil), Answer{Media: "abc:3"}, nil},
 
 		// neither received nor sent
 		{"no post_type", &events.Message{Type: events.FriendMessage, Sender: friend}, replyA, nil},

@@ -68,7 +68,7 @@ type mediaHead struct {
 }
 
 // bodyOf is what to post for item. Without POST_MEDIA_DATA, for an item that is not a media
-// message (every QQ item), or one that already carries media_data, the item itself. A media
+// message (a QQ text message), or one that already carries media_data, the item itself. A media
 // the store no longer has (expired) goes without its bytes, with a warning: the item never
 // fails for it. A store that cannot be read is an error, so the item is tried again; on its
 // last try it goes without the bytes rather than to the dead letters.

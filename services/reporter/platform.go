@@ -115,8 +115,8 @@ func (qqPlatform) orderKey(item []byte) string {
 
 // actions, by Openqq's rules: a reply goes to the conversation the message was in; shutup
 // mutes the sender of a received group message; a sent message is answered only with a
-// plain-text reply, and never when it was itself an answer. A media answer is ignored
-// (Openqq's was commented out).
+// plain-text reply, and never when it was itself an answer. A media answer (Openwx's, an
+// extension here: Openqq's was commented out) goes after the reply, by the same rules.
 func (qqPlatform) actions(item []byte, a Answer, log *slog.Logger) (string, []apiCall) {
 	it, err := events.DecodeItem(item)
 	if err != nil {
@@ -138,6 +138,7 @@ func qqActions(m *events.Message, a Answer, log *slog.Logger) []apiCall {
 				calls = append(calls, apiCall{route, p})
 			}
 		}
+		calls = append(calls, qqMediaCalls(m, a, log)...)
 		if a.Shutup && m.Type == events.GroupMessage && m.GroupRef != nil && m.Sender != nil {
 			calls = append(calls, apiCall{events.RouteShutupGroupMember, events.Params{
 				"group_id": itoa(m.GroupRef.ID), "member_id": itoa(m.Sender.ID),
@@ -151,13 +152,37 @@ func qqActions(m *events.Message, a Answer, log *slog.Logger) []apiCall {
 			}
 			return nil
 		}
-		if a.Reply != "" && (a.Format == "" || a.Format == "text") {
-			if route, p, ok := client.ReplyParams(m, a.Reply); ok {
-				calls = append(calls, apiCall{route, p})
+		if a.Format == "" || a.Format == "text" {
+			if a.Reply != "" {
+				if route, p, ok := client.ReplyParams(m, a.Reply); ok {
+					calls = append(calls, apiCall{route, p})
+				}
 			}
+			calls = append(calls, qqMediaCalls(m, a, log)...)
 		}
 	}
 	return calls
+}
+
+// qqMediaCalls is openqq's extension of Openqq's answers (issue 15): Openwx's media answer,
+// sent as a picture in the message's conversation after the reply, by the same rules as
+// Openwx's (mediaParam).
+func qqMediaCalls(m *events.Message, a Answer, log *slog.Logger) []apiCall {
+	if a.Media == "" {
+		return nil
+	}
+	key, ok := mediaParam(a.Media)
+	if !ok {
+		log.Info("media answer ignored: want an http(s) URL or a media_id", "id", m.ID, "media", a.Media)
+		return nil
+	}
+	route, p, ok := client.ReplyParams(m, "")
+	if !ok {
+		return nil
+	}
+	delete(p, "content")
+	p[key] = a.Media
+	return []apiCall{{route, p}}
 }
 
 // ---- WeChat (Openwx) ----

@@ -80,7 +80,7 @@ type Config struct {
 	// ConsultMax bounds the wx platform's consult calls waiting for an answer at once.
 	ConsultMax int `envconfig:"CONSULT_MAX" default:"256"`
 	CheckEventConfig
-	// The media store of the wx platform (MEDIA_*).
+	// The media store of either platform (MEDIA_*).
 	media.Config
 }
 
@@ -123,7 +123,7 @@ func (c Config) Engine() engine.Config {
 func (c Config) QQ() qq.Config {
 	return qq.Config{
 		Driver: c.Driver, DriverConfig: c.DriverConfig, SendInterval: c.SendInterval,
-		SendBurst: c.SendBurst, MembersMax: c.MembersMax,
+		SendBurst: c.SendBurst, MembersMax: c.MembersMax, Config: c.Config,
 	}
 }
 

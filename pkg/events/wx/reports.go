@@ -193,20 +193,9 @@ type GroupRef struct {
 	UID      string `json:"group_uid"`
 }
 
-// Media is a media message's file. Data (media_data, the bytes in base64) is never stored in
-// the event stream: the reporter adds it to what it posts, unless POST_MEDIA_DATA=0.
-type Media struct {
-	Code  int    `json:"media_code"`
-	Data  []byte `json:"media_data,omitempty"`
-	Ext   string `json:"media_ext"`
-	ID    string `json:"media_id"`
-	Mime  string `json:"media_mime"`
-	Mtime int64  `json:"media_mtime"`
-	Name  string `json:"media_name"`
-	Path  string `json:"media_path"`
-	Size  int64  `json:"media_size"`
-	Type  string `json:"media_type"`
-}
+// Media is a media message's file: the one definition both platforms' reports share
+// (events.Media). Its media_data is added by the reporter, never stored in the stream.
+type Media = events.Media
 
 // App is a shared link or mini-program card (format app).
 type App struct {

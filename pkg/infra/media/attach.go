@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"time"
+
+	"github.com/openqq/openqq/pkg/events"
 )
 
 // What a driver of any platform handles: a stored media it sends, and a media it received
@@ -37,4 +39,34 @@ func (m *Incoming) Open() io.Reader {
 		return m.Reader
 	}
 	return bytes.NewReader(m.Data)
+}
+
+// Attachment hands a stored media to a driver, its bytes read from the store at each Open.
+func (s *Store) Attachment(m Meta) *Attachment {
+	return &Attachment{
+		Meta: m,
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			rc, _, err := s.Open(ctx, m.ID)
+			return rc, err
+		},
+	}
+}
+
+// PutIncoming stores a media a driver received; at is the message's time, the media's mtime
+// when the driver gives none.
+func (s *Store) PutIncoming(ctx context.Context, in *Incoming, at time.Time) (Meta, error) {
+	mtime := in.Mtime
+	if mtime.IsZero() {
+		mtime = at
+	}
+	return s.Put(ctx, in.Name, in.Open(), PutHint{Type: in.Type, Mime: in.Mime, Mtime: mtime.Unix()})
+}
+
+// Report is the media part of a report: the stored media's fields, never its bytes (the
+// reporter adds media_data for post_api).
+func (m Meta) Report() *events.Media {
+	return &events.Media{
+		Code: m.Code, Ext: m.Ext, ID: m.ID, Mime: m.Mime, Mtime: m.Mtime, Name: m.Name,
+		Path: m.Path, Size: m.Size, Type: m.Type,
+	}
 }

@@ -17,8 +17,18 @@ import (
 
 // Sent publishes a send_message report for a message the account sent by other means than
 // this session; Mojo-Webqq reported those with the info 来自其他设备.
-func (q *Platform) Sent(_ context.Context, in driver.SentMessage) (int64, error) {
-	return q.report(func(me *events.User) (*events.Message, error) { return q.sent(me, in) })
+func (q *Platform) Sent(ctx context.Context, in driver.SentMessage) (int64, error) {
+	pic, err := q.storeReceived(ctx, in.Media, in.Time)
+	if err != nil {
+		return 0, err
+	}
+	id, err := q.report(func(me *events.User) (*events.Message, error) {
+		m, err := q.sent(me, in)
+		withPicture(m, pic)
+		return m, err
+	})
+	q.dropUnreported(ctx, pic, err)
+	return id, err
 }
 
 // sentOtherDevice is Mojo's info for a message the account sent from another device.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
@@ -38,15 +39,19 @@ type Config struct {
 	SendBurst    int           `envconfig:"SEND_BURST" default:"5"`
 	// MembersMax bounds the distinct members of one shutup or kick (each is a driver call).
 	MembersMax int `envconfig:"MEMBERS_MAX" default:"100"`
+	// The media store (MEDIA_*): the pictures sent and received, in the bucket
+	// events.Subjects.MediaBucket names (QQ_MEDIA), as the wx platform's.
+	media.Config
 }
 
 // Platform is one QQ account on an engine.
 type Platform struct {
-	e    *engine.Engine
-	cfg  Config
-	log  *slog.Logger
-	drv  driver.Driver
-	caps driver.Capabilities // what drv declared when it was opened
+	e     *engine.Engine
+	cfg   Config
+	log   *slog.Logger
+	drv   driver.Driver
+	caps  driver.Capabilities // what drv declared when it was opened
+	media *media.Store
 
 	ro *roster.Roster // under the engine's roster lock; nil between logins
 }
@@ -64,17 +69,26 @@ func New(e *engine.Engine, cfg Config) (*Platform, error) {
 		return nil, fmt.Errorf("MEMBERS_MAX must be positive, got %d", cfg.MembersMax)
 	}
 	ec := e.Config()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := media.Open(ctx, e.JetStream(), e.Subjects().MediaBucket(), cfg.Config)
+	if err != nil {
+		return nil, fmt.Errorf("media store: %w", err)
+	}
 	d, err := driver.Open(cfg.Driver, cfg.DriverConfig, driver.Params{
 		Account: ec.Account, Log: e.Log(), SendInterval: cfg.SendInterval, SendBurst: cfg.SendBurst,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Platform{e: e, cfg: cfg, log: e.Log(), drv: d, caps: d.Capabilities()}, nil
+	return &Platform{e: e, cfg: cfg, log: e.Log(), drv: d, caps: d.Capabilities(), media: st}, nil
 }
 
 // Driver returns the platform's driver (tests read the sim's state through it).
 func (q *Platform) Driver() driver.Driver { return q.drv }
+
+// Media returns the platform's media store.
+func (q *Platform) Media() *media.Store { return q.media }
 
 // Engine returns the engine the platform runs on.
 func (q *Platform) Engine() *engine.Engine { return q.e }

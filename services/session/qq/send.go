@@ -93,7 +93,8 @@ func (q *Platform) sendSessMessage(ctx context.Context, p events.Params) (any, e
 	})
 }
 
-// send resolves the target, refuses empty content, and sends: at once and in the background
+// send resolves the target, refuses a message with neither content nor media (media_id,
+// media_data or media_path, resolved through the media store), and sends: at once and in the background
 // with async=1 (where the route allows it), else waiting for the outcome.
 func (q *Platform) send(ctx context.Context, p events.Params, asyncAllowed bool,
 	resolve func(*roster.Roster, *events.Message) (driver.Outgoing, error)) (any, error) {
@@ -114,11 +115,21 @@ func (q *Platform) send(ctx context.Context, p events.Params, asyncAllowed bool,
 	if err != nil {
 		return nil, err
 	}
-	if content == "" {
+	// The media is stored (once) only for a target that exists, and before anything is sent:
+	// a bad one is refused with the store's reply, nothing sent.
+	meta, hasMedia, err := q.media.Resolve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if content == "" && !hasMedia {
 		return nil, events.ErrContentEmpty
 	}
 	out.Content = content
 	m.Type = out.Type
+	if hasMedia {
+		out.Media = q.media.Attachment(meta)
+		m.Format, m.Media, m.Content = events.FormatMedia, meta.Report(), content+events.PictureContent
+	}
 
 	if asyncAllowed && p.Truthy("async") {
 		q.e.Go(func() {

@@ -3,8 +3,10 @@ package qq
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/roster"
@@ -27,9 +29,59 @@ func (q *Platform) LoggedIn(r *roster.Roster, scanned bool) {
 	q.e.LoggedIn(scanned)
 }
 
-// Receive publishes a message the account received, named from the roster.
-func (q *Platform) Receive(_ context.Context, in driver.Incoming) (int64, error) {
-	return q.report(func(me *events.User) (*events.Message, error) { return q.incoming(me, in) })
+// Receive publishes a message the account received, named from the roster; a picture it
+// carries is stored first.
+func (q *Platform) Receive(ctx context.Context, in driver.Incoming) (int64, error) {
+	pic, err := q.storeReceived(ctx, in.Media, in.Time)
+	if err != nil {
+		return 0, err
+	}
+	id, err := q.report(func(me *events.User) (*events.Message, error) {
+		m, err := q.incoming(me, in)
+		withPicture(m, pic)
+		return m, err
+	})
+	q.dropUnreported(ctx, pic, err)
+	return id, err
+}
+
+// dropUnreported deletes a stored picture whose message was not reported: nothing names it.
+func (q *Platform) dropUnreported(ctx context.Context, pic *media.Meta, err error) {
+	if err == nil || pic == nil {
+		return
+	}
+	if derr := q.media.Delete(context.WithoutCancel(ctx), pic.ID); derr != nil {
+		q.log.Warn("unreported picture not deleted", "media_id", pic.ID, "err", derr)
+	}
+}
+
+// storeReceived puts a received picture into the media store (outside the roster lock: it
+// reads the bytes); nil when the message carries none.
+func (q *Platform) storeReceived(ctx context.Context, in *media.Incoming, at time.Time) (*media.Meta, error) {
+	if in == nil {
+		return nil, nil
+	}
+	pic := *in
+	if pic.Type == "" {
+		pic.Type = media.TypeImage // what QQ carries; a gif stays an image, as QQ shows it
+	}
+	meta, err := q.media.PutIncoming(ctx, &pic, at)
+	if err != nil {
+		return nil, fmt.Errorf("store received picture: %w", err)
+	}
+	return &meta, nil
+}
+
+// withPicture gives a report its picture's media fields and format media; its content is the
+// driver's ([图片] where the picture was), or [图片] when the driver gives none.
+func withPicture(m *events.Message, pic *media.Meta) {
+	if m == nil || pic == nil {
+		return
+	}
+	m.Format, m.Media = events.FormatMedia, pic.Report()
+	if m.Content == "" {
+		m.Content = events.PictureContent
+	}
 }
 
 // report builds a message report from the roster with build, under the read lock, then gives

@@ -3,7 +3,6 @@ package wx
 import (
 	"context"
 	"errors"
-	"io"
 	"strconv"
 	"time"
 
@@ -216,24 +215,11 @@ func (w *Platform) sendOne(ctx context.Context, t target, content string, meta *
 }
 
 // outgoingMedia hands a stored media to the driver, its bytes read from the store.
-func (w *Platform) outgoingMedia(m media.Meta) *wxdriver.Media {
-	return &wxdriver.Media{
-		Meta: wxdriver.MediaMeta{ID: m.ID, Type: m.Type, Name: m.Name, Mime: m.Mime, Size: m.Size},
-		Open: func(ctx context.Context) (io.ReadCloser, error) {
-			rc, _, err := w.media.Open(ctx, m.ID)
-			return rc, err
-		},
-	}
-}
+func (w *Platform) outgoingMedia(m media.Meta) *wxdriver.Media { return w.media.Attachment(m) }
 
 // reportMedia is the media part of a report: the stored media's fields, never its bytes
 // (the reporter adds media_data for post_api).
-func reportMedia(m media.Meta) *wx.Media {
-	return &wx.Media{
-		Code: m.Code, Ext: m.Ext, ID: m.ID, Mime: m.Mime, Mtime: m.Mtime, Name: m.Name,
-		Path: m.Path, Size: m.Size, Type: m.Type,
-	}
-}
+func reportMedia(m media.Meta) *wx.Media { return m.Report() }
 
 // mediaContent is a media message's content as Mojo-Weixin writes it: [图片](<media_path>).
 func mediaContent(m media.Meta) string { return wx.MediaContent(m.Type, m.Path) }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/events/wx"
-	"github.com/openqq/openqq/pkg/infra/media"
 	"github.com/openqq/openqq/services/session/engine"
 	"github.com/openqq/openqq/services/session/wxdriver"
 	"github.com/openqq/openqq/services/session/wxroster"
@@ -164,11 +163,7 @@ func (w *Platform) body(ctx context.Context, m *wx.Message, b wxdriver.Body, at 
 		if b.Media == nil {
 			return fmt.Errorf("media message without its media: %w", wxdriver.ErrUnknown)
 		}
-		mtime := b.Media.Mtime
-		if mtime.IsZero() {
-			mtime = at
-		}
-		meta, err := w.media.Put(ctx, b.Media.Name, b.Media.Open(), media.PutHint{Type: b.Media.Type, Mime: b.Media.Mime, Mtime: mtime.Unix()})
+		meta, err := w.media.PutIncoming(ctx, b.Media, at)
 		if err != nil {
 			return fmt.Errorf("store received media: %w", err)
 		}
