@@ -25,6 +25,7 @@ import (
 	// The drivers openqq-session offers, whose variables it reads too.
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
 )
 

@@ -31,6 +31,7 @@ import (
 	// The drivers DRIVER (QQ's) and WX_DRIVER (WeChat's) can name.
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
 )
 

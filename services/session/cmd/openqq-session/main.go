@@ -15,6 +15,7 @@ import (
 	// The drivers DRIVER can name: QQ's, and WeChat's with PLATFORM=wx.
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
 )
 
