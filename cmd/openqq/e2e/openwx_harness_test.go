@@ -102,7 +102,9 @@ func startWXOn(tb testing.TB, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	for _, o := range opts {
 		o(&s)
 	}
-	s.sess.DriverConfig = s.sim
+	if s.sess.DriverConfig == nil { // withDriver sets another driver's
+		s.sess.DriverConfig = s.sim
+	}
 	nc := natstest.Connect(tb, srv)
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -123,7 +125,7 @@ func startWXOn(tb testing.TB, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	}
 	w.sess, w.eng = sess, sess.Engine()
 	w.plat = sess.Platform().(*wxsession.Platform)
-	w.sim = w.plat.Driver().(*wxsim.Sim)
+	w.sim, _ = w.plat.Driver().(*wxsim.Sim) // nil under withDriver
 	gw, err := gateway.New(natstest.Connect(tb, srv), s.gw, log)
 	if err != nil {
 		tb.Fatal(err)

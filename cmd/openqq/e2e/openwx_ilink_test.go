@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/openqq/openqq/pkg/events/wx"
+	"github.com/openqq/openqq/services/session/wxdriver/ilink"
+	"github.com/openqq/openqq/services/session/wxdriver/ilink/ilinktest"
+)
+
+// withDriver runs the session over another WeChat driver than the sim.
+func withDriver(name string, cfg any) wxOption {
+	return func(s *wxSetup) { s.sess.Driver, s.sess.DriverConfig = name, cfg }
+}
+
+// Openwx over the iLink driver against the fake iLink server: the QR login, the one friend,
+// a text and an image the owner sends reach post_api (the image with its bytes), a reply goes
+// back with the owner's context_token, and group routes answer their failure code.
+func TestOpenwxOverILink(t *testing.T) {
+	f := ilinktest.New(t)
+	dir := t.TempDir()
+	cfg := &ilink.Config{BaseURL: f.URL, CDNURL: f.CDN, StateDir: dir, QRCodeDir: dir, PollTimeout: 2 * time.Second,
+		APITimeout: 5 * time.Second, RetryMin: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond}
+	w := startWX(t, withDriver("ilink", cfg), withReporters(1, nil))
+	if f.QRCodesIssued() != 1 {
+		t.Errorf("%d QR codes issued, want the one login", f.QRCodesIssued())
+	}
+	owner := "@" + ilinktest.OwnerID
+	var friends []map[string]any
+	if code, _ := w.getJSON(wx.RouteGetFriendInfo, nil, &friends); code != 200 || len(friends) != 1 {
+		t.Fatalf("get_friend_info: %d, %v", code, friends)
+	}
+	fields(t, "the one friend", friends[0], map[string]any{"id": owner, "account": ilinktest.OwnerID, "uid": ilinktest.OwnerID,
+		"name": "微信用户", "displayname": "微信用户", "category": wx.CategoryFriend})
+
+	// Nothing to reply to yet: iLink needs the owner's context_token.
+	if _, r := w.wcall(viaForm, wx.RouteSendFriendMessage, "id", owner, "content", "too early"); r["code"] == num(0) {
+		t.Errorf("a send before the owner wrote succeeded: %v", r)
+	}
+
+	f.Text("你好 ilink")
+	m := w.post.awaitPost(t, "the text", func(m map[string]any) bool { return m["content"] == "你好 ilink" })
+	fields(t, "the text at post_api", m, map[string]any{"post_type": "receive_message", "type": wx.FriendMessage, "sender_id": owner})
+	img := testPNG(t, 21, 800)
+	f.Media(ilink.ItemImage, "", img)
+	m = w.post.awaitPost(t, "the image", func(m map[string]any) bool { return m["format"] == "media" })
+	fields(t, "the image at post_api", m, map[string]any{"post_type": "receive_message", "media_type": "image", "media_mime": "image/png", "sender_id": owner})
+	if !bytes.Equal(mediaData(t, m), img) {
+		t.Error("media_data does not decode to the image's bytes")
+	}
+
+	_, r := w.wcall(viaForm, wx.RouteSendFriendMessage, "id", owner, "content", "收到")
+	sent(t, "the reply", 200, r, owner)
+	got := f.Sent()
+	if len(got) != 1 || got[0].Text != "收到" || got[0].To != ilinktest.OwnerID || got[0].ContextToken == "" {
+		t.Errorf("the fake got %+v", got)
+	}
+
+	var groups []map[string]any
+	if code, _ := w.getJSON(wx.RouteGetGroupBasicInfo, nil, &groups); code != 200 || len(groups) != 0 {
+		t.Errorf("get_group_basic_info: %d, %v", code, groups)
+	}
+	if _, r := w.wcall(viaForm, wx.RouteSendGroupMessage, "id", "@@nogroup", "content", "x"); r["code"] == num(0) {
+		t.Errorf("send_group_message: %v, want a failure code", r)
+	}
+	if _, r := w.wcall(viaForm, wx.RouteCreateGroup, "friends", owner); r["code"] == num(0) {
+		t.Errorf("create_group: %v, want a failure code", r)
+	}
+}
