@@ -36,8 +36,8 @@ func TestOpenwxOverILink(t *testing.T) {
 		"name": "微信用户", "displayname": "微信用户", "category": wx.CategoryFriend})
 
 	// Nothing to reply to yet: iLink needs the owner's context_token.
-	if _, r := w.wcall(viaForm, wx.RouteSendFriendMessage, "id", owner, "content", "too early"); r["code"] == num(0) {
-		t.Errorf("a send before the owner wrote succeeded: %v", r)
+	if _, r := w.wcall(viaForm, wx.RouteSendFriendMessage, "id", owner, "content", "too early"); r["code"] != num(ilink.RetNoContextToken) {
+		t.Errorf("a send before the owner wrote: %v, want code %d (no context_token)", r, ilink.RetNoContextToken)
 	}
 
 	f.Text("你好 ilink")
