@@ -74,6 +74,7 @@ type Server struct {
 	drop        chan struct{}
 	stall       chan struct{} // closed: calls answer; open: calls wait (Stall)
 	seq         int
+	dings       chan struct{}
 }
 
 // New starts a fake puppet service on a free loopback port, accepting token.
@@ -82,7 +83,7 @@ func New(token string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{token: token, addr: lis.Addr().String(), subs: map[chan *pb.EventResponse]bool{}, drop: make(chan struct{}), stall: make(chan struct{})}
+	s := &Server{token: token, addr: lis.Addr().String(), subs: map[chan *pb.EventResponse]bool{}, drop: make(chan struct{}), stall: make(chan struct{}), dings: make(chan struct{}, 64)}
 	close(s.stall)
 	s.seed()
 	s.srv = grpc.NewServer(grpc.UnaryInterceptor(s.unaryAuth), grpc.StreamInterceptor(s.streamAuth))
@@ -260,6 +261,9 @@ func (s *Server) Heartbeat() {
 	s.emit(pb.EventType_EVENT_TYPE_HEARTBEAT, map[string]any{"data": "heartbeat"})
 	s.emit(pb.EventType_EVENT_TYPE_DONG, map[string]any{"data": "dong"})
 }
+
+// Dings receives once per Ding call (the latest 64 are kept).
+func (s *Server) Dings() <-chan struct{} { return s.dings }
 
 // Sent returns the messages sent so far.
 func (s *Server) Sent() []Sent {

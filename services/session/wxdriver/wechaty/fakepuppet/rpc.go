@@ -18,7 +18,9 @@ type puppet struct {
 	s *Server
 }
 
-func notFound(what, id string) error { return status.Errorf(codes.NotFound, "%s %q not found", what, id) }
+func notFound(what, id string) error {
+	return status.Errorf(codes.NotFound, "%s %q not found", what, id)
+}
 
 func (p *puppet) Start(context.Context, *pb.StartRequest) (*pb.StartResponse, error) {
 	s := p.s
@@ -43,6 +45,10 @@ func (p *puppet) Ding(_ context.Context, r *pb.DingRequest) (*pb.DingResponse, e
 	s := p.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	select {
+	case s.dings <- struct{}{}:
+	default:
+	}
 	s.emit(pb.EventType_EVENT_TYPE_DONG, map[string]any{"data": r.GetData()})
 	return &pb.DingResponse{}, nil
 }
