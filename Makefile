@@ -7,7 +7,7 @@ GO      ?= go
 # Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
 FUZZTIME ?= 20s
 
-.PHONY: all build run run-cluster test browser vet fmt staticcheck lint fuzz tidy clean tools bench
+.PHONY: all build run run-cluster test browser vet fmt staticcheck lint fuzz tidy clean tools bench wechaty-proto
 
 all: build
 
@@ -85,6 +85,18 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=$(FUZZTIME) ./services/reporter/
 	$(GO) test -run='^$$' -fuzz=FuzzWxParams -fuzztime=$(FUZZTIME) ./services/session/wx/
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./services/session/driver/face/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeEvent -fuzztime=$(FUZZTIME) ./services/session/wxdriver/wechaty/
+
+## wechaty-proto: regenerate the Wechaty puppet-service gRPC client (services/session/wxdriver/
+## wechaty/puppetpb) from its committed proto/; the build and the tests do not need it
+WECHATY_PB := services/session/wxdriver/wechaty/puppetpb
+wechaty-proto:
+	@command -v protoc >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null; \
+		else echo "protoc is missing: sudo apt-get install protobuf-compiler"; exit 1; fi; }
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
+	PATH=$(CURDIR)/bin:$$PATH $(GO) generate ./$(WECHATY_PB)
 
 tidy:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done

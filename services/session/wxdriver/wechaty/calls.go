@@ -204,6 +204,8 @@ func (d *Driver) Invite(ctx context.Context, groupID string, friendIDs []string)
 	}
 	for _, pid := range pids {
 		cctx, cancel := d.call(ctx)
+		// Both fields: puppet services older than contact_ids read only contact_id.
+		//lint:ignore SA1019 see above
 		_, err := d.c.RoomAdd(cctx, &pb.RoomAddRequest{Id: room[0], ContactId: pid, ContactIds: []string{pid}})
 		cancel()
 		if err != nil {
@@ -233,6 +235,8 @@ func (d *Driver) Kick(ctx context.Context, groupID string, memberIDs []string) e
 	d.mu.Unlock()
 	for _, pid := range pids {
 		cctx, cancel := d.call(ctx)
+		// Both fields, as for RoomAdd.
+		//lint:ignore SA1019 see above
 		_, err := d.c.RoomDel(cctx, &pb.RoomDelRequest{Id: room[0], ContactId: pid, ContactIds: []string{pid}})
 		cancel()
 		if err != nil {

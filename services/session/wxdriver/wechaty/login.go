@@ -295,6 +295,7 @@ func msgTime(p *pb.MessagePayloadResponse) time.Time {
 	if t := p.GetReceiveTime(); t != nil && t.IsValid() && t.AsTime().Unix() > 0 {
 		return t.AsTime()
 	}
+	//lint:ignore SA1019 puppets older than receive_time fill only this
 	if s := p.GetTimestampDeprecated(); s > 0 {
 		return time.Unix(int64(s), 0)
 	}

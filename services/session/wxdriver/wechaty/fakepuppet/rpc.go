@@ -237,6 +237,7 @@ func (p *puppet) RoomAdd(_ context.Context, r *pb.RoomAddRequest) (*pb.RoomAddRe
 	if room == nil {
 		return nil, notFound("room", r.GetId())
 	}
+	//lint:ignore SA1019 older clients send only contact_id
 	ids := addIDs(r.GetContactId(), r.GetContactIds())
 	if err := s.checkContacts(ids); err != nil {
 		return nil, err
@@ -258,6 +259,7 @@ func (p *puppet) RoomDel(_ context.Context, r *pb.RoomDelRequest) (*pb.RoomDelRe
 	if room == nil {
 		return nil, notFound("room", r.GetId())
 	}
+	//lint:ignore SA1019 older clients send only contact_id
 	ids := addIDs(r.GetContactId(), r.GetContactIds())
 	for _, id := range ids {
 		if !slices.Contains(room.Members, id) {
