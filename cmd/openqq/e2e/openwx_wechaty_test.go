@@ -63,12 +63,12 @@ func TestOpenwxOverWechaty(t *testing.T) {
 		t.Errorf("revoke_message: %d %v", code, r)
 	}
 
-	puppet.Deliver(fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_TEXT, Talker: puppet.ID("wang"), Text: "wechaty 来信"})
+	puppet.Deliver(fakepuppet.Message{Type: pb.WireText, Talker: puppet.ID("wang"), Text: "wechaty 来信"})
 	m := awaitContent(t, it, wx.FriendMessage, "wechaty 来信")
 	if m["sender_id"] != wangID {
 		t.Errorf("friend_message from the puppet: %v", m)
 	}
-	puppet.Deliver(fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_IMAGE, Talker: puppet.ID("wang"), Room: puppet.ID("room1"),
+	puppet.Deliver(fakepuppet.Message{Type: pb.WireImage, Talker: puppet.ID("wang"), Room: puppet.ID("room1"),
 		FileName: "cat.png", FileMime: "image/png", FileData: img})
 	pic := await(t, it, wx.GroupMessage, func(m map[string]any) bool { return m["format"] == "media" })
 	if p := object(t, pic.Data); p["media_name"] != "cat.png" || p["media_mime"] != "image/png" {

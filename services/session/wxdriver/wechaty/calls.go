@@ -109,8 +109,12 @@ func (d *Driver) Send(ctx context.Context, m wxdriver.Outgoing) (string, error) 
 		d.remember(id, m.TargetID)
 	}
 	if id == "" {
-		// Some puppets send without telling the id; the API still needs one of its own.
-		return "", &wxdriver.SendError{Ret: wxdriver.RetFailure, ErrMsg: "the puppet sent the message but gave no id"}
+		// Some puppets (the mock) send without telling the id; the API still needs one. Such
+		// a message cannot be revoked: Revoke does not know it.
+		d.mu.Lock()
+		d.localSeq++
+		id = fmt.Sprintf("local%d", d.localSeq)
+		d.mu.Unlock()
 	}
 	return id, nil
 }

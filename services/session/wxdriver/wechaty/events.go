@@ -75,7 +75,7 @@ func (d *Driver) message(ctx context.Context, mid string) error {
 	d.mu.Unlock()
 	in := wxdriver.Incoming{Type: wx.FriendMessage, MsgID: p.GetId(), Time: msgTime(p), Body: body}
 	switch {
-	case p.GetRoomId() != "" && (p.GetTalkerId() == "" || p.GetType() == pb.MessageType_MESSAGE_TYPE_SYSTEM):
+	case p.GetRoomId() != "" && (p.GetTalkerId() == "" || p.GetType() == pb.WireSystem || p.GetType() == pb.WireGroupNote):
 		in.Type, in.GroupID = wx.GroupNotice, d.roomKnown(p.GetRoomId())
 	case p.GetRoomId() != "":
 		in.Type, in.GroupID, in.SenderID = wx.GroupMessage, d.roomKnown(p.GetRoomId()), d.known(p.GetTalkerId())
@@ -122,21 +122,21 @@ func (d *Driver) body(ctx context.Context, p *pb.MessagePayloadResponse) (wxdriv
 		return wxdriver.Body{Format: wx.FormatMedia, Media: &wxdriver.IncomingMedia{Type: typ, Name: name, Mime: mimeType, Data: data}}, nil
 	}
 	switch p.GetType() {
-	case pb.MessageType_MESSAGE_TYPE_IMAGE:
+	case pb.WireImage:
 		r, err := d.c.MessageImage(cctx, &pb.MessageImageRequest{Id: p.GetId(), Type: pb.ImageType_IMAGE_TYPE_HD})
 		if err != nil {
 			return wxdriver.Body{}, fmt.Errorf("MessageImage: %w", err)
 		}
 		return mediaOf(wx.MediaImage, r.GetFileBox())
-	case pb.MessageType_MESSAGE_TYPE_ATTACHMENT, pb.MessageType_MESSAGE_TYPE_VIDEO, pb.MessageType_MESSAGE_TYPE_AUDIO, pb.MessageType_MESSAGE_TYPE_EMOTICON:
+	case pb.WireAttachment, pb.WireVideo, pb.WireAudio, pb.WireEmoticon:
 		r, err := d.c.MessageFile(cctx, &pb.MessageFileRequest{Id: p.GetId()})
 		if err != nil {
 			return wxdriver.Body{}, fmt.Errorf("MessageFile: %w", err)
 		}
-		typ := map[pb.MessageType]string{pb.MessageType_MESSAGE_TYPE_ATTACHMENT: wx.MediaFile, pb.MessageType_MESSAGE_TYPE_VIDEO: wx.MediaVideo,
-			pb.MessageType_MESSAGE_TYPE_AUDIO: wx.MediaVoice, pb.MessageType_MESSAGE_TYPE_EMOTICON: wx.MediaEmoticon}[p.GetType()]
+		typ := map[pb.MessageType]string{pb.WireAttachment: wx.MediaFile, pb.WireVideo: wx.MediaVideo,
+			pb.WireAudio: wx.MediaVoice, pb.WireEmoticon: wx.MediaEmoticon}[p.GetType()]
 		return mediaOf(typ, r.GetFileBox())
-	case pb.MessageType_MESSAGE_TYPE_URL:
+	case pb.WireURL:
 		r, err := d.c.MessageUrl(cctx, &pb.MessageUrlRequest{Id: p.GetId()})
 		if err != nil {
 			return wxdriver.Body{}, fmt.Errorf("MessageUrl: %w", err)
@@ -144,7 +144,7 @@ func (d *Driver) body(ctx context.Context, p *pb.MessagePayloadResponse) (wxdriv
 		u := r.GetUrlLink()
 		return wxdriver.Body{Format: wx.FormatApp, Content: "[应用分享]标题:" + u.GetTitle(),
 			App: &wx.App{Title: u.GetTitle(), Desc: u.GetDescription(), URL: u.GetUrl()}}, nil
-	case pb.MessageType_MESSAGE_TYPE_MINI_PROGRAM:
+	case pb.WireMiniProgram:
 		r, err := d.c.MessageMiniProgram(cctx, &pb.MessageMiniProgramRequest{Id: p.GetId()})
 		if err != nil {
 			return wxdriver.Body{}, fmt.Errorf("MessageMiniProgram: %w", err)
@@ -152,7 +152,7 @@ func (d *Driver) body(ctx context.Context, p *pb.MessagePayloadResponse) (wxdriv
 		m := r.GetMiniProgram()
 		return wxdriver.Body{Format: wx.FormatApp, Content: "[应用分享]标题:" + m.GetTitle(),
 			App: &wx.App{ID: m.GetAppid(), Title: m.GetTitle(), Desc: m.GetDescription(), URL: m.GetPagePath()}}, nil
-	case pb.MessageType_MESSAGE_TYPE_CONTACT:
+	case pb.WireContact:
 		r, err := d.c.MessageContact(cctx, &pb.MessageContactRequest{Id: p.GetId()})
 		if err != nil {
 			return wxdriver.Body{}, fmt.Errorf("MessageContact: %w", err)
@@ -164,12 +164,12 @@ func (d *Driver) body(ctx context.Context, p *pb.MessagePayloadResponse) (wxdriv
 		f := friendOf(c)
 		return wxdriver.Body{Format: wx.FormatCard, Content: "[名片](" + f.Name + ")",
 			Card: &wx.Card{Account: f.Account, Name: f.Name, City: f.City, Province: f.Province, Sex: f.Sex}}, nil
-	case pb.MessageType_MESSAGE_TYPE_RECALLED:
+	case pb.WireRecalled:
 		// The puppet's text of a recalled message is the id of the message withdrawn.
 		return wxdriver.Body{Format: wx.FormatRevoke, Content: "[撤回消息](" + text + ")", RevokeID: text}, nil
-	case pb.MessageType_MESSAGE_TYPE_TRANSFER:
+	case pb.WireTransfer:
 		return wxdriver.Body{Format: wx.FormatPayment, Content: "[转账](" + text + ")"}, nil
-	case pb.MessageType_MESSAGE_TYPE_RED_ENVELOPE:
+	case pb.WireRedEnvelope:
 		return wxdriver.Body{Format: wx.FormatPayment, Content: "[红包](" + text + ")"}, nil
 	}
 	return wxdriver.Body{Format: wx.FormatText, Content: text}, nil

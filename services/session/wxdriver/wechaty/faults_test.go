@@ -66,7 +66,7 @@ func TestGarbageSkipped(t *testing.T) {
 	s := run(t, d)
 	srv.Garbage()
 	srv.Heartbeat()
-	srv.Deliver(fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_TEXT, Talker: srv.ID("wang"), Text: "after the garbage"})
+	srv.Deliver(fakepuppet.Message{Type: pb.WireText, Talker: srv.ID("wang"), Text: "after the garbage"})
 	s.waitText(t, "after the garbage")
 	if l := s.Login(t, 1); l.Roster == nil {
 		t.Fatal("no roster")
@@ -88,7 +88,7 @@ func TestStallRecovers(t *testing.T) {
 	if _, err := d.Send(context.Background(), wxdriver.Outgoing{Type: wx.FriendMessage, TargetID: to, Content: "back"}); err != nil {
 		t.Fatalf("a send after the stall: %v", err)
 	}
-	srv.Deliver(fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_TEXT, Talker: srv.ID("wang"), Text: "after the stall"})
+	srv.Deliver(fakepuppet.Message{Type: pb.WireText, Talker: srv.ID("wang"), Text: "after the stall"})
 	s.waitText(t, "after the stall")
 }
 
@@ -119,7 +119,7 @@ func TestDingKeepsAlive(t *testing.T) {
 			t.Fatal("the driver does not ding the puppet")
 		}
 	}
-	srv.Deliver(fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_TEXT, Talker: srv.ID("wang"), Text: "still here"})
+	srv.Deliver(fakepuppet.Message{Type: pb.WireText, Talker: srv.ID("wang"), Text: "still here"})
 	s.waitText(t, "still here")
 	var logins int
 	s.Snapshot(func() { logins = len(s.Logins) })
@@ -141,6 +141,6 @@ func TestSilentStreamReconnects(t *testing.T) {
 	if l.Scanned {
 		t.Error("the reconnection asked for a new scan")
 	}
-	srv.Deliver(fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_TEXT, Talker: srv.ID("wang"), Text: "reconnected"})
+	srv.Deliver(fakepuppet.Message{Type: pb.WireText, Talker: srv.ID("wang"), Text: "reconnected"})
 	s.waitText(t, "reconnected")
 }

@@ -81,6 +81,7 @@ type Driver struct {
 	sent     map[string]string // puppet message ids sent by Send → their peer's wx id
 	sentSeq  []string
 	inflight int
+	localSeq int               // ids made for sends the puppet gave none
 	requests map[string]string // friendship ids reported → the contact's puppet id
 	failures int               // Runs that failed in a row: the back-off
 }

@@ -83,12 +83,12 @@ func (a account) Cannot() map[string]string {
 	return map[string]string{"friend app": "a Wechaty url link (UrlLinkPayload) carries no app id or app name"}
 }
 
-var mediaTypes = map[string]pb.MessageType{wx.MediaImage: pb.MessageType_MESSAGE_TYPE_IMAGE, wx.MediaFile: pb.MessageType_MESSAGE_TYPE_ATTACHMENT,
-	wx.MediaVoice: pb.MessageType_MESSAGE_TYPE_AUDIO, wx.MediaVideo: pb.MessageType_MESSAGE_TYPE_VIDEO, wx.MediaEmoticon: pb.MessageType_MESSAGE_TYPE_EMOTICON}
+var mediaTypes = map[string]pb.MessageType{wx.MediaImage: pb.WireImage, wx.MediaFile: pb.WireAttachment,
+	wx.MediaVoice: pb.WireAudio, wx.MediaVideo: pb.WireVideo, wx.MediaEmoticon: pb.WireEmoticon}
 
 func (a account) Receive(t testing.TB, in wxdriver.Incoming) {
 	t.Helper()
-	m := fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_TEXT, Text: in.Content}
+	m := fakepuppet.Message{Type: pb.WireText, Text: in.Content}
 	if in.SenderID != "" {
 		m.Talker = pidOf(in.SenderID)
 	}
@@ -99,7 +99,7 @@ func (a account) Receive(t testing.TB, in wxdriver.Incoming) {
 	case wx.FormatMedia:
 		m.Type, m.FileName, m.FileMime, m.FileData, m.Text = mediaTypes[in.Media.Type], in.Media.Name, in.Media.Mime, in.Media.Data, ""
 	case wx.FormatApp:
-		m.Type, m.URL = pb.MessageType_MESSAGE_TYPE_URL, &pb.UrlLinkPayload{Title: in.App.Title, Description: in.App.Desc, Url: in.App.URL}
+		m.Type, m.URL = pb.WireURL, &pb.UrlLinkPayload{Title: in.App.Title, Description: in.App.Desc, Url: in.App.URL}
 	case wx.FormatCard:
 		g := pb.ContactGender_CONTACT_GENDER_UNSPECIFIED
 		if in.Card.Sex == wx.SexFemale {
@@ -107,15 +107,15 @@ func (a account) Receive(t testing.TB, in wxdriver.Incoming) {
 		} else if in.Card.Sex == wx.SexMale {
 			g = pb.ContactGender_CONTACT_GENDER_MALE
 		}
-		m.Type, m.Contact = pb.MessageType_MESSAGE_TYPE_CONTACT, a.s.AddContact("card", &pb.ContactPayloadResponse{Name: in.Card.Name, Weixin: in.Card.Account,
+		m.Type, m.Contact = pb.WireContact, a.s.AddContact("card", &pb.ContactPayloadResponse{Name: in.Card.Name, Weixin: in.Card.Account,
 			City: in.Card.City, Province: in.Card.Province, Gender: g})
 	case wx.FormatRevoke:
-		m.Type, m.Text = pb.MessageType_MESSAGE_TYPE_RECALLED, in.RevokeID
+		m.Type, m.Text = pb.WireRecalled, in.RevokeID
 	case wx.FormatPayment:
-		m.Type, m.Text = pb.MessageType_MESSAGE_TYPE_TRANSFER, strings.TrimSuffix(strings.TrimPrefix(in.Content, "[转账]("), ")")
+		m.Type, m.Text = pb.WireTransfer, strings.TrimSuffix(strings.TrimPrefix(in.Content, "[转账]("), ")")
 	}
 	if in.Type == wx.GroupNotice {
-		m.Type, m.Talker = pb.MessageType_MESSAGE_TYPE_SYSTEM, ""
+		m.Type, m.Talker = pb.WireSystem, ""
 	}
 	a.s.Deliver(m)
 }
@@ -188,7 +188,7 @@ func (a account) Roster(testing.TB) *wxroster.Roster {
 func (a account) FriendRequest(_ testing.TB, name, verify string) { a.s.AskFriendship(name, verify) }
 
 func (a account) SendElsewhere(_ testing.TB, m wxdriver.SentMessage) {
-	msg := fakepuppet.Message{Type: pb.MessageType_MESSAGE_TYPE_TEXT, Talker: a.s.Roster().Self, Text: m.Content}
+	msg := fakepuppet.Message{Type: pb.WireText, Talker: a.s.Roster().Self, Text: m.Content}
 	if m.GroupID != "" {
 		msg.Room = pidOf(m.GroupID)
 	} else {

@@ -358,7 +358,7 @@ func (p *puppet) MessageSendText(_ context.Context, r *pb.MessageSendTextRequest
 	if err := s.conversation(r.GetConversationId()); err != nil {
 		return nil, err
 	}
-	id := s.record(Sent{ConversationID: r.GetConversationId(), Text: r.GetText()}, pb.MessageType_MESSAGE_TYPE_TEXT)
+	id := s.record(Sent{ConversationID: r.GetConversationId(), Text: r.GetText()}, pb.WireText)
 	return &pb.MessageSendTextResponse{Id: id}, nil
 }
 
@@ -398,7 +398,7 @@ func (p *puppet) MessageSendFile(_ context.Context, r *pb.MessageSendFileRequest
 	if err := s.conversation(r.GetConversationId()); err != nil {
 		return nil, err
 	}
-	id := s.record(Sent{ConversationID: r.GetConversationId(), FileName: box.Name, FileMime: box.MediaType, FileData: data}, pb.MessageType_MESSAGE_TYPE_ATTACHMENT)
+	id := s.record(Sent{ConversationID: r.GetConversationId(), FileName: box.Name, FileMime: box.MediaType, FileData: data}, pb.WireAttachment)
 	s.messages[id].box = r.GetFileBox()
 	return &pb.MessageSendFileResponse{Id: id}, nil
 }
