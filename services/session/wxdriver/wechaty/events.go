@@ -123,11 +123,18 @@ func (d *Driver) body(ctx context.Context, p *pb.MessagePayloadResponse) (wxdriv
 	}
 	switch p.GetType() {
 	case pb.WireImage:
-		r, err := d.c.MessageImage(cctx, &pb.MessageImageRequest{Id: p.GetId(), Type: pb.ImageType_IMAGE_TYPE_HD})
-		if err != nil {
-			return wxdriver.Body{}, fmt.Errorf("MessageImage: %w", err)
+		// MessageFile gives the file as sent, as Wechaty's Message.toFileBox does; MessageImage
+		// (HD) is the fallback of puppets that keep images apart. (The mock's MessageImage is
+		// a placeholder QR code.)
+		r, err := d.c.MessageFile(cctx, &pb.MessageFileRequest{Id: p.GetId()})
+		if err == nil {
+			return mediaOf(wx.MediaImage, r.GetFileBox())
 		}
-		return mediaOf(wx.MediaImage, r.GetFileBox())
+		ri, err := d.c.MessageImage(cctx, &pb.MessageImageRequest{Id: p.GetId(), Type: pb.ImageType_IMAGE_TYPE_HD})
+		if err != nil {
+			return wxdriver.Body{}, fmt.Errorf("MessageFile, MessageImage: %w", err)
+		}
+		return mediaOf(wx.MediaImage, ri.GetFileBox())
 	case pb.WireAttachment, pb.WireVideo, pb.WireAudio, pb.WireEmoticon:
 		r, err := d.c.MessageFile(cctx, &pb.MessageFileRequest{Id: p.GetId()})
 		if err != nil {

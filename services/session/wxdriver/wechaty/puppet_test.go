@@ -2,6 +2,8 @@ package wechaty_test
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -180,6 +182,29 @@ func TestRealPuppetService(t *testing.T) {
 	s.Wait(t, "the room message", func() bool {
 		for _, in := range s.received {
 			if in.Content == "群里好" && in.Type == wx.GroupMessage && in.GroupID == g.ID && in.SenderID == wang.ID {
+				return true
+			}
+		}
+		return false
+	})
+
+	pic := []byte("\x89PNG\r\n\x1a\nfrom the mock")
+	p.do("image cat.png " + base64.StdEncoding.EncodeToString(pic))
+	defer func() {
+		if t.Failed() {
+			s.Snapshot(func() {
+				for _, in := range s.received {
+					t.Logf("received %s %s %q media %v", in.Type, in.Format, in.Content, in.Media != nil)
+					if in.Media != nil {
+						t.Logf("media %s %s %q", in.Media.Name, in.Media.Mime, in.Media.Data)
+					}
+				}
+			})
+		}
+	}()
+	s.Wait(t, "the picture from 老王", func() bool {
+		for _, in := range s.received {
+			if in.Format == wx.FormatMedia && in.SenderID == wang.ID && in.Media != nil && in.Media.Name == "cat.png" && bytes.Equal(in.Media.Data, pic) {
 				return true
 			}
 		}

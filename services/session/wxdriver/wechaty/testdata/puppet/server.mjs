@@ -6,6 +6,7 @@
 import readline from 'node:readline'
 import { PuppetServer } from 'wechaty-puppet-service'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
+import { FileBox } from 'file-box'
 
 const [endpoint, token] = process.argv.slice(2)
 const mocker = new mock.Mocker()
@@ -33,6 +34,8 @@ const commands = {
   login: () => mocker.login(user),
   say: (text) => wang.say(text).to(user),
   roomsay: (text) => wang.say(text).to(room),
+  // image <name> <base64>: 老王 sends the account a picture
+  image: (arg) => { const [name, b64] = arg.split(' '); wang.say(FileBox.fromBase64(b64, name)).to(user) },
   ids: () => console.log('IDS ' + JSON.stringify({ user: user.id, wang: wang.id, mei: mei.id, wolf: wolf.id, room: room.id })),
 }
 
