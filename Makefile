@@ -95,6 +95,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzWxParams -fuzztime=$(FUZZTIME) ./services/session/wx/
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./services/session/driver/face/
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeEvent -fuzztime=$(FUZZTIME) ./services/session/wxdriver/wechaty/
+	$(GO) test -run='^$$' -fuzz=FuzzOpenBox -fuzztime=$(FUZZTIME) ./services/session/wxdriver/wechaty/
 
 ## wechaty-proto: regenerate the Wechaty puppet-service gRPC client (services/session/wxdriver/
 ## wechaty/puppetpb) from its committed proto/; the build and the tests do not need it

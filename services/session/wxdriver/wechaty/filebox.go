@@ -109,6 +109,9 @@ func fetchURL(ctx context.Context, url string, headers map[string]string) ([]byt
 }
 
 func download(ctx context.Context, c pb.PuppetClient, uuid string) ([]byte, error) {
+	if c == nil || uuid == "" {
+		return nil, fmt.Errorf("%w: a UUID box with nowhere to download it from", errFileBox)
+	}
 	s, err := c.Download(ctx, &pb.DownloadRequest{Id: uuid})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package wechaty
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -110,4 +111,40 @@ func FuzzDecodeEvent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The FileBox decoder never panics; a base64 box gives back its bytes and name. Seeds: the
+// FileBox JSON shapes of file-box's toJSON (base64, url, qrCode, uuid).
+func FuzzOpenBox(f *testing.F) {
+	for _, s := range []string{
+		`{"type":1,"name":"cat.png","metadata":{},"base64":"iVBORw0KGgo="}`,
+		`{"type":1,"name":"a.txt","mediaType":"text/plain","base64":"aGk="}`,
+		`{"type":2,"name":"x.jpg","url":"http://127.0.0.1:1/x.jpg","headers":{}}`,
+		`{"type":3,"name":"qrcode.png","qrCode":"https://login.weixin.qq.com/l/x"}`,
+		`{"type":7,"name":"f.bin","uuid":"0f0e"}`,
+		`{"type":1,"base64":"!!"}`,
+		`{"type":9}`,
+		`not json`,
+	} {
+		f.Add(s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no URL is fetched while fuzzing
+	f.Fuzz(func(t *testing.T, js string) {
+		name, mimeType, data, err := openBox(ctx, nil, js)
+		if err != nil {
+			return
+		}
+		if mimeType == "" {
+			t.Fatalf("box %q decoded without a MIME type (%q, %d bytes)", js, name, len(data))
+		}
+	})
+}
+
+func TestBase64BoxRoundTrip(t *testing.T) {
+	data := []byte("\x89PNG\r\n\x1a\nround trip")
+	name, mimeType, got, err := openBox(context.Background(), nil, base64Box("r.png", "image/png", data))
+	if err != nil || name != "r.png" || mimeType != "image/png" || string(got) != string(data) {
+		t.Fatalf("got %q %q %q %v", name, mimeType, got, err)
+	}
 }
