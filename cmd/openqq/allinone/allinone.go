@@ -32,6 +32,7 @@ import (
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
 )
 
 // Config is everything the all-in-one run reads from the environment.

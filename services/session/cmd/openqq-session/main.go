@@ -16,6 +16,7 @@ import (
 	_ "github.com/openqq/openqq/services/session/driver/onebot"
 	_ "github.com/openqq/openqq/services/session/driver/sim"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
 )
 
 func main() {
