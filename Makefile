@@ -7,7 +7,7 @@ GO      ?= go
 # Fuzz targets run briefly in `make fuzz`; their seed corpora run in every `make test`.
 FUZZTIME ?= 20s
 
-.PHONY: all build run run-cluster test browser vet fmt staticcheck lint fuzz tidy clean tools bench
+.PHONY: all build run run-cluster test browser vet fmt staticcheck lint fuzz tidy clean tools bench wechaty-proto wechaty-puppet
 
 all: build
 
@@ -42,7 +42,7 @@ run: bin/openqq
 ## A suite that skipped itself (the console's browser test without Chromium) is named in a
 ## banner at the end: a skipped suite looks green.
 SKIPPED := $(CURDIR)/bin/.skipped-tests
-test: browser vet staticcheck
+test: browser wechaty-puppet vet staticcheck
 	@unformatted=$$(gofmt -l $(MODULES)); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	@mkdir -p bin && rm -f $(SKIPPED)
 	@status=0; OPENQQ_SKIPPED=$(SKIPPED) $(GO) test -race -count=1 -timeout 20m $(PKGS) || status=$$?; \
@@ -63,6 +63,15 @@ browser:
 		else \
 			echo "chromium is not installed: sudo apt-get install chromium (or the browser test is skipped)"; \
 		fi; }
+
+## wechaty-puppet: Wechaty's puppet service (npm: wechaty-puppet-service over wechaty-puppet-mock,
+## pinned by the lockfile) for the wechaty driver's real-service test, which is skipped without
+## node (Node 20)
+WECHATY_PUPPET := services/session/wxdriver/wechaty/testdata/puppet
+wechaty-puppet:
+	@if command -v node >/dev/null 2>&1; then \
+		[ -d $(WECHATY_PUPPET)/node_modules/wechaty-puppet-service ] || (cd $(WECHATY_PUPPET) && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "node is not installed: the wechaty driver's real puppet-service test is skipped (install Node 20)"; fi
 
 fmt:
 	gofmt -w $(MODULES)
@@ -85,6 +94,19 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnswer -fuzztime=$(FUZZTIME) ./services/reporter/
 	$(GO) test -run='^$$' -fuzz=FuzzWxParams -fuzztime=$(FUZZTIME) ./services/session/wx/
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./services/session/driver/face/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeEvent -fuzztime=$(FUZZTIME) ./services/session/wxdriver/wechaty/
+	$(GO) test -run='^$$' -fuzz=FuzzOpenBox -fuzztime=$(FUZZTIME) ./services/session/wxdriver/wechaty/
+
+## wechaty-proto: regenerate the Wechaty puppet-service gRPC client (services/session/wxdriver/
+## wechaty/puppetpb) from its committed proto/; the build and the tests do not need it
+WECHATY_PB := services/session/wxdriver/wechaty/puppetpb
+wechaty-proto:
+	@command -v protoc >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler >/dev/null; \
+		else echo "protoc is missing: sudo apt-get install protobuf-compiler"; exit 1; fi; }
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
+	PATH=$(CURDIR)/bin:$$PATH $(GO) generate ./$(WECHATY_PB)
 
 tidy:
 	for m in $(MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done

@@ -27,6 +27,7 @@ import (
 	_ "github.com/openqq/openqq/services/session/driver/sim"
 	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
 )
 
 func load(t *testing.T) *types.Project {

@@ -33,6 +33,7 @@ import (
 	_ "github.com/openqq/openqq/services/session/driver/sim"
 	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
 )
 
 // Config is everything the all-in-one run reads from the environment.

@@ -40,7 +40,10 @@ const wxMediaMax = 256 << 10
 type wxSetup struct {
 	sess session.Config // PLATFORM=wx
 	sim  *wxsim.Config
-	gw   gateway.Config
+	// driver and driverCfg, when set, replace the sim (withDriver).
+	driver    string
+	driverCfg any
+	gw        gateway.Config
 	// reporters is how many reporters post to the receiver (0: none); rep configures them.
 	reporters int
 	rep       wxReporterSetup
@@ -102,8 +105,9 @@ func startWXOn(tb testing.TB, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	for _, o := range opts {
 		o(&s)
 	}
-	if s.sess.DriverConfig == nil { // withDriver sets another driver's
-		s.sess.DriverConfig = s.sim
+	s.sess.DriverConfig = s.sim
+	if s.driver != "" {
+		s.sess.Driver, s.sess.DriverConfig = s.driver, s.driverCfg
 	}
 	nc := natstest.Connect(tb, srv)
 	js, err := jetstream.New(nc)
@@ -125,7 +129,7 @@ func startWXOn(tb testing.TB, srv *embednats.Server, opts ...wxOption) *wxEnv {
 	}
 	w.sess, w.eng = sess, sess.Engine()
 	w.plat = sess.Platform().(*wxsession.Platform)
-	w.sim, _ = w.plat.Driver().(*wxsim.Sim) // nil under withDriver
+	w.sim, _ = w.plat.Driver().(*wxsim.Sim) // nil with another driver (withDriver)
 	gw, err := gateway.New(natstest.Connect(tb, srv), s.gw, log)
 	if err != nil {
 		tb.Fatal(err)
@@ -187,6 +191,11 @@ func startWXOn(tb testing.TB, srv *embednats.Server, opts ...wxOption) *wxEnv {
 
 // withSim changes the simulated account's configuration.
 func withSim(f func(*wxsim.Config)) wxOption { return func(s *wxSetup) { f(s.sim) } }
+
+// withDriver runs the session over another WeChat driver than the sim.
+func withDriver(name string, cfg any) wxOption {
+	return func(s *wxSetup) { s.driver, s.driverCfg = name, cfg }
+}
 
 // withToken sets ACCESS_TOKEN on the gateway.
 func withToken(token string) wxOption { return func(s *wxSetup) { s.gw.AccessToken = token } }

@@ -10,11 +10,6 @@ import (
 	"github.com/openqq/openqq/services/session/wxdriver/ilink/ilinktest"
 )
 
-// withDriver runs the session over another WeChat driver than the sim.
-func withDriver(name string, cfg any) wxOption {
-	return func(s *wxSetup) { s.sess.Driver, s.sess.DriverConfig = name, cfg }
-}
-
 // Openwx over the iLink driver against the fake iLink server: the QR login, the one friend,
 // a text and an image the owner sends reach post_api (the image with its bytes), a reply goes
 // back with the owner's context_token, and group routes answer their failure code.

@@ -17,6 +17,7 @@ import (
 	_ "github.com/openqq/openqq/services/session/driver/sim"
 	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
 	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
+	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
 )
 
 func main() {
