@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,6 +418,45 @@ func TestLiveClientLeavesHubExactly(t *testing.T) {
 	slow.want(items)
 	if n := countConsumers(t, stream); n != 2 {
 		t.Errorf("%d consumers: want the hub's and the slow client's own", n)
+	}
+	more := e.publishN(2, events.FriendMessage)
+	slow.want(more)
+	fast.want(more)
+}
+
+// A live client that falls behind the hub while its own consumer cannot be created at once
+// (the JetStream API too busy to answer within APITimeout, as when a burst makes every client
+// fall behind together) is kept: the creation is retried, and the client still gets every item
+// in order, from where it was.
+func TestLiveClientKeptWhileOwnConsumerFails(t *testing.T) {
+	t.Parallel()
+	const failures = 2
+	var attempts atomic.Int32
+	e := startStream(t, Config{}, false, func(s *streamer) {
+		s.pull = 2
+		s.maxBehind = 1_000
+		s.writeTimeout = 2 * time.Minute
+		s.fallbackHook = func(attempt int) error {
+			attempts.Add(1)
+			if attempt <= failures {
+				return context.DeadlineExceeded
+			}
+			return nil
+		}
+	})
+	slow, fast := e.open(""), e.open("")
+	first := e.publishN(1, events.GroupMessage)
+	slow.want(first)
+	fast.want(first)
+	slow.pause()
+	items := e.publishBig(48, 256<<10)
+	fast.want(items)
+	slow.resume()
+	slow.want(items)
+	// Each client that fell behind (the fast one may too, with a queue of 2) took
+	// failures+1 attempts.
+	if n := attempts.Load(); n == 0 || n%(failures+1) != 0 {
+		t.Errorf("%d attempts at own consumers, want a multiple of %d", n, failures+1)
 	}
 	more := e.publishN(2, events.FriendMessage)
 	slow.want(more)

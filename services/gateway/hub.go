@@ -249,11 +249,100 @@ func (s *streamer) serve(ctx context.Context, cfg jetstream.OrderedConsumerConfi
 	log.Debug("event stream: behind the shared consumer, going on with one of its own", "from", next)
 	cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 	cfg.OptStartSeq = next
-	own, st := s.subscribe(ctx, cfg)
-	if st != nil {
-		return errors.New(st.Status)
+	own, err := s.resubscribe(ctx, cfg, out, log)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("event stream: no consumer of its own, closed; the client resumes with Last-Event-ID",
+				"from", next, "err", err)
+		}
+		return err
 	}
 	a.own = own
 	// A live client was never behind: how far it now is counts against maxBehind.
 	return s.pump(ctx, own.msgs, out, log, 0)
+}
+
+// fallbackCreations bounds the consumers created at once for live clients that fell behind
+// the hub: a burst makes every live client fall behind together, and hundreds of creations at
+// once slow the JetStream API past APITimeout.
+const fallbackCreations = 4
+
+// Back-off between attempts at a fallen-behind client's own consumer.
+const (
+	resubscribeFirstWait = 50 * time.Millisecond
+	resubscribeMaxWait   = time.Second
+)
+
+// resubscribe creates the own consumer of a client already streaming that fell behind the hub,
+// from cfg.OptStartSeq (the item it had got to: nothing lost, nothing twice). Unlike a new
+// client's subscribe, a failure is not the answer: the client is kept, with keepalives, while
+// it waits its turn among fallbackCreations and while failed attempts are retried with
+// back-off for up to the write timeout (at least APITimeout). It ends early when the client
+// goes, the server shuts down, or NATS is not connected.
+func (s *streamer) resubscribe(ctx context.Context, cfg jetstream.OrderedConsumerConfig, out sink, log *slog.Logger) (*subscription, error) {
+	beat := time.NewTicker(s.heartbeat)
+	defer beat.Stop()
+	// pause waits for ch (nil: never) or d (0: forever), keeping the client's connection alive.
+	pause := func(ch chan struct{}, d time.Duration) error {
+		var timeout <-chan time.Time
+		if d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			timeout = t.C
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case ch <- struct{}{}:
+				return nil
+			case <-timeout:
+				return nil
+			case <-beat.C:
+				if err := out.keepalive(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var deadline time.Time
+	wait := resubscribeFirstWait
+	for attempt := 1; ; attempt++ {
+		if err := pause(s.fallbackSem, 0); err != nil {
+			return nil, err
+		}
+		if attempt == 1 {
+			deadline = time.Now().Add(max(s.writeTimeout, s.g.cfg.APITimeout))
+		}
+		own, err := s.subscribeFallback(ctx, cfg, attempt)
+		<-s.fallbackSem
+		if err == nil {
+			return own, nil
+		}
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		if !s.connected() || time.Now().Add(wait).After(deadline) {
+			return nil, err
+		}
+		log.Info("event stream: consumer of its own not created, retrying", "attempt", attempt, "err", err, "in", wait)
+		if err := pause(nil, wait); err != nil {
+			return nil, err
+		}
+		wait = min(2*wait, resubscribeMaxWait)
+	}
+}
+
+// subscribeFallback is one attempt of resubscribe.
+func (s *streamer) subscribeFallback(ctx context.Context, cfg jetstream.OrderedConsumerConfig, attempt int) (*subscription, error) {
+	if s.fallbackHook != nil {
+		if err := s.fallbackHook(attempt); err != nil {
+			return nil, err
+		}
+	}
+	own, st := s.subscribe(ctx, cfg)
+	if st != nil {
+		return nil, errors.New(st.Status)
+	}
+	return own, nil
 }

@@ -76,6 +76,13 @@ type streamer struct {
 	hubsMu sync.Mutex
 	hubs   map[string]*hub // by hubKey: the shared consumers of the live clients
 
+	// fallbackSem holds a place per own consumer being created for a live client that fell
+	// behind its hub (resubscribe): at most fallbackCreations at once.
+	fallbackSem chan struct{}
+	// fallbackHook, for tests, runs before each attempt at such a consumer; an error fails
+	// that attempt as a creation timing out would.
+	fallbackHook func(attempt int) error
+
 	mu      sync.Mutex
 	servers map[*http.Server]chan struct{} // closed when that server shuts down
 }
@@ -85,8 +92,9 @@ func (g *Gateway) newStreamer(p *platform) *streamer {
 		g: g, p: p, subj: p.subj, log: g.log.With("part", "stream", "platform", p.name),
 		heartbeat: defaultHeartbeat, writeTimeout: defaultWriteTimeout, maxBehind: defaultMaxBehind,
 		pull: streamPull, servers: map[*http.Server]chan struct{}{},
-		clients: newAddrLimits(g.cfg.StreamClientsMax, g.cfg.StreamClientsPerIP),
-		hubs:    map[string]*hub{},
+		clients:     newAddrLimits(g.cfg.StreamClientsMax, g.cfg.StreamClientsPerIP),
+		hubs:        map[string]*hub{},
+		fallbackSem: make(chan struct{}, fallbackCreations),
 	}
 	if g.nc != nil {
 		js, err := jetstream.New(g.nc)
