@@ -189,6 +189,7 @@ func shapeCases() []struct {
 		{"accept_friend_request", NewAcceptReply(FriendRequest{ID: "@s", Displayname: "陌生人", Verify: "x", Ticket: "t"}),
 			`{"code":0,"displayname":"陌生人","id":"@s","status":"success","ticket":"t"}`},
 		{"accept_friend_request failure", ErrAcceptFailure, `{"code":-1,"status":"failure"}`},
+		{"unsupported by the driver", Unsupported("ilink"), `{"code":202,"status":"not supported by this account's driver (ilink)"}`},
 		{"upload_media", NewUploadReply(withData),
 			`{"code":0,"media_ext":"jpg","media_id":"2273934420223351584:3","media_code":3,"media_mime":"image/jpeg","media_mtime":1462763788,"media_name":"mojo_weixin_media_Ja9l.jpg","media_path":"/tmp/mojo_weixin_media_Ja9l.jpg","media_size":4,"status":"success","media_type":"image"}`},
 		{"get_client_info", &ClientInfo{Account: "default", Code: 0, HTTPDebug: "0", LogLevel: "info", OS: "linux", PID: 15497, Runtime: 3096, Starttime: 1475135588, Status: "success", Version: "1.4.6"},

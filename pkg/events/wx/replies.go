@@ -153,6 +153,18 @@ var (
 	ErrAlreadyFriend = &events.Status{Code: events.CodeGroupMissing, Status: "already a friend"}
 )
 
+// CodeUnsupported is the code of a call the account's WeChat driver cannot do (an iLink
+// account has no groups, no revoke, no avatars; Wechaty's puppet API cannot stick). Openwx
+// never answered 202: a client tells "this account cannot" from a failure (201) that a retry
+// or other parameters might mend.
+const CodeUnsupported = 202
+
+// Unsupported is the reply of every route to a call the driver (named) cannot do:
+// {"code":202,"status":"not supported by this account's driver (ilink)"}.
+func Unsupported(driver string) *events.Status {
+	return events.NewStatus(CodeUnsupported, "not supported by this account's driver (%s)", driver)
+}
+
 // ErrFriendIDNotFound is the reply to a friend id that is not a friend.
 func ErrFriendIDNotFound(id string) *events.Status {
 	return events.NewStatus(events.CodeNotFound, "friend id %s not found", id)

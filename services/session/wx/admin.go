@@ -35,6 +35,9 @@ func (w *Platform) revokeMessage(ctx context.Context, p events.Params) (any, err
 		return wx.NewRevokeReply(id, false), nil
 	}
 	if err := w.drv.Revoke(ctx, msgID, peer); err != nil {
+		if u := w.unsupported("revoke_message", err); u != nil {
+			return u, nil
+		}
 		w.log.Info("revoke failed", "id", id, "err", err)
 		return wx.NewRevokeReply(id, false), nil
 	}
@@ -67,6 +70,9 @@ func (w *Platform) createGroup(ctx context.Context, p events.Params) (any, error
 		return nil, err
 	}
 	gid, err := w.drv.CreateGroup(ctx, p["displayname"], ids)
+	if u := w.unsupported("create_group", err); u != nil {
+		return u, nil
+	}
 	if err != nil {
 		w.log.Warn("create_group failed", "friends", len(ids), "err", err)
 		return wx.ErrCreateFailure, nil
@@ -253,6 +259,9 @@ func (w *Platform) makeFriend(ctx context.Context, p events.Params) (any, error)
 func (w *Platform) acceptFriendRequest(ctx context.Context, p events.Params) (any, error) {
 	r := wx.FriendRequest{ID: p["id"], Displayname: p["displayname"], Ticket: p["ticket"]}
 	if err := w.drv.AcceptFriendRequest(ctx, r); err != nil {
+		if u := w.unsupported("accept_friend_request", err); u != nil {
+			return u, nil
+		}
 		w.log.Info("accept_friend_request failed", "id", r.ID, "err", err)
 		rep := wx.NewAcceptReply(r)
 		rep.Code, rep.Status = wx.ErrAcceptFailure.Code, wx.ErrAcceptFailure.Status
@@ -307,6 +316,9 @@ func (w *Platform) getAvatar(ctx context.Context, p events.Params) (any, error) 
 	actx, cancel := context.WithTimeout(ctx, time.Duration(w.avatarWait.Load()))
 	defer cancel()
 	mime, data, err := w.drv.Avatar(actx, id, gid)
+	if u := w.unsupported("get_avatar", err); u != nil {
+		return u, nil
+	}
 	switch {
 	case errors.Is(err, wxdriver.ErrUnknown):
 		return wx.ErrAvatarNotFound, nil
@@ -333,11 +345,26 @@ func (w *Platform) uploadMedia(ctx context.Context, p events.Params) (any, error
 	return wx.NewUploadReply(*reportMedia(meta)), nil
 }
 
-// done answers an admin call: success, or 201 "failure" (logged).
+// done answers an admin call: success, 202 when the driver cannot do it, or 201 "failure"
+// (logged).
 func (w *Platform) done(route, id string, err error) (any, error) {
+	if u := w.unsupported(route, err); u != nil {
+		return u, nil
+	}
 	if err != nil {
 		w.log.Warn(route+" failed", "id", id, "err", err)
 		return nil, events.ErrFailure
 	}
 	return events.StatusSuccess, nil
+}
+
+// unsupported is the reply to a call the driver cannot do (wxdriver.ErrUnsupported): code 202
+// naming the driver, which tells the client that no retry will help on this account. Nil for
+// any other outcome.
+func (w *Platform) unsupported(route string, err error) *events.Status {
+	if !errors.Is(err, wxdriver.ErrUnsupported) {
+		return nil
+	}
+	w.log.Info(route+": not supported by the driver", "driver", w.cfg.Driver, "err", err)
+	return wx.Unsupported(w.cfg.Driver)
 }

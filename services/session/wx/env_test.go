@@ -85,6 +85,9 @@ func start(t testing.TB, mod func(*Config, *sim.Config)) *env {
 	if slow, isSlow := p.Driver().(slowAvatars); isSlow {
 		s, ok = slow.Sim, true
 	}
+	if u, isU := p.Driver().(unsupportedDriver); isU {
+		s, ok = u.Sim, true
+	}
 	if !ok {
 		t.Fatalf("driver %T", p.Driver())
 	}

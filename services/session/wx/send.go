@@ -203,6 +203,8 @@ func (w *Platform) sendOne(ctx context.Context, t target, content string, meta *
 		var se *wxdriver.SendError
 		if errors.As(err, &se) {
 			ret, text = se.Ret, se.ErrMsg
+		} else if u := w.unsupported("send", err); u != nil {
+			ret, text = u.Code, u.Status
 		}
 		reply = wx.NewSendFailure(report.ID, ret, text)
 		report.SendResult = &wx.SendResult{Code: reply.Code, Info: reply.Status, Msg: reply.Status, Status: reply.Status}
