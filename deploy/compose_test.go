@@ -20,14 +20,8 @@ import (
 	"github.com/openqq/openqq/services/poller"
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/driver"
-	"github.com/openqq/openqq/services/session/wxdriver"
 	// The drivers openqq-session offers, whose variables it reads too.
-	_ "github.com/openqq/openqq/services/session/driver/onebot"
-	_ "github.com/openqq/openqq/services/session/driver/sim"
-	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
-	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
-	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
+	"github.com/openqq/openqq/services/session/drivers"
 )
 
 func load(t *testing.T) *types.Project {
@@ -63,7 +57,7 @@ func keys(t *testing.T, specs ...any) map[string]bool {
 // sessionKeys are the variables openqq-session reads: its own and its drivers', QQ's and
 // WeChat's.
 func sessionKeys(t *testing.T) map[string]bool {
-	return keys(t, append(append([]any{&session.Config{}}, driver.EnvSpecs()...), wxdriver.EnvSpecs()...)...)
+	return keys(t, append([]any{&session.Config{}}, drivers.EnvSpecs()...)...)
 }
 
 // binaryOf is the binary a compose service runs: session-wx runs openqq-session.

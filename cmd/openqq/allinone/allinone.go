@@ -29,11 +29,7 @@ import (
 	"github.com/openqq/openqq/services/session/driver"
 	"github.com/openqq/openqq/services/session/wxdriver"
 	// The drivers DRIVER (QQ's) and WX_DRIVER (WeChat's) can name.
-	_ "github.com/openqq/openqq/services/session/driver/onebot"
-	_ "github.com/openqq/openqq/services/session/driver/sim"
-	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
-	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
-	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
+	_ "github.com/openqq/openqq/services/session/drivers"
 )
 
 // Config is everything the all-in-one run reads from the environment.

@@ -10,14 +10,8 @@ import (
 	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/session"
-	"github.com/openqq/openqq/services/session/driver"
-	"github.com/openqq/openqq/services/session/wxdriver"
 	// The drivers DRIVER can name: QQ's, and WeChat's with PLATFORM=wx.
-	_ "github.com/openqq/openqq/services/session/driver/onebot"
-	_ "github.com/openqq/openqq/services/session/driver/sim"
-	_ "github.com/openqq/openqq/services/session/wxdriver/ilink"
-	_ "github.com/openqq/openqq/services/session/wxdriver/sim"
-	_ "github.com/openqq/openqq/services/session/wxdriver/wechaty"
+	"github.com/openqq/openqq/services/session/drivers"
 )
 
 func main() {
@@ -25,9 +19,7 @@ func main() {
 		nats natsconn.Config
 		cfg  session.Config
 	)
-	// The drivers read their own variables when they are opened; listed here, they show in
-	// --help and a malformed one stops the start.
-	specs := append(append([]any{&nats, &cfg}, driver.EnvSpecs()...), wxdriver.EnvSpecs()...)
+	specs := append([]any{&nats, &cfg}, drivers.EnvSpecs()...)
 	cli.Main("openqq-session", specs, func(ctx context.Context, log *slog.Logger, hc health.Config) error {
 		nc, err := natsconn.Connect(nats, "openqq-session", log)
 		if err != nil {
