@@ -104,10 +104,11 @@ type Platform interface {
 	// CanInject tells whether the driver takes injections; the engine asks once per login
 	// and serves <prefix>.sim.inject during that login only if so.
 	CanInject() bool
-	// Inject hands one injection (the request's body) to the driver and returns the id of the
-	// message it made (0 for a change). A refusal is an *events.Status; ErrNoInjector if the
-	// driver takes none.
-	Inject(ctx context.Context, data []byte) (id int64, err error)
+	// Inject hands one injection (the request's body) to the driver and returns the reply
+	// the injection gets (the platform's shape: QQ's names the message by a number, WeChat's
+	// by a string and carries a friend request's ticket). A refusal is an *events.Status,
+	// answered {"code":...,"status":...}; ErrNoInjector if the driver takes none.
+	Inject(ctx context.Context, data []byte) (reply any, err error)
 }
 
 // Metadata is an optional interface of a Platform: more metadata for its micro service

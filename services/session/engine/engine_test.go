@@ -106,19 +106,22 @@ func (p *testPlat) LoggedOut() {
 
 func (p *testPlat) CanInject() bool { return p.inject }
 
-func (p *testPlat) Inject(_ context.Context, data []byte) (int64, error) {
+func (p *testPlat) Inject(_ context.Context, data []byte) (any, error) {
 	if !p.inject {
-		return 0, ErrNoInjector
+		return nil, ErrNoInjector
 	}
 	var in struct{ Content string }
 	if err := json.Unmarshal(data, &in); err != nil {
-		return 0, events.ErrBadRequest("injection: %v", err)
+		return nil, events.ErrBadRequest("injection: %v", err)
 	}
 	if in.Content == "" {
-		return 0, events.NewStatus(events.CodeBadRequest, "no content")
+		return nil, events.NewStatus(events.CodeBadRequest, "no content")
 	}
 	m := &events.Message{ID: p.e.NextID(), Type: events.FriendMessage, Class: events.ClassRecv, Content: in.Content}
-	return m.ID, p.e.PublishItem(m, strconv.FormatInt(m.ID, 10))
+	if err := p.e.PublishItem(m, strconv.FormatInt(m.ID, 10)); err != nil {
+		return nil, err
+	}
+	return events.InjectReply{Code: events.CodeOK, ID: m.ID, Status: "success"}, nil
 }
 
 // running is an engine being run until the test ends.

@@ -37,10 +37,10 @@ func (e *Engine) serveInjections(ctx context.Context) (stop func(), err error) {
 	return func() { _ = sub.Unsubscribe() }, nil
 }
 
-// inject hands one injection to the platform and answers with an events.InjectReply.
+// inject hands one injection to the platform and answers with its reply, or a refusal's
+// {"code":...,"status":...}.
 func (e *Engine) inject(ctx context.Context, m *nats.Msg) {
-	id, err := e.injectOne(ctx, m.Data)
-	reply := events.InjectReply{Code: events.CodeOK, ID: id, Status: "success"}
+	reply, err := e.injectOne(ctx, m.Data)
 	if err != nil {
 		var st *events.Status
 		if !errors.As(err, &st) {
@@ -55,11 +55,11 @@ func (e *Engine) inject(ctx context.Context, m *nats.Msg) {
 }
 
 // injectOne calls the platform's Inject; a panic is a refusal, not the end of the process.
-func (e *Engine) injectOne(ctx context.Context, data []byte) (id int64, err error) {
+func (e *Engine) injectOne(ctx context.Context, data []byte) (reply any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("injection panicked", "panic", r)
-			id, err = 0, events.ErrInternal
+			reply, err = nil, events.ErrInternal
 		}
 	}()
 	return e.plat.Inject(ctx, data)

@@ -130,16 +130,21 @@ func (q *Platform) LoggedOut() {
 // CanInject tells whether the driver declared an Injector.
 func (q *Platform) CanInject() bool { return q.caps.Injector != nil }
 
-// Inject hands an events.Injection to the driver's Injector.
-func (q *Platform) Inject(ctx context.Context, data []byte) (int64, error) {
+// Inject hands an events.Injection to the driver's Injector; the reply names the message it
+// made (no id for a change).
+func (q *Platform) Inject(ctx context.Context, data []byte) (any, error) {
 	if q.caps.Injector == nil {
-		return 0, engine.ErrNoInjector
+		return nil, engine.ErrNoInjector
 	}
 	var in events.Injection
 	if err := json.Unmarshal(data, &in); err != nil {
-		return 0, events.ErrBadRequest("injection: %v", err)
+		return nil, events.ErrBadRequest("injection: %v", err)
 	}
-	return q.caps.Injector.Inject(ctx, in)
+	id, err := q.caps.Injector.Inject(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return events.InjectReply{Code: events.CodeOK, ID: id, Status: "success"}, nil
 }
 
 // publishMessage publishes a message report under its message id.

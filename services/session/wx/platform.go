@@ -8,6 +8,7 @@ package wx
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -143,16 +144,8 @@ func (w *Platform) CheckEventNames(postEvent bool, list []string) []string {
 // AnswersBeforeRunning: get_client_info and stop_client answer in every state.
 func (w *Platform) AnswersBeforeRunning(route string) bool { return wx.AnswersBeforeRunning(route) }
 
-// Run is one login: the driver runs with the platform as its Sink, and the injection endpoint
-// (wx.sim.inject) is served meanwhile if the driver takes injections.
-func (w *Platform) Run(ctx context.Context) error {
-	stop, err := w.serveInjections(ctx)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	return w.drv.Run(ctx, w)
-}
+// Run is one login: the driver runs with the platform as its Sink.
+func (w *Platform) Run(ctx context.Context) error { return w.drv.Run(ctx, w) }
 
 // LoggedOut forgets the roster, whose ids are the ended login's, and ends the consult calls
 // waiting on them (they answer "reply timeout").
@@ -164,13 +157,22 @@ func (w *Platform) LoggedOut() {
 	w.answers.endAll()
 }
 
-// CanInject is false: the platform serves wx.sim.inject itself (inject.go), since Openwx's
-// injection reply carries string ids and friend requests' tickets, which the engine's
-// QQ-shaped reply (a numeric id) cannot.
-func (w *Platform) CanInject() bool { return false }
+// CanInject tells whether the driver declared an Injector: the engine then serves
+// wx.sim.inject while a login lasts.
+func (w *Platform) CanInject() bool { return w.caps.Injector != nil }
 
-// Inject is not used (CanInject is false).
-func (w *Platform) Inject(context.Context, []byte) (int64, error) { return 0, engine.ErrNoInjector }
+// Inject hands a wx.Injection to the driver's Injector; its wx.InjectReply names the message
+// by its string id, and a friend request by its ticket.
+func (w *Platform) Inject(ctx context.Context, data []byte) (any, error) {
+	if w.caps.Injector == nil {
+		return nil, engine.ErrNoInjector
+	}
+	var in wx.Injection
+	if err := json.Unmarshal(data, &in); err != nil {
+		return nil, events.ErrBadRequest("injection: %v", err)
+	}
+	return w.caps.Injector.Inject(ctx, in)
+}
 
 // Close ends what the platform runs beside the engine: consult calls still waiting answer at
 // once with a time-out.
