@@ -29,6 +29,9 @@ const FromReply = "reply"
 // Subjects builds the subject names for one prefix. The zero value uses DefaultPrefix.
 type Subjects struct {
 	Prefix string
+	// Client names the account whose API and items these are (accounts.go): "" or
+	// DefaultClient for the default account, whose subjects carry no client token.
+	Client string
 }
 
 func (s Subjects) prefix() string {
@@ -38,16 +41,20 @@ func (s Subjects) prefix() string {
 	return s.Prefix
 }
 
-// Event is the subject an item named name is published on: qq.events.<name>.
-func (s Subjects) Event(name string) string { return s.prefix() + ".events." + name }
+// Event is the subject an item named name is published on: qq.events.<name> for the default
+// account, qq.events.<client>.<name> for another.
+func (s Subjects) Event(name string) string {
+	return s.prefix() + ".events" + s.clientToken() + "." + name
+}
 
-// Events matches every item: qq.events.>.
+// Events matches every item of every account: qq.events.> (ClientEvents: one account's).
 func (s Subjects) Events() string { return s.prefix() + ".events.>" }
 
-// APIGroup is the subject prefix the micro service's endpoints live under: qq.api.
-func (s Subjects) APIGroup() string { return s.prefix() + ".api" }
+// APIGroup is the subject prefix the micro service's endpoints live under: qq.api for the
+// default account, qq.api.<client> for another.
+func (s Subjects) APIGroup() string { return s.prefix() + ".api" + s.clientToken() }
 
-// API is the request-reply subject of one route: qq.api.<route>.
+// API is the request-reply subject of one route: qq.api.<route> (qq.api.<client>.<route>).
 func (s Subjects) API(route string) string { return s.APIGroup() + "." + route }
 
 // CheckEventRelease is where the gateway releases a check_event ticket.
@@ -91,8 +98,9 @@ func (s Subjects) MediaBucket() string {
 	return strings.ToUpper(r.Replace(s.prefix())) + "_MEDIA"
 }
 
-// SimInject is where the simulated account takes messages and roster changes to "receive".
-func (s Subjects) SimInject() string { return s.prefix() + ".sim.inject" }
+// SimInject is where the simulated account takes messages and roster changes to "receive":
+// qq.sim.inject for the default account, qq.sim.<client>.inject for another.
+func (s Subjects) SimInject() string { return s.prefix() + ".sim" + s.clientToken() + ".inject" }
 
 // EventName is the last token of an item's subject: the name of an event, or the type of a
 // message.

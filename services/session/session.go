@@ -50,6 +50,9 @@ type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
+	// Client is the account's Controller name, a token of its subjects: "" for the default
+	// account (engine.Config's Client). A session host sets it.
+	Client string `ignored:"true"`
 	// Driver names the connection, a driver registered with driver.Register by a package
 	// the binary imports: "sim" (the simulated account, driver/sim) or "onebot" (a OneBot v11
 	// implementation such as NapCat or Lagrange.OneBot, driver/onebot).
@@ -113,7 +116,7 @@ func (c *Config) fill() {
 // Engine is the engine's part of the configuration.
 func (c Config) Engine() engine.Config {
 	return engine.Config{
-		SubjectPrefix: c.SubjectPrefix, Account: c.Account, DriverTimeout: c.DriverTimeout,
+		SubjectPrefix: c.SubjectPrefix, Account: c.Account, Client: c.Client, DriverTimeout: c.DriverTimeout,
 		ControlDelay: c.ControlDelay, LogLevel: c.LogLevel, Stream: c.Stream, OutboxSize: c.OutboxSize,
 		CheckEventConfig: c.CheckEventConfig,
 	}

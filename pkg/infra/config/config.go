@@ -487,3 +487,62 @@ func ProcessSpec(spec any) error {
 	}
 	return Process("", spec)
 }
+
+// Apply sets the fields of spec (a pointer to an envconfig struct) named in vars, as Process
+// would read them from an environment holding vars and nothing else: the keys are variable
+// names under prefix (SIM_ROSTER for prefix SIM), a duration may be plain seconds, and a field
+// tagged zero:"off" takes "0" as off (-1). Fields vars does not name keep their value. It
+// returns the keys it used, in spec order, so that a caller applying vars to several specs
+// can tell the keys none of them knows. One account's settings (start_client's parameters)
+// reach its configuration this way, beside the process's own environment.
+func Apply(prefix string, spec any, vars map[string]string) (used []string, err error) {
+	v := reflect.ValueOf(spec)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return nil, fmt.Errorf("config: %T is not a pointer to a struct", spec)
+	}
+	walk(prefix, v.Elem(), func(f field) {
+		raw, ok := vars[f.key]
+		if !ok || err != nil {
+			return
+		}
+		used = append(used, f.key)
+		if ferr := setField(f, raw); ferr != nil {
+			if shown := Mask(f.key, raw); shown != raw {
+				// The parser's error quotes the value: say only what was expected.
+				ferr = fmt.Errorf("not a valid %s", f.v.Type())
+			}
+			err = fmt.Errorf("config: %s=%q: %w", f.key, Mask(f.key, raw), ferr)
+		}
+	})
+	return used, err
+}
+
+// setField sets one field from its variable's value, as envconfig and Process would.
+func setField(f field, raw string) error {
+	pv := f.v.Addr().Interface()
+	switch d := pv.(type) {
+	case envconfig.Decoder:
+		return d.Decode(raw)
+	case envconfig.Setter:
+		return d.Set(raw)
+	case encoding.TextUnmarshaler:
+		return d.UnmarshalText([]byte(raw))
+	}
+	if f.v.Kind() == reflect.Bool {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		f.v.SetBool(b)
+		return nil
+	}
+	zero := reflect.Zero(f.v.Type())
+	f.v.Set(zero)
+	if err := set(f.v, raw); err != nil {
+		return err
+	}
+	if f.sf.Tag.Get("zero") == "off" && f.v.IsZero() && f.v.CanInt() {
+		f.v.SetInt(-1)
+	}
+	return nil
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +234,55 @@ func TestLogMasksSecrets(t *testing.T) {
 	if strings.Contains(out, "s3cr3t") || strings.Contains(out, "t0k3n") {
 		t.Errorf("log leaks a secret: %s", out)
 	}
+}
+
+func TestApply(t *testing.T) {
+	type inner struct {
+		URL   string        `envconfig:"URL"`
+		Token string        `envconfig:"ACCESS_TOKEN"`
+		Wait  time.Duration `envconfig:"WAIT" default:"3s"`
+		Lag   time.Duration `envconfig:"LAG" zero:"off"`
+		On    bool          `envconfig:"ON" default:"true"`
+		List  []string      `envconfig:"LIST"`
+		Keep  string        `envconfig:"KEEP"`
+	}
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    inner
+		used    []string
+		wantErr bool
+	}{
+		{"nothing", map[string]string{}, inner{Keep: "k"}, nil, false},
+		{"every kind", map[string]string{"X_URL": "ws://h", "X_WAIT": "5", "X_LAG": "0", "X_ON": "false", "X_LIST": "a,b", "OTHER": "1"},
+			inner{URL: "ws://h", Wait: 5 * time.Second, Lag: -1, List: []string{"a", "b"}, Keep: "k"},
+			[]string{"X_URL", "X_WAIT", "X_LAG", "X_ON", "X_LIST"}, false},
+		{"unprefixed names are not the spec's", map[string]string{"URL": "ws://h"}, inner{Keep: "k"}, nil, false},
+		{"bad duration", map[string]string{"X_WAIT": "soon"}, inner{Keep: "k"}, []string{"X_WAIT"}, true},
+		{"bad bool", map[string]string{"X_ON": "maybe"}, inner{Keep: "k"}, []string{"X_ON"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := inner{Keep: "k"}
+			used, err := config.Apply("X", &got, tt.vars)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if !slices.Equal(used, tt.used) {
+				t.Errorf("used = %q, want %q", used, tt.used)
+			}
+			if !tt.wantErr && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	t.Run("secret masked in the error", func(t *testing.T) {
+		var c struct {
+			N int `envconfig:"TOKEN"`
+		}
+		_, err := config.Apply("", &c, map[string]string{"TOKEN": "hunter2"})
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("err = %v", err)
+		}
+	})
 }

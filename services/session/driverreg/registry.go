@@ -123,6 +123,27 @@ func (r *Registry[D]) Open(name string, cfg any, p Params) (D, error) {
 	return e.open(cfg, p)
 }
 
+// ConfigFrom builds the configuration of the driver registered as name from one account's
+// settings (vars: variable names to values, SIM_ROSTER=..., as start_client's parameters
+// become them), its defaults for the rest: the process's own environment plays no part, so
+// that an account runs with exactly what it was started with. It returns the configuration
+// (a pointer to the driver's type, for Open) and the keys of vars it used.
+func (r *Registry[D]) ConfigFrom(name string, vars map[string]string) (cfg any, used []string, err error) {
+	r.mu.RLock()
+	e, ok := r.drivers[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown DRIVER %q (registered: %s)", name, strings.Join(r.Names(), ", "))
+	}
+	ptr := reflect.New(e.typ)
+	config.Defaults(ptr.Interface())
+	used, err = config.Apply(e.prefix, ptr.Interface(), vars)
+	if err != nil {
+		return nil, used, fmt.Errorf("%s %s: %w", r.what, name, err)
+	}
+	return ptr.Interface(), used, nil
+}
+
 // Names lists the names of the registered drivers, sorted.
 func (r *Registry[D]) Names() []string {
 	r.mu.RLock()

@@ -2,6 +2,7 @@ package driverreg
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,5 +69,37 @@ func TestRegisterPanics(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+func TestConfigFrom(t *testing.T) {
+	type cfg struct {
+		URL   string `envconfig:"URL"`
+		Token string `envconfig:"ACCESS_TOKEN"`
+		Size  int    `envconfig:"SIZE" default:"7"`
+	}
+	r := New[cfg]("driver")
+	Register(r, "ob", "OB", func(c cfg, _ Params) (cfg, error) { return c, nil })
+	t.Setenv("OB_URL", "ws://from-the-environment")
+
+	c, used, err := r.ConfigFrom("ob", map[string]string{"OB_ACCESS_TOKEN": "t", "POST_API": "http://x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(used, []string{"OB_ACCESS_TOKEN"}) {
+		t.Errorf("used = %q", used)
+	}
+	d, err := r.Open("ob", c, Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != (cfg{Token: "t", Size: 7}) {
+		t.Errorf("opened with %+v: the account's settings and the defaults, not the environment", d)
+	}
+	if _, _, err := r.ConfigFrom("nope", nil); err == nil || !strings.Contains(err.Error(), "ob") {
+		t.Errorf("unknown driver: %v", err)
+	}
+	if _, _, err := r.ConfigFrom("ob", map[string]string{"OB_SIZE": "big"}); err == nil {
+		t.Errorf("bad value accepted")
 	}
 }

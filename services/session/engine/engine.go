@@ -36,6 +36,10 @@ type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
+	// Client is the account's Controller name, a token of its subjects (events.Subjects):
+	// "" (or "default") for the default account, whose subjects carry none. A session host
+	// sets it; the environment does not.
+	Client string `ignored:"true"`
 	// DriverTimeout bounds one call (a send, a mute, a kick); it stays below the gateway's
 	// API_TIMEOUT so that a bot gets a send failure rather than a time-out.
 	DriverTimeout time.Duration `envconfig:"DRIVER_TIMEOUT" default:"8s"`
@@ -172,7 +176,10 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, build func(*Engine) (Platf
 		log = slog.Default()
 	}
 	log = log.With("svc", "session")
-	subj := events.Subjects{Prefix: cfg.SubjectPrefix}
+	if !events.IsDefaultClient(cfg.Client) && !events.ValidClient(cfg.Client) {
+		return nil, fmt.Errorf("session: %w", events.ErrBadClient(cfg.Client))
+	}
+	subj := events.Subjects{Prefix: cfg.SubjectPrefix, Client: cfg.Client}
 	pub, err := newPublisher(nc, subj, cfg.Stream, cfg.OutboxSize, log)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
@@ -382,7 +389,7 @@ func (e *Engine) LoggedIn(scanned bool) {
 
 // serve registers one micro endpoint per route.
 func (e *Engine) serve(ctx context.Context) (micro.Service, error) {
-	md := map[string]string{"account": e.cfg.Account, "prefix": e.subj.Prefix}
+	md := map[string]string{"account": e.cfg.Account, "client": e.subj.ClientName(), "prefix": e.subj.Prefix}
 	if m, ok := e.plat.(Metadata); ok {
 		for k, v := range m.Metadata() {
 			md[k] = v
