@@ -210,3 +210,9 @@ const StatusClientExists = "client already exists"
 func ErrBadClient(name string) *Status {
 	return ErrBadRequest("client %q is not a valid name (1 to %d letters, digits, '-' or '_')", name, ClientMaxLen)
 }
+
+// ClientDeliveryKeys are the settings of an account that the reporter and the poller read from
+// its ClientSpec rather than from their own environment: where its items go (post_api, as
+// Mojo's Controller took it per client, else the reporter's POST_API with client=NAME merged)
+// and its heartbeat. A session host ignores them.
+var ClientDeliveryKeys = []string{"POST_API", "POST_EVENT", "POST_EVENT_LIST", "POST_MEDIA_DATA", "POLL_API", "POLL_INTERVAL"}

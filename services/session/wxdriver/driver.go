@@ -264,6 +264,13 @@ func Register[C any](name, prefix string, open func(cfg C, p Params) (Driver, er
 // Open builds the WeChat driver registered as name (see driver.Open).
 func Open(name string, cfg any, p Params) (Driver, error) { return registry.Open(name, cfg, p) }
 
+// ConfigFrom builds the configuration of the driver registered as name from one account's
+// settings (variable names to values), its defaults for the rest, for Open: the process's own
+// environment plays no part. It returns the keys of vars it used.
+func ConfigFrom(name string, vars map[string]string) (cfg any, used []string, err error) {
+	return registry.ConfigFrom(name, vars)
+}
+
 // Drivers lists the names of the registered WeChat drivers, sorted.
 func Drivers() []string { return registry.Names() }
 
