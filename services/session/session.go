@@ -113,6 +113,13 @@ func (c *Config) fill() {
 	}
 }
 
+// Filled is c with its defaults filled in, its platform and subject prefix resolved as New
+// resolves them: what a session host and its Controller serve.
+func (c Config) Filled() Config {
+	c.fill()
+	return c
+}
+
 // Engine is the engine's part of the configuration.
 func (c Config) Engine() engine.Config {
 	return engine.Config{
