@@ -15,11 +15,11 @@ import (
 // stopped account's settings, tokens included, are purged, not kept as history). Every
 // process that may create the bucket (the Controller, a session host declaring its default
 // account) creates it with this configuration, so that whichever comes first, the bucket is
-// the same.
+// the same: it is the configuration the session host (services/session/host) creates it with.
 func ClientsBucketConfig(subj events.Subjects, replicas int) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      subj.ClientsBucket(),
-		Description: "openqq accounts of " + subj.Prefix + ": client name → settings (the Controller's start_client)",
+		Description: "openqq: the accounts' desired state (events.ClientSpec)",
 		History:     1,
 		Replicas:    max(replicas, 1),
 		Storage:     jetstream.FileStorage,
@@ -31,7 +31,10 @@ func ClientsBucketConfig(subj events.Subjects, replicas int) jetstream.KeyValueC
 // if another process created it with other replicas.
 func OpenClients(ctx context.Context, js jetstream.JetStream, subj events.Subjects, replicas int) (jetstream.KeyValue, error) {
 	cfg := ClientsBucketConfig(subj, replicas)
-	kv, err := js.CreateKeyValue(ctx, cfg)
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, cfg)
+	}
 	if errors.Is(err, jetstream.ErrBucketExists) {
 		kv, err = js.KeyValue(ctx, cfg.Bucket)
 	}
