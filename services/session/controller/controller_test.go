@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -463,5 +464,41 @@ func TestCheckClientBadEntries(t *testing.T) {
 			(want.err == "" && e["error"] != nil) {
 			t.Errorf("element %d: %v, want %+v", i, e, want)
 		}
+	}
+}
+
+// start_client opens the account's driver to check its settings, and connects to nothing: a
+// dial made before the reply would wait in the listener's backlog.
+func TestStartDoesNotDial(t *testing.T) {
+	for _, c := range []struct {
+		platform string
+		p        func(addr string) events.Params
+	}{
+		{"qq", func(addr string) events.Params {
+			return events.Params{"client": "ob", "driver": "onebot", "onebot_url": "ws://" + addr, "onebot_access_token": "t"}
+		}},
+		{"wx", func(addr string) events.Params {
+			return events.Params{"client": "wy", "driver": "wechaty", "wechaty_endpoint": addr, "wechaty_token": "insecure_t"}
+		}},
+	} {
+		t.Run(c.platform, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			r := newRig(t, c.platform)
+			r.controller(0, nil)
+			if got := object(t, r.call(events.RouteStartClient, c.p(ln.Addr().String()))); got["code"] != 0.0 {
+				t.Fatalf("start: %v", got)
+			}
+			if err := ln.(*net.TCPListener).SetDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			if conn, err := ln.Accept(); err == nil {
+				conn.Close()
+				t.Error("start_client connected to the driver's peer")
+			}
+		})
 	}
 }
