@@ -113,8 +113,8 @@ func (c *Config) fill() {
 	}
 }
 
-// Filled is c with its defaults filled in, its platform and subject prefix resolved as New
-// resolves them: what a session host and its Controller serve.
+// Filled is c with its defaults (the platform resolved from the prefix and the other way
+// round), as New runs it.
 func (c Config) Filled() Config {
 	c.fill()
 	return c
