@@ -53,7 +53,7 @@ func leaderKill(t *testing.T, stream string, extra map[string]string) {
 	c.useNATSCluster(3)
 	c.startNATSCluster()
 	c.startAll(2, false)
-	c.waitAPI(30 * time.Second)
+	c.waitAPI(60 * time.Second) // an R3 stream on 2 shared cores may take a while to create
 	nc := c.connect()
 	waitReplicas(t, nc, stream, 3, 60*time.Second)
 	t.Logf("3-node cluster and services ready in %s", time.Since(start).Round(time.Millisecond))
