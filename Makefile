@@ -25,7 +25,7 @@ bin/openqq-gateway: FORCE
 	$(GO) build -o $@ ./services/gateway/cmd/openqq-gateway
 FORCE:
 
-## run-cluster: the docker-compose topology as separate processes around a real nats-server
+## run-cluster: the docker-compose topology as separate processes around a 3-node cluster of real nats-server processes
 run-cluster: build bin/nats-server
 	./scripts/run-cluster.sh
 

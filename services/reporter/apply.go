@@ -80,6 +80,7 @@ func (r *Reporter) answersKV(ctx context.Context) (jetstream.KeyValue, error) {
 		Description: "openqq: post_api answers already applied",
 		TTL:         answersTTL,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(r.cfg.KVReplicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("answers bucket: %w", err)

@@ -64,6 +64,7 @@ func (r *Reporter) ensureDeadLetterStream(ctx context.Context) error {
 		Subjects:    []string{r.subj.DeadLetters()},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      deadLetterMaxAge,
+		Replicas:    max(r.cfg.StreamReplicas, 1),
 	})
 	if err != nil {
 		return fmt.Errorf("dead-letter stream: %w", err)

@@ -94,6 +94,12 @@ type Config struct {
 	// reporter, the all-in-one's case, is fastest so) is one consumer per target, one replica
 	// delivering it, the others standing by. Ordered only (POST_ORDER=conversation).
 	PostPartitions int `envconfig:"POST_PARTITIONS" default:"1"`
+	// KVReplicas is how many copies of its KV buckets (the answers and reporters buckets) the
+	// NATS cluster keeps: KV_REPLICAS, read by every service that creates a bucket.
+	KVReplicas int `envconfig:"KV_REPLICAS" default:"1"`
+	// StreamReplicas is how many copies of the dead-letter stream the NATS cluster keeps, as
+	// the session's STREAM_REPLICAS are of the event stream's.
+	StreamReplicas int `envconfig:"STREAM_REPLICAS" default:"1"`
 	// Name tells this replica apart in the X-Openqq-Reporter header of its POSTs and in the
 	// reporters bucket; the host name and process id when empty.
 	Name string `envconfig:"REPORTER_NAME"`
