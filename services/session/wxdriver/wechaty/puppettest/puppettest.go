@@ -178,7 +178,10 @@ func (p *Service) IDs() map[string]string {
 }
 
 // Started waits until a client started the puppet: its event stream is open.
-func (p *Service) Started() { p.t.Helper(); p.Wait("STARTED", func(l string) bool { return l == "STARTED" }) }
+func (p *Service) Started() {
+	p.t.Helper()
+	p.Wait("STARTED", func(l string) bool { return l == "STARTED" })
+}
 
 // File is a file the puppet saw in a message (FILE lines): its name and bytes.
 type File struct {
