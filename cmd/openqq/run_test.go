@@ -225,7 +225,9 @@ func TestRunWechaty(t *testing.T) {
 
 	o.sent("send_friend_message", o.call(wx.RouteSendFriendMessage, "id", wang, "content", "make run 发来"))
 	p.Prefixed("MSG", func(l string) bool { return strings.Contains(l, `"text":"make run 发来"`) })
-	o.awaitPost("the text sent", func(m map[string]any) bool { return m["post_type"] == "send_message" && m["content"] == "make run 发来" })
+	o.awaitPost("the text sent", func(m map[string]any) bool {
+		return m["post_type"] == "send_message" && m["content"] == "make run 发来"
+	})
 	o.sent("send_friend_message with a picture", o.call(wx.RouteSendFriendMessage, "id", wang,
 		"media_data", base64.StdEncoding.EncodeToString(pngBytes), "media_name", "run.png"))
 	p.WaitFile("the picture sent", func(f puppettest.File) bool { return f.Name == "run.png" && bytes.Equal(f.Data, pngBytes) })
