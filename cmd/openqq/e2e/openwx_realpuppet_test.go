@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +39,9 @@ func (p *postAPI) eventPost(t *testing.T, name string, want ...string) []any {
 // PuppetMock, its Mocker driven by testdata/puppet/server.mjs's scenario): every mapping the
 // driver makes, seen where a bot sees it (post_api, the published items, the routes' answers):
 // the QR login's states, the roster, text, a picture and a file received and sent with their
-// bytes, a recall both ways, a member who joins and one who leaves, a topic changed, a friend
-// request and its acceptance.
+// bytes, a recall both ways, a member who joins and one who leaves, a topic changed, the admin
+// routes (create_group, invite_friend, kick_group_member, set_group_displayname, set_markname,
+// make_friend, get_avatar; stick refused with 202), a friend request and its acceptance.
 func TestOpenwxOverRealPuppet(t *testing.T) {
 	p := puppettest.Start(t, "insecure_openqq_e2e")
 	ids := p.IDs()
@@ -133,6 +136,51 @@ func TestOpenwxOverRealPuppet(t *testing.T) {
 	}
 	if g := w.groupBy("id", gid); g["name"] != "改名的群" {
 		t.Errorf("get_group_info after the topic: %v", g["name"])
+	}
+
+	// The admin routes reach the puppet (the scenario's ADMIN lines), and come back as reports.
+	admin := func(call string, want ...string) {
+		t.Helper()
+		p.Prefixed("ADMIN", func(l string) bool {
+			return strings.HasPrefix(l, call+" ") && !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(l, w) })
+		})
+	}
+	ok := func(what string, code int, r map[string]any) {
+		t.Helper()
+		if code != 200 || r["code"] != num(0) {
+			t.Fatalf("%s: HTTP %d %v, want code 0", what, code, r)
+		}
+	}
+	code, r = w.wcall(viaForm, wx.RouteCreateGroup, "friends", wangID, "displayname", "新建的群")
+	ok("create_group", code, r)
+	newGID := str(t, r, "group_id")
+	admin("roomCreate", "新建的群", ids["wang"])
+	post.eventPost(t, events.EventNewGroup, newGID, "新建的群")
+	meiID := "@" + ids["mei"]
+	code, r = w.wcall(viaForm, wx.RouteInviteFriend, "id", gid, "friends", meiID)
+	ok("invite_friend", code, r)
+	admin("roomAdd", ids["room"], ids["mei"])
+	post.eventPost(t, events.EventNewGroupMember, meiID, gid)
+	code, r = w.wcall(viaForm, wx.RouteKickGroupMember, "id", gid, "members", meiID)
+	ok("kick_group_member", code, r)
+	admin("roomDel", ids["room"], ids["mei"])
+	post.eventPost(t, events.EventLoseGroupMember, meiID, gid)
+	code, r = w.wcall(viaForm, wx.RouteSetGroupDisplayname, "id", gid, "new_displayname", "再改名")
+	ok("set_group_displayname", code, r)
+	admin("roomTopic", ids["room"], "再改名")
+	code, r = w.wcall(viaForm, wx.RouteSetMarkname, "id", wangID, "new_markname", "王总")
+	ok("set_markname", code, r)
+	admin("contactAlias", ids["wang"], "王总")
+	code, r = w.wcall(viaForm, wx.RouteMakeFriend, "id", newcomer, "verify", "加个好友")
+	ok("make_friend", code, r)
+	admin("friendshipAdd", strings.TrimPrefix(newcomer, "@"), "加个好友")
+	resp, body := w.raw(w.newRequest(http.MethodGet, wx.RouteGetAvatar, q("id", wangID), nil))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+		t.Errorf("get_avatar: %d %q %d bytes, want the puppet's PNG", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	code, r = w.wcall(viaForm, wx.RouteStick, "id", gid)
+	if code != 200 || r["code"] != num(wx.CodeUnsupported) {
+		t.Errorf("stick: %d %v, want code %d", code, r, wx.CodeUnsupported)
 	}
 
 	// A friend request, accepted: a new friend.

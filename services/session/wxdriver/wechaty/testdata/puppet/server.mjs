@@ -5,7 +5,8 @@
 // is open: a scan is not lost), "OK <command>" after each command, "MSG <json>" for every
 // message the puppet sees (the driver's sends among them), "FILE <json>" for every file of one
 // ({id, name, data: base64}), "RECALL <id>" for a recall the driver made, "ACCEPTED <id>" for
-// a friendship it accepted.
+// a friendship it accepted, "ADMIN <call> <json>" for an admin call (roomCreate, roomAdd,
+// roomDel, roomTopic, contactAlias, friendshipAdd).
 // With "auto", the account is scanned and logs in by itself once started, and 老王 says hello:
 // a puppet service to run openqq against by hand (README).
 import readline from 'node:readline'
@@ -53,6 +54,43 @@ puppet.friendshipAccept = async (id) => {
   puppet.dirtyPayload(PUPPET.types.Dirty.Contact, f.contactId)
   console.log('ACCEPTED ' + id)
 }
+
+// The admin calls change the mock's account as WeChat would (the mock's do nothing), and tell
+// of it: "ADMIN <call> <json>".
+const admin = (call, v) => console.log('ADMIN ' + call + ' ' + JSON.stringify(v))
+const roomOf = (id) => mocker.RoomMock.load(id)
+const contactOf = (id) => mocker.ContactMock.load(id)
+puppet.roomCreate = async (contactIdList, topic) => {
+  const r = mocker.createRoom({ topic: topic ?? '', memberIdList: [puppet.currentUserId, ...contactIdList], ownerId: puppet.currentUserId })
+  admin('roomCreate', { id: r.id, topic, members: contactIdList })
+  return r.id
+}
+puppet.roomAdd = async (roomId, contactId) => {
+  roomOf(roomId).add(contactOf(contactId)).by(contactOf(puppet.currentUserId))
+  admin('roomAdd', { room: roomId, contact: contactId })
+}
+puppet.roomDel = async (roomId, contactId) => {
+  roomOf(roomId).remove(contactOf(contactId)).by(contactOf(puppet.currentUserId))
+  admin('roomDel', { room: roomId, contact: contactId })
+}
+const mockTopic = puppet.roomTopic.bind(puppet)
+puppet.roomTopic = async (roomId, topic) => {
+  if (topic === undefined) return mocker.roomPayload(roomId).topic
+  mocker.roomPayload(roomId).topic = topic
+  admin('roomTopic', { room: roomId, topic })
+  return mockTopic(roomId, topic)
+}
+puppet.contactAlias = async (contactId, alias) => {
+  if (alias === undefined) return mocker.contactPayload(contactId).alias ?? ''
+  mocker.contactPayload(contactId).alias = alias
+  puppet.dirtyPayload(PUPPET.types.Dirty.Contact, contactId)
+  admin('contactAlias', { contact: contactId, alias })
+}
+puppet.friendshipAdd = async (contactId, hello) => admin('friendshipAdd', { contact: contactId, hello })
+// Avatars are a small PNG (the mock's is a file of its repository, absent from the package).
+const avatarPNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4//8/AAX+Av6nNYGEAAAAAElFTkSuQmCC'
+puppet.contactAvatar = async (contactId, file) => file ? undefined : FileBox.fromBase64(avatarPNG, 'avatar.png')
+puppet.roomAvatar = async () => FileBox.fromBase64(avatarPNG, 'room.png')
 
 const server = new PuppetServer({ endpoint, puppet, token, tls: { disable: true } })
 await server.start()
