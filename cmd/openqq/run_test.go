@@ -203,6 +203,8 @@ func TestRunWechaty(t *testing.T) {
 	p.Do("scan")
 	o.awaitEvent(events.EventInputQRCode)
 	o.awaitEvent(events.EventStateChange, string(events.StateScaning))
+	p.Do("scanned")
+	o.awaitEvent(events.EventStateChange, string(events.StateConfirming))
 	p.Do("login")
 	o.awaitEvent(events.EventLogin)
 	o.waitRunning()

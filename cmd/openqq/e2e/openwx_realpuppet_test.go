@@ -55,6 +55,8 @@ func TestOpenwxOverRealPuppet(t *testing.T) {
 	p.Do("scan")
 	post.eventPost(t, events.EventInputQRCode)
 	post.eventPost(t, events.EventStateChange, string(events.StateScaning))
+	p.Do("scanned")
+	post.eventPost(t, events.EventStateChange, string(events.StateConfirming))
 	p.Do("login")
 	post.eventPost(t, events.EventLogin)
 	w.waitRunning()

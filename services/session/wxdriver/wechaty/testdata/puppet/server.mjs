@@ -127,7 +127,9 @@ function deliver (talker, conversation, type, { text, box } = {}) {
 }
 
 const commands = {
-  scan: () => mocker.scan('https://login.weixin.qq.com/l/openqq-mock', 2),
+  scan: () => mocker.scan('https://login.weixin.qq.com/l/openqq-mock', PUPPET.types.ScanStatus.Waiting),
+  // scanned: the phone scanned the QR code; the login waits for its confirmation
+  scanned: () => mocker.scan('https://login.weixin.qq.com/l/openqq-mock', PUPPET.types.ScanStatus.Scanned),
   login: () => mocker.login(user),
   say: (text) => wang.say(text).to(user),
   roomsay: (text) => wang.say(text).to(room),
@@ -171,6 +173,7 @@ puppet.start = async () => {
   console.log('STARTED')
   if (mode === 'auto') {
     setTimeout(() => commands.scan(), 1000)
+    setTimeout(() => commands.scanned(), 2000)
     setTimeout(() => commands.login(), 3000)
     setTimeout(() => commands.say('你好, openqq'), 5000)
   }
