@@ -108,3 +108,40 @@ func media(name, mime string, data []byte) *wxdriver.Media {
 			return io.NopCloser(strings.NewReader(string(data))), nil
 		}}
 }
+
+// WECHATY_TLS=on against Wechaty's puppet service serving TLS as it does by default (its
+// "insecure" certificate, signed by Wechaty's root CA; the server name is the token's SNI):
+// the driver trusts Wechaty's CA and logs in.
+func TestRealPuppetServiceTLS(t *testing.T) {
+	const token = "insecure_openqq-tls"
+	p := puppettest.Start(t, token, "tls")
+	ids := p.IDs()
+	d, err := wechaty.New(wechaty.Config{Endpoint: p.Addr, Token: token, TLS: wechaty.TLSOn, QRCodeDir: t.TempDir(),
+		BackoffMax: 200 * time.Millisecond, CallTimeout: 10 * time.Second}, wxdriver.Params{Account: "tls"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	s := newSink()
+	r := conformance.Runner{Prefix: "wechaty", Fatal: wxdriver.ErrFatal, Run: func(ctx context.Context) error { return d.Run(ctx, s) }}
+	r.Start(t)
+	p.Started()
+	p.Do("scan")
+	p.Do("login")
+	if l := s.Login(t, 1); l.Roster.Friend("@"+ids["wang"]) == nil {
+		t.Fatalf("老王 is not in the roster over TLS: %+v", l.Roster.Friends)
+	}
+	p.Do("say 你好 TLS")
+	s.waitText(t, "你好 TLS")
+
+	// The certificate is for "insecure": another server name is refused.
+	wrong, err := wechaty.New(wechaty.Config{Endpoint: p.Addr, Token: token, TLS: wechaty.TLSOn, ServerName: "gw.example.com",
+		QRCodeDir: t.TempDir(), CallTimeout: 10 * time.Second}, wxdriver.Params{Account: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wrong.Close() })
+	if err := wrong.Run(context.Background(), newSink()); err == nil || !strings.Contains(err.Error(), "gw.example.com") || !strings.Contains(err.Error(), "certificate is for") {
+		t.Errorf("Run with another server name: %v, want the certificate refused", err)
+	}
+}

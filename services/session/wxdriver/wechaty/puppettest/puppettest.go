@@ -53,9 +53,10 @@ type Service struct {
 	more  chan struct{} // closed and replaced at every line
 }
 
-// Start runs the service with token (insecure_…: no TLS) until t ends, and waits until it
-// serves. It skips t when node or the npm packages are missing.
-func Start(t testing.TB, token string) *Service {
+// Start runs the service with token until t ends, and waits until it serves; mode is
+// server.mjs's third argument ("tls": serve TLS with Wechaty's "insecure" certificate; none:
+// no TLS). It skips t when node or the npm packages are missing.
+func Start(t testing.TB, token string, mode ...string) *Service {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -72,7 +73,7 @@ func Start(t testing.TB, token string) *Service {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, "server.mjs", addr, token)
+	cmd := exec.CommandContext(ctx, node, append([]string{"server.mjs", addr, token}, mode...)...)
 	cmd.Dir = dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

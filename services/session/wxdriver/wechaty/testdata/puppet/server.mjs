@@ -1,6 +1,6 @@
 // A real Wechaty puppet service for the wechaty driver's tests: wechaty-puppet-service's
 // PuppetServer over wechaty-puppet-mock's PuppetMock, driven by a Mocker scenario read from
-// stdin, one command a line. Usage: node server.mjs <host:port> <insecure_token> [auto]
+// stdin, one command a line. Usage: node server.mjs <host:port> <insecure_token> [auto|tls]
 // It prints "READY" once serving, "STARTED" once a client started the puppet (its event stream
 // is open: a scan is not lost), "OK <command>" after each command, "MSG <json>" for every
 // message the puppet sees (the driver's sends among them), "FILE <json>" for every file of one
@@ -92,7 +92,9 @@ const avatarPNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4/
 puppet.contactAvatar = async (contactId, file) => file ? undefined : FileBox.fromBase64(avatarPNG, 'avatar.png')
 puppet.roomAvatar = async () => FileBox.fromBase64(avatarPNG, 'room.png')
 
-const server = new PuppetServer({ endpoint, puppet, token, tls: { disable: true } })
+// Without TLS, unless "tls": then the service's default, Wechaty's "insecure" certificate
+// (signed by Wechaty's root CA), as a gateway started without NO_TLS_INSECURE_SERVER serves.
+const server = new PuppetServer({ endpoint, puppet, token, tls: mode === 'tls' ? {} : { disable: true } })
 await server.start()
 
 const user = mocker.createContact({ name: '小明', weixin: 'xiaoming' })
