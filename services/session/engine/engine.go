@@ -52,6 +52,13 @@ type Config struct {
 	// OutboxSize bounds the reports kept while NATS is away.
 	OutboxSize int `envconfig:"OUTBOX_SIZE" default:"100000"`
 	CheckEventConfig
+	// OnState, if set, hears of every change of the client state, after it is made (a session
+	// host writes it into the account's lease, where check_client reads it). It must not block.
+	OnState func(prev, cur events.State) `ignored:"true"`
+	// StreamManaged says that the event stream exists already, created by whoever runs this
+	// engine (a session host creates it once for all its accounts): the publisher does not
+	// create or update it before its first report, only again if it is found gone.
+	StreamManaged bool `ignored:"true"`
 }
 
 // Fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
@@ -183,6 +190,10 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, build func(*Engine) (Platf
 	pub, err := newPublisher(nc, subj, cfg.Stream, cfg.OutboxSize, log)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
+	}
+	if cfg.StreamManaged {
+		pub.streamOK.Store(true)
+		pub.readyOnce.Do(func() { close(pub.ready) })
 	}
 	e := &Engine{
 		nc: nc, cfg: cfg, subj: subj, log: log, start: time.Now(),
@@ -364,6 +375,9 @@ func (e *Engine) SetState(st events.State) {
 	}
 	e.log.Info("state", "from", old, "to", st)
 	e.PublishEvent(events.EventStateChange, old, st)
+	if e.cfg.OnState != nil {
+		e.cfg.OnState(old, st)
+	}
 }
 
 // QRCode publishes input_qrcode [path, base64 of the image, as MIME::Base64 writes it].
