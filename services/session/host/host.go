@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,10 +34,27 @@ type Config struct {
 	// DefaultClient makes the host declare the default account from its own environment (the
 	// session variables, as a single-account session ran it) and run it when it holds its
 	// lease. Every host with the same environment may declare it: exactly one runs it.
-	DefaultClient bool `envconfig:"DEFAULT_CLIENT" default:"true"`
+	// A boolean ("true", "false", "1", "0", ...) kept as a string so that a Config built in
+	// code takes the default too (config.Defaults leaves booleans alone).
+	DefaultClient Toggle `envconfig:"DEFAULT_CLIENT" default:"true"`
 	// KVReplicas is the replicas of the buckets the host creates (clients, leases, hosts).
 	KVReplicas int `envconfig:"KV_REPLICAS" default:"1"`
 }
+
+// Toggle is a boolean setting whose default is true, in the environment and in code alike.
+type Toggle string
+
+// On reads t; one that does not parse is off (fill refuses it first).
+func (t Toggle) On() bool {
+	on, err := strconv.ParseBool(string(t))
+	return err == nil && on
+}
+
+// The values of a Toggle set in code.
+const (
+	On  Toggle = "true"
+	Off Toggle = "false"
+)
 
 // Info is a host's value in the hosts bucket (events.HostsBucket), under the key
 // <prefix>.<id>: the live hosts of a prefix are the keys under <prefix>.
@@ -79,6 +97,12 @@ func (c *Config) fill() error {
 	}
 	if c.ID != SafeID(c.ID) {
 		return fmt.Errorf("%w: HOST_ID %q: use letters, digits, '-' and '_' only", ErrConfig, c.ID)
+	}
+	if c.DefaultClient == "" {
+		c.DefaultClient = On
+	}
+	if _, err := strconv.ParseBool(string(c.DefaultClient)); err != nil {
+		return fmt.Errorf("%w: DEFAULT_CLIENT %q is not a boolean", ErrConfig, c.DefaultClient)
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 10 * time.Second

@@ -33,7 +33,7 @@ type testHost struct {
 }
 
 // startHost runs a host with id on its own connection to srv until stopped or the test ends.
-func startHost(t *testing.T, srv *embednats.Server, id string, defaultClient bool) *testHost {
+func startHost(t *testing.T, srv *embednats.Server, id string, defaultClient Toggle) *testHost {
 	t.Helper()
 	nc, err := nats.Connect(srv.ClientURL(), nats.Name(id))
 	if err != nil {
@@ -164,7 +164,7 @@ func apiAnswers(t *testing.T, nc *nats.Conn, client string) {
 func TestTwoHostsSpreadAndMove(t *testing.T) {
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
-	h1 := startHost(t, srv, "h1", false)
+	h1 := startHost(t, srv, "h1", Off)
 	clients := kv(t, nc, events.Subjects{Prefix: "qq"}.ClientsBucket())
 	leases := kv(t, nc, events.Subjects{Prefix: "qq"}.LeasesBucket())
 	var names []string
@@ -175,7 +175,7 @@ func TestTwoHostsSpreadAndMove(t *testing.T) {
 	}
 	runningOn(t, leases, names, "h1")
 
-	h2 := startHost(t, srv, "h2", false)
+	h2 := startHost(t, srv, "h2", Off)
 	// Every account ends up on the host that ranks first for it: both hold some.
 	waitFor(t, "accounts spread by rank", func() bool {
 		for _, c := range names {
@@ -213,7 +213,7 @@ func TestTwoHostsSpreadAndMove(t *testing.T) {
 func TestSpecDeletedStopsAccount(t *testing.T) {
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
-	h := startHost(t, srv, "h1", false)
+	h := startHost(t, srv, "h1", Off)
 	clients := kv(t, nc, events.Subjects{Prefix: "qq"}.ClientsBucket())
 	leases := kv(t, nc, events.Subjects{Prefix: "qq"}.LeasesBucket())
 	putSpec(t, clients, "alice", simSettings(t))
@@ -252,7 +252,7 @@ func TestSpecDeletedStopsAccount(t *testing.T) {
 func TestSelfFencing(t *testing.T) {
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
-	h1 := startHost(t, srv, "h1", false)
+	h1 := startHost(t, srv, "h1", Off)
 	clients := kv(t, nc, events.Subjects{Prefix: "qq"}.ClientsBucket())
 	leases := kv(t, nc, events.Subjects{Prefix: "qq"}.LeasesBucket())
 	names := []string{"a", "b", "c"}
@@ -260,7 +260,7 @@ func TestSelfFencing(t *testing.T) {
 		putSpec(t, clients, c, simSettings(t))
 	}
 	runningOn(t, leases, names, "h1")
-	h2 := startHost(t, srv, "h2", false)
+	h2 := startHost(t, srv, "h2", Off)
 	_ = h2
 	// Wait until h2 is live (its key), then cut h1 off NATS.
 	hosts := kv(t, nc, events.HostsBucket)
@@ -305,8 +305,8 @@ func TestSelfFencing(t *testing.T) {
 func TestDefaultAccount(t *testing.T) {
 	srv := natstest.Start(t)
 	nc := natstest.Connect(t, srv)
-	h1 := startHost(t, srv, "h1", true)
-	h2 := startHost(t, srv, "h2", false) // declares no default: never runs it
+	h1 := startHost(t, srv, "h1", On)
+	h2 := startHost(t, srv, "h2", Off) // declares no default: never runs it
 	clients := kv(t, nc, events.Subjects{Prefix: "qq"}.ClientsBucket())
 	leases := kv(t, nc, events.Subjects{Prefix: "qq"}.LeasesBucket())
 	var e jetstream.KeyValueEntry
@@ -352,6 +352,8 @@ func TestConfig(t *testing.T) {
 		{Config{ID: "a.b"}, false},
 		{Config{ID: "a b"}, false},
 		{Config{LeaseTTL: time.Millisecond}, false},
+		{Config{DefaultClient: "maybe"}, false},
+		{Config{DefaultClient: "0"}, true},
 	} {
 		err := tt.cfg.fill()
 		if (err == nil) != tt.ok {
@@ -360,6 +362,10 @@ func TestConfig(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: %v is not ErrConfig", tt.cfg, err)
 		}
+	}
+	c := Config{}
+	if err := c.fill(); err != nil || !c.DefaultClient.On() {
+		t.Errorf("a Config built in code declares no default account: %+v", c)
 	}
 	if id := DefaultID(); id != SafeID(id) || id == "" {
 		t.Errorf("DefaultID %q", id)

@@ -103,6 +103,13 @@ func New(nc *nats.Conn, base session.Config, cfg Config, log *slog.Logger) (*Hos
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DefaultClient.On() {
+		// The default account's configuration is the host's own: a mistake in it stops the
+		// start, as it stopped a single-account session's.
+		if _, err := session.New(nc, base, log); err != nil {
+			return nil, err
+		}
+	}
 	subj := events.Subjects{Prefix: base.SubjectPrefix}
 	return &Host{
 		nc: nc, js: js, base: base, cfg: cfg, subj: subj, pid: os.Getpid(),
@@ -125,6 +132,7 @@ func (h *Host) ID() string { return h.cfg.ID }
 // driver failure logging in again cannot help), as a single-account session did.
 func (h *Host) Run(ctx context.Context) error {
 	config.Log(h.log, "host", &h.cfg)
+	defer close(h.done)
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := h.setup(setup); err != nil {
@@ -150,7 +158,7 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	h.sync.Wait()
 	h.heartbeat(setup)
-	h.log.Info("session host started", "lease_ttl", h.cfg.LeaseTTL, "default_client", h.cfg.DefaultClient)
+	h.log.Info("session host started", "lease_ttl", h.cfg.LeaseTTL, "default_client", h.cfg.DefaultClient.On())
 
 	fctx, stopFence := context.WithCancel(ctx)
 	defer stopFence()
@@ -181,7 +189,6 @@ loop:
 		}
 	}
 	h.shutdown()
-	close(h.done)
 	return quitErr
 }
 
@@ -195,7 +202,7 @@ func (h *Host) setup(ctx context.Context) error {
 	if _, err := h.js.CreateOrUpdateStream(ctx, engine.StreamSettings(h.subj, h.base.Stream)); err != nil {
 		return fmt.Errorf("session host: stream %s: %w", h.subj.Stream(), err)
 	}
-	if h.cfg.DefaultClient {
+	if h.cfg.DefaultClient.On() {
 		if err := h.declareDefault(ctx); err != nil {
 			return fmt.Errorf("session host: declare the default account: %w", err)
 		}
@@ -212,7 +219,7 @@ func (h *Host) Ready() error {
 	if !h.regd {
 		return errors.New("host not registered yet")
 	}
-	if !h.cfg.DefaultClient {
+	if !h.cfg.DefaultClient.On() {
 		return nil
 	}
 	if a, ok := h.running[events.DefaultClient]; ok {
@@ -369,7 +376,7 @@ func (h *Host) onHost(e jetstream.KeyValueEntry) {
 // heartbeat puts the host's key in the hosts bucket.
 func (h *Host) heartbeat(ctx context.Context) {
 	h.mu.Lock()
-	in := Info{ID: h.cfg.ID, PID: h.pid, Prefixes: []string{h.subj.Prefix}, Accounts: len(h.running), Default: h.cfg.DefaultClient}
+	in := Info{ID: h.cfg.ID, PID: h.pid, Prefixes: []string{h.subj.Prefix}, Accounts: len(h.running), Default: h.cfg.DefaultClient.On()}
 	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, h.interval)
 	defer cancel()
@@ -424,7 +431,7 @@ func (h *Host) eligible(s spec, in Info) bool {
 }
 
 func (h *Host) self() Info {
-	return Info{ID: h.cfg.ID, Default: h.cfg.DefaultClient}
+	return Info{ID: h.cfg.ID, Default: h.cfg.DefaultClient.On()}
 }
 
 // place starts, stops and restarts accounts to match the buckets.
@@ -515,7 +522,7 @@ func sameSpec(a, b events.ClientSpec) bool {
 
 // take acquires s's lease and starts its account.
 func (h *Host) take(ctx context.Context, s spec) {
-	cfg, err := accountConfig(h.base, s.ClientSpec, h.cfg.DefaultClient)
+	cfg, err := accountConfig(h.base, s.ClientSpec, h.cfg.DefaultClient.On())
 	if err != nil {
 		h.log.Error("account cannot run", "client", s.Client, "err", err)
 		h.markFailed(s.Client)
