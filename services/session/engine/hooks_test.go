@@ -71,3 +71,40 @@ func TestOnStateAndManagedStream(t *testing.T) {
 		t.Errorf("stream holds %d reports, want the state changes and the stop", n)
 	}
 }
+
+// Two accounts that publish an item under the same id both have it stored: an id is unique
+// per account, and the stream's de-duplication must not take one account's for another's.
+func TestSameIDTwoAccounts(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Start(t))
+	for _, client := range []string{"", "alice", "bob"} {
+		p := &testPlat{service: "openqq", login: make(chan struct{})}
+		e, err := New(nc, Config{SubjectPrefix: "qq", Client: client}, natstest.Logger(t), func(e *Engine) (Platform, error) { p.e = e; return p, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		m := &events.Message{ID: 42, Type: events.FriendMessage, Class: events.ClassRecv, Content: "to " + client}
+		if err := e.PublishItem(m, "42"); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(context.Background(), "QQ_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, subj := range []string{"qq.events.friend_message", "qq.events.alice.friend_message", "qq.events.bob.friend_message"} {
+		if _, err := stream.GetLastMsgForSubject(context.Background(), subj); err != nil {
+			t.Errorf("%s: %v: an account's item was taken for another's duplicate", subj, err)
+		}
+	}
+}

@@ -104,6 +104,12 @@ func (p *publisher) publish(it events.Item, id string) error {
 		return err
 	}
 	m := nats.NewMsg(p.subj.Event(it.Name()))
+	if !events.IsDefaultClient(p.subj.Client) {
+		// Ids are unique per account only (each account's clock-based counter): two accounts
+		// of the stream may publish the same id in the same microsecond, and JetStream would
+		// keep only the first as a duplicate.
+		id = p.subj.Client + ":" + id
+	}
 	m.Header.Set(events.HeaderMsgID, id)
 	m.Data = body
 	p.mu.Lock()
