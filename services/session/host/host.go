@@ -59,8 +59,11 @@ const (
 // Info is a host's value in the hosts bucket (events.HostsBucket), under the key
 // <prefix>.<id>: the live hosts of a prefix are the keys under <prefix>.
 type Info struct {
-	ID       string   `json:"id"`
-	PID      int      `json:"pid"`
+	ID  string `json:"id"`
+	PID int    `json:"pid"`
+	// Hostname is the machine's: a host that finds the key of a dead process of its own
+	// machine (a predecessor killed and restarted) takes its leases at once.
+	Hostname string   `json:"hostname,omitempty"`
 	Prefixes []string `json:"prefixes"`
 	Accounts int      `json:"accounts"`
 	// Default says the host declares the default account from its own environment: only such

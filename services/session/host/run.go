@@ -32,6 +32,7 @@ type Host struct {
 	subj     events.Subjects
 	interval time.Duration // between two renewals of a lease: LeaseTTL/3
 	pid      int
+	hostname string
 
 	clients, leases, hosts jetstream.KeyValue
 
@@ -58,8 +59,9 @@ type spec struct {
 }
 
 type lease struct {
-	host string
-	rev  uint64
+	host  string
+	rev   uint64
+	state events.State
 }
 
 // account is one account this host runs.
@@ -83,7 +85,9 @@ type account struct {
 // Renewals and placement act at most this many at once.
 const parallelism = 32
 
-// handoverBatch is how many accounts a host hands over per interval when hosts join.
+// handoverBatch is how many accounts a host hands over at least per interval when hosts join
+// (a sixteenth of its accounts if that is more): a few at a time, so that the other host's
+// logins do not all come at once.
 const handoverBatch = 4
 
 // New builds a host for base's prefix (base is the host's own session configuration: its
@@ -111,7 +115,8 @@ func New(nc *nats.Conn, base session.Config, cfg Config, log *slog.Logger) (*Hos
 		}
 	}
 	subj := events.Subjects{Prefix: base.SubjectPrefix}
-	return &Host{
+	hostname, _ := os.Hostname()
+	return &Host{hostname: hostname,
 		nc: nc, js: js, base: base, cfg: cfg, subj: subj, pid: os.Getpid(),
 		log:      log.With("svc", "host", "host", cfg.ID, "prefix", subj.Prefix),
 		interval: cfg.LeaseTTL / 3,
@@ -211,7 +216,7 @@ func (h *Host) setup(ctx context.Context) error {
 }
 
 // Ready is the host's readiness: nil once it is in the hosts bucket and, if it declares the
-// default account, once that account runs somewhere, and is running when it runs here (a
+// default account, once that account is running, here or on another live host (a
 // single-account session's readiness, the client running, where it still means something).
 func (h *Host) Ready() error {
 	h.mu.Lock()
@@ -228,7 +233,10 @@ func (h *Host) Ready() error {
 		}
 		return nil
 	}
-	if _, ok := h.leased[events.DefaultClient]; !ok {
+	// Running on another live host. A dead host's lease says running until it expires: the
+	// host's key in the hosts bucket goes with it, at the same time.
+	l, ok := h.leased[events.DefaultClient]
+	if _, live := h.live[l.host]; !ok || !live || h.deadLocal(l.host) || l.state != events.StateRunning {
 		return errors.New("the default account runs nowhere yet")
 	}
 	return nil
@@ -347,7 +355,7 @@ func (h *Host) onLease(e jetstream.KeyValueEntry) {
 	if err := json.Unmarshal(e.Value(), &l); err != nil {
 		l.Host = "?"
 	}
-	h.leased[e.Key()] = lease{l.Host, e.Revision()}
+	h.leased[e.Key()] = lease{l.Host, e.Revision(), l.State}
 	delete(h.unleased, e.Key())
 }
 
@@ -376,7 +384,7 @@ func (h *Host) onHost(e jetstream.KeyValueEntry) {
 // heartbeat puts the host's key in the hosts bucket.
 func (h *Host) heartbeat(ctx context.Context) {
 	h.mu.Lock()
-	in := Info{ID: h.cfg.ID, PID: h.pid, Prefixes: []string{h.subj.Prefix}, Accounts: len(h.running), Default: h.cfg.DefaultClient.On()}
+	in := Info{ID: h.cfg.ID, PID: h.pid, Hostname: h.hostname, Prefixes: []string{h.subj.Prefix}, Accounts: len(h.running), Default: h.cfg.DefaultClient.On()}
 	h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, h.interval)
 	defer cancel()
@@ -389,6 +397,13 @@ func (h *Host) heartbeat(ctx context.Context) {
 	h.live[h.cfg.ID] = in
 	h.mu.Unlock()
 	hostAccounts.WithLabelValues(h.subj.Prefix).Set(float64(in.Accounts))
+}
+
+// deadLocal reports (under h.mu) whether host id is a process of this machine that is gone:
+// a predecessor SIGKILLed and restarted, whose leases need not wait for their TTL.
+func (h *Host) deadLocal(id string) bool {
+	in, ok := h.live[id]
+	return ok && id != h.cfg.ID && h.hostname != "" && in.Hostname == h.hostname && in.PID != h.pid && !pidAlive(in.PID)
 }
 
 func (h *Host) hostKey() string { return h.subj.Prefix + "." + h.cfg.ID }
@@ -414,7 +429,7 @@ func score(id, client string) uint64 {
 func (h *Host) top(s spec) string {
 	best, bestScore := "", uint64(0)
 	for id, in := range h.live {
-		if !h.eligible(s, in) {
+		if !h.eligible(s, in) || h.deadLocal(id) {
 			continue
 		}
 		if sc := score(id, s.Client); best == "" || sc > bestScore || sc == bestScore && id < best {
@@ -474,7 +489,9 @@ func (h *Host) place(ctx context.Context) {
 			continue
 		}
 		if l, ok := h.leased[c]; ok {
-			if l.host == h.cfg.ID { // ours from before (a restart with the same HOST_ID)
+			// Ours from before (a restart with the same HOST_ID), or a dead process's of
+			// this machine: taken over at once.
+			if l.host == h.cfg.ID || h.deadLocal(l.host) {
 				take = append(take, s)
 			}
 			continue
@@ -490,8 +507,9 @@ func (h *Host) place(ctx context.Context) {
 	}
 	// Hand over, gently, the accounts another live host ranks first for, held long enough
 	// not to bounce.
+	batch := max(handoverBatch, len(h.running)/16)
 	for _, c := range slices.Sorted(maps.Keys(h.running)) {
-		if len(handover) >= handoverBatch {
+		if len(handover) >= batch {
 			break
 		}
 		a := h.running[c]
@@ -534,10 +552,13 @@ func (h *Host) take(ctx context.Context, s spec) {
 	defer cancel()
 	h.mu.Lock()
 	held, mine := h.leased[s.Client]
-	mine = mine && held.host == h.cfg.ID
+	mine = mine && (held.host == h.cfg.ID || h.deadLocal(held.host))
 	h.mu.Unlock()
 	var rev uint64
 	if mine {
+		if held.host != h.cfg.ID {
+			h.log.Info("taking over the lease of a dead process of this machine", "client", s.Client, "from", held.host)
+		}
 		rev, err = h.leases.Update(rctx, s.Client, events.MustMarshal(l), held.rev)
 	} else {
 		rev, err = h.leases.Create(rctx, s.Client, events.MustMarshal(l))
