@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -160,6 +161,7 @@ type Engine struct {
 
 	inflight chan struct{} // bounds the API calls handled at once
 	calls    chan func()   // to the idle workers (api.go)
+	workers  atomic.Int32  // workers started
 
 	control chan controlOp // stop_client and relogin, for Run
 	async   sync.WaitGroup // async work still going (Go)
@@ -427,9 +429,6 @@ func (e *Engine) serve(ctx context.Context) (micro.Service, error) {
 		micro.WithEndpointSubject(events.CheckEventReleaseSubject)); err != nil {
 		_ = svc.Stop()
 		return nil, fmt.Errorf("session: add endpoint %s: %w", events.EndpointCheckEventRelease, err)
-	}
-	for range workers {
-		go e.work(ctx)
 	}
 	handlers := e.plat.Handlers()
 	for _, route := range sortedRoutes(handlers) {

@@ -13,6 +13,11 @@ var (
 		Namespace: metrics.Namespace, Name: "host_accounts",
 		Help: "Accounts this session host runs, each under a lease it holds.",
 	}, []string{"prefix"})
+	accountStart = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: metrics.Namespace, Name: "host_account_start_seconds",
+		Help:    "From taking an account's lease to its client running (the simulated account logs in at once).",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+	}, []string{"prefix"})
 	leasesLost = promauto.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Name: "host_leases_lost_total",
 		Help: "Accounts stopped because their lease was lost: taken by another host, or not renewed in time (self-fencing).",

@@ -79,6 +79,7 @@ type account struct {
 	took      time.Time
 	prev, cur events.State
 	dirty     bool // its state changed since the last renewal
+	ran       bool // it has been running
 	stopped   bool // the host stopped it: its end is not the account's own
 }
 
@@ -574,7 +575,14 @@ func (h *Host) take(ctx context.Context, s spec) {
 	cfg.OnState = func(prev, cur events.State) {
 		h.mu.Lock()
 		a.prev, a.cur, a.dirty = prev, cur, true
+		first := cur == events.StateRunning && !a.ran
+		a.ran = a.ran || first
 		h.mu.Unlock()
+		if first {
+			took := time.Since(now)
+			accountStart.WithLabelValues(h.subj.Prefix).Observe(took.Seconds())
+			h.log.Info("account running", "client", s.Client, "took", took.Round(time.Millisecond))
+		}
 		h.wake()
 	}
 	sess, err := session.New(h.nc, cfg, h.log.With("client", s.Client))
