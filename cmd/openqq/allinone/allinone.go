@@ -224,6 +224,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return nil, err
 		}
+		// HOOK (Controller): once services/session/controller lands (helper ctl), its Serve
+		// runs beside each host here, as in openqq-session's main.
 		if a.sess, err = host.New(nc, sc, cfg.Host, log.With("platform", name)); err != nil {
 			return nil, fmt.Errorf("%s session host: %w", name, err)
 		}

@@ -153,7 +153,7 @@ func (h *Host) Run(ctx context.Context) error {
 	for _, w := range []struct {
 		kv     jetstream.KeyValue
 		filter string
-		on     func(jetstream.KeyValueEntry)
+		on     func(jetstream.KeyValueEntry) bool
 	}{{h.clients, "", h.onSpec}, {h.leases, "", h.onLease}, {h.hosts, h.subj.Prefix + ".>", h.onHost}} {
 		if err := h.watch(wctx, w.kv, w.filter, w.on); err != nil {
 			if ctx.Err() != nil {
@@ -281,8 +281,8 @@ func (h *Host) declareDefault(ctx context.Context) error {
 }
 
 // watch follows kv's keys (filter, or all) into on, from their current values on; the host's
-// sync is done once the current values are in.
-func (h *Host) watch(ctx context.Context, kv jetstream.KeyValue, filter string, on func(jetstream.KeyValueEntry)) error {
+// sync is done once the current values are in. on says whether the placement must look again.
+func (h *Host) watch(ctx context.Context, kv jetstream.KeyValue, filter string, on func(jetstream.KeyValueEntry) bool) error {
 	var (
 		w   jetstream.KeyWatcher
 		err error
@@ -307,8 +307,9 @@ func (h *Host) watch(ctx context.Context, kv jetstream.KeyValue, filter string, 
 				}
 				continue
 			}
-			on(e)
-			h.wake()
+			if on(e) {
+				h.wake()
+			}
 		}
 		if initial {
 			h.sync.Done()
@@ -329,38 +330,42 @@ func gone(e jetstream.KeyValueEntry) bool {
 	return op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge
 }
 
-func (h *Host) onSpec(e jetstream.KeyValueEntry) {
+func (h *Host) onSpec(e jetstream.KeyValueEntry) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if gone(e) {
 		delete(h.specs, e.Key())
-		return
+		return true
 	}
 	var s events.ClientSpec
 	if err := json.Unmarshal(e.Value(), &s); err != nil || s.Client != e.Key() || !events.ValidClient(s.Client) {
 		h.log.Warn("clients bucket: bad spec ignored", "client", e.Key(), "err", err)
 		delete(h.specs, e.Key())
-		return
+		return true
 	}
 	h.specs[e.Key()] = spec{s, e.Revision()}
+	return true
 }
 
-func (h *Host) onLease(e jetstream.KeyValueEntry) {
+func (h *Host) onLease(e jetstream.KeyValueEntry) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if gone(e) {
 		delete(h.leased, e.Key())
-		return
+		return true
 	}
 	var l events.ClientLease
 	if err := json.Unmarshal(e.Value(), &l); err != nil {
 		l.Host = "?"
 	}
+	old, had := h.leased[e.Key()]
 	h.leased[e.Key()] = lease{l.Host, e.Revision(), l.State}
 	delete(h.unleased, e.Key())
+	// A renewal by the same host changes nothing the placement looks at.
+	return !had || old.host != l.Host
 }
 
-func (h *Host) onHost(e jetstream.KeyValueEntry) {
+func (h *Host) onHost(e jetstream.KeyValueEntry) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if gone(e) {
@@ -370,16 +375,18 @@ func (h *Host) onHost(e jetstream.KeyValueEntry) {
 				h.log.Info("host left", "peer", id)
 			}
 		}
-		return
+		return true
 	}
 	var in Info
 	if err := json.Unmarshal(e.Value(), &in); err != nil || in.ID == "" {
-		return
+		return false
 	}
-	if _, ok := h.live[in.ID]; !ok && in.ID != h.cfg.ID {
+	_, known := h.live[in.ID]
+	if !known && in.ID != h.cfg.ID {
 		h.log.Info("host joined", "peer", in.ID)
 	}
 	h.live[in.ID] = in
+	return !known
 }
 
 // heartbeat puts the host's key in the hosts bucket.
