@@ -371,3 +371,22 @@ func TestConfig(t *testing.T) {
 		t.Errorf("DefaultID %q", id)
 	}
 }
+
+// A renewal refused because another host wrote the lease stops the account at once.
+func TestLeaseLostStopsAccount(t *testing.T) {
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	h := startHost(t, srv, "h1", Off)
+	clients := kv(t, nc, events.Subjects{Prefix: "qq"}.ClientsBucket())
+	leases := kv(t, nc, events.Subjects{Prefix: "qq"}.LeasesBucket())
+	putSpec(t, clients, "x", simSettings(t))
+	runningOn(t, leases, []string{"x"}, "h1")
+	intruder := events.ClientLease{Client: "x", Host: "intruder", PID: 1, State: events.StateRunning}
+	if _, err := leases.Put(context.Background(), "x", events.MustMarshal(intruder)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "x stopped on h1", func() bool { return !slices.Contains(h.Accounts(), "x") })
+	if l, ok := leaseOf(t, leases, "x"); ok && l.Host == "h1" {
+		t.Errorf("h1 wrote over the intruder's lease: %+v", l)
+	}
+}
