@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -388,5 +390,46 @@ func TestLeaseLostStopsAccount(t *testing.T) {
 	waitFor(t, "x stopped on h1", func() bool { return !slices.Contains(h.Accounts(), "x") })
 	if l, ok := leaseOf(t, leases, "x"); ok && l.Host == "h1" {
 		t.Errorf("h1 wrote over the intruder's lease: %+v", l)
+	}
+}
+
+// The leases of a dead process of this machine (its pid gone) are taken over at once, not after
+// LEASE_TTL: a SIGKILLed session restarted on the same machine runs its accounts again at once.
+func TestDeadLocalProcessTakenOver(t *testing.T) {
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	// A pid that was this machine's and is gone.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no process to spawn:", err)
+	}
+	dead := cmd.Process.Pid
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Skip(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Buckets whose keys live a minute: nothing expires during the test.
+	subj := events.Subjects{Prefix: "qq"}
+	clients, leases, hosts, err := buckets(context.Background(), js, subj, Config{LeaseTTL: time.Minute, KVReplicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := Info{ID: "ghost", PID: dead, Hostname: hostname, Prefixes: []string{"qq"}}
+	if _, err := hosts.Put(context.Background(), "qq.ghost", events.MustMarshal(ghost)); err != nil {
+		t.Fatal(err)
+	}
+	putSpec(t, clients, "g", simSettings(t))
+	l := events.ClientLease{Client: "g", Host: "ghost", PID: dead, State: events.StateRunning}
+	if _, err := leases.Create(context.Background(), "g", events.MustMarshal(l)); err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, srv, "h1", Off)
+	runningOn(t, leases, []string{"g"}, "h1")
+	if got := h.Accounts(); !slices.Equal(got, []string{"g"}) {
+		t.Errorf("h1 runs %v", got)
 	}
 }
