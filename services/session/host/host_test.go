@@ -433,3 +433,43 @@ func TestDeadLocalProcessTakenOver(t *testing.T) {
 		t.Errorf("h1 runs %v", got)
 	}
 }
+
+// A host whose LEASE_TTL differs from the leases bucket's follows the bucket: its renewals
+// keep its leases alive.
+func TestLeaseTTLFromBucket(t *testing.T) {
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	h1 := startHost(t, srv, "h1", Off) // creates the buckets with ttl
+	clients := kv(t, nc, events.Subjects{Prefix: "qq"}.ClientsBucket())
+	leases := kv(t, nc, events.Subjects{Prefix: "qq"}.LeasesBucket())
+	h1.stop(t)
+	nc2, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc2.Close)
+	base := session.Config{DriverConfig: &sim.Config{QRCodeDir: t.TempDir()}}
+	h, err := New(nc2, base, Config{ID: "slow", LeaseTTL: time.Minute, DefaultClient: Off}, natstest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	putSpec(t, clients, "y", simSettings(t))
+	runningOn(t, leases, []string{"y"}, "slow")
+	// Renewed every ttl/3, not every 20 s: the lease outlives several bucket TTLs.
+	e, err := leases.Get(context.Background(), "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.Revision()
+	waitFor(t, "renewals of y", func() bool {
+		e, err := leases.Get(context.Background(), "y")
+		return err == nil && e.Revision() > first+3
+	})
+	if got := h.Accounts(); !slices.Equal(got, []string{"y"}) {
+		t.Errorf("slow runs %v", got)
+	}
+}

@@ -204,6 +204,16 @@ func (h *Host) setup(ctx context.Context) error {
 	if h.clients, h.leases, h.hosts, err = buckets(ctx, h.js, h.subj, h.cfg); err != nil {
 		return fmt.Errorf("session host: %w", err)
 	}
+	// The bucket's TTL is every host's lease time: the first host set it. A host told another
+	// one follows the bucket, or it would renew too late (or too often).
+	st, err := h.leases.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("session host: bucket %s: %w", h.subj.LeasesBucket(), err)
+	}
+	if ttl := st.TTL(); ttl > 0 && ttl != h.cfg.LeaseTTL {
+		h.log.Warn("LEASE_TTL differs from the leases bucket's: using the bucket's", "lease_ttl", h.cfg.LeaseTTL, "bucket_ttl", ttl)
+		h.cfg.LeaseTTL, h.interval = ttl, ttl/3
+	}
 	// The stream once for every account (they are told so: StreamManaged).
 	if _, err := h.js.CreateOrUpdateStream(ctx, engine.StreamSettings(h.subj, h.base.Stream)); err != nil {
 		return fmt.Errorf("session host: stream %s: %w", h.subj.Stream(), err)
