@@ -345,6 +345,8 @@ func (h *Host) onSpec(e jetstream.KeyValueEntry) bool {
 	defer h.mu.Unlock()
 	if gone(e) {
 		delete(h.specs, e.Key())
+		delete(h.unleased, e.Key())
+		delete(h.failed, e.Key())
 		return true
 	}
 	var s events.ClientSpec
