@@ -3,12 +3,12 @@ package reporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,20 +20,66 @@ import (
 	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
-// The accounts' items: the default account's come from the real session (openqq-session on
-// the simulated account); a named account's are stored on its subjects
-// (qq.events.<client>.<name>) as its session stores them, since the session binary runs only
-// the default account until the session host wiring lands. Their settings are ClientSpecs put
-// into the clients bucket directly: the desired-state contract the Controller writes.
+// The accounts: the session (openqq-session, a session host) runs the default account from its
+// environment and every account whose spec (DRIVER=sim) is put into the clients bucket directly,
+// the desired-state contract the Controller writes; those are injected into through
+// qq.sim.<client>.inject. Where a test needs many items of precise conversations, or of an
+// account no session runs, they are stored on the account's subjects (qq.events.<client>.<name>)
+// as its session stores them.
 
-// clientsKV creates the clients bucket of the qq prefix.
+// clientsKV opens the clients bucket of the qq prefix, creating it if no host has yet (a
+// bucket that exists is used as it is, as the hosts do).
 func clientsKV(t testing.TB, js jetstream.JetStream) jetstream.KeyValue {
 	t.Helper()
-	kv, err := js.CreateOrUpdateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: events.Subjects{Prefix: "qq"}.ClientsBucket()})
+	ctx := context.Background()
+	name := events.Subjects{Prefix: "qq"}.ClientsBucket()
+	kv, err := js.KeyValue(ctx, name)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, History: 1})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, name)
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return kv
+}
+
+// simAccount is the settings of a simulated account the session host runs.
+func simAccount(t testing.TB, more map[string]string) map[string]string {
+	out := map[string]string{"DRIVER": "sim", "SIM_QRCODE_DIR": t.TempDir()}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
+}
+
+// injectAs has a named account the session host runs receive a message, once the account is
+// there and ready; it returns the message's id.
+func (s *system) injectAs(t testing.TB, client string, in events.Injection) int64 {
+	t.Helper()
+	data, _ := json.Marshal(in)
+	subj := events.Subjects{Prefix: "qq", Client: client}.SimInject()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		m, err := s.nc.Request(subj, data, 5*time.Second)
+		if err == nil {
+			var rep events.InjectReply
+			if err := json.Unmarshal(m.Data, &rep); err != nil {
+				t.Fatalf("inject reply %q: %v", m.Data, err)
+			}
+			if rep.Code == events.CodeOK {
+				return rep.ID
+			}
+			// Not logged in yet: not ready, or not running.
+			err = fmt.Errorf("%+v", rep)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: injection not accepted within 30s (last: %v)", client, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func putSpec(t testing.TB, kv jetstream.KeyValue, client string, settings map[string]string) {
@@ -86,15 +132,15 @@ func TestAccountsDelivery(t *testing.T) {
 	kv := clientsKV(t, s.js)
 	shared := newReceiver(t, nil)
 	bobs := newReceiver(t, nil)
-	putSpec(t, kv, "alice", map[string]string{"DRIVER": "sim"})
-	putSpec(t, kv, "bob", map[string]string{"DRIVER": "sim", "POST_API": bobs.url() + "?key=k1&client=spoof", "POST_EVENT": "0"})
-	putSpec(t, kv, "carol", map[string]string{"DRIVER": "sim", "POST_EVENT_LIST": "stop"})
+	putSpec(t, kv, "alice", simAccount(t, nil))
+	putSpec(t, kv, "bob", simAccount(t, map[string]string{"POST_API": bobs.url() + "?key=k1&client=spoof", "POST_EVENT": "0"}))
+	putSpec(t, kv, "carol", map[string]string{"POST_EVENT_LIST": "stop"}) // not run: items stored below
 	runReporter(t, s.srv, fastConfig(shared.url()))
 
 	id0 := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "default's"})
-	s.store(t, "alice", events.FriendMessage, friendMessage(1001, 11, "alice's"))
+	idA := s.injectAs(t, "alice", events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "alice's"})
 	s.store(t, "alice", events.EventStop, event(events.EventStop))
-	s.store(t, "bob", events.FriendMessage, friendMessage(2001, 22, "bob's"))
+	idB := s.injectAs(t, "bob", events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "bob's"})
 	s.store(t, "bob", events.EventLogin, event(events.EventLogin)) // POST_EVENT=0: not bob's
 	s.store(t, "carol", events.EventNewFriend, event(events.EventNewFriend))
 	s.store(t, "carol", events.EventStop, event(events.EventStop))
@@ -108,10 +154,10 @@ func TestAccountsDelivery(t *testing.T) {
 	}
 	isEvent := func(name string) func(post) bool { return func(p post) bool { return p.isEvent(name) } }
 	shared.waitFor(t, 20*time.Second, "every account's items at the reporter's POST_API", func(ps []post) bool {
-		return has(ps, "", id(id0)) && has(ps, "alice", id(1001)) && has(ps, "alice", isEvent(events.EventStop)) &&
+		return has(ps, "", id(id0)) && has(ps, "alice", id(idA)) && has(ps, "alice", isEvent(events.EventStop)) &&
 			has(ps, "carol", isEvent(events.EventStop)) && has(ps, "dave", id(4001))
 	})
-	bobs.waitFor(t, 20*time.Second, "bob's message at bob's POST_API", func(ps []post) bool { return has(ps, "bob", id(2001)) })
+	bobs.waitFor(t, 20*time.Second, "bob's message at bob's POST_API", func(ps []post) bool { return has(ps, "bob", id(idB)) })
 	s.waitConsumerIdle(t, consumerName(shared.url()), 20*time.Second)
 	s.waitConsumerIdle(t, newAccountTarget(nil, "bob", bobs.url()+"?key=k1&client=spoof", time.Time{}).consumer(), 20*time.Second)
 
@@ -143,27 +189,28 @@ func TestAccountsDelivery(t *testing.T) {
 	}
 }
 
-// TestAccountsAnswer: an answer to a named account's item is applied to that account (its own
-// API subjects), and the default account's to the default account.
+// TestAccountsAnswer: an answer to a named account's item is applied by that account (its own
+// API subjects: its session sends the reply), and the default account's by the default
+// account; neither sends the other's.
 func TestAccountsAnswer(t *testing.T) {
 	t.Parallel()
 	s := startSystem(t)
-	clientsKV(t, s.js)
-	w := watch(t, s.nc)
-	// alice's API: a responder on her subjects standing in for her session (the session binary
-	// runs only the default account for now); it records every call.
-	var mu sync.Mutex
-	var calls []string
-	sub, err := s.nc.Subscribe("qq.api.alice.>", func(m *nats.Msg) {
-		mu.Lock()
-		calls = append(calls, m.Subject+" "+string(m.Data))
-		mu.Unlock()
-		_ = m.Respond([]byte(`{"code":0,"status":"success","id":1}`))
-	})
-	if err != nil {
-		t.Fatal(err)
+	kv := clientsKV(t, s.js)
+	// Each account's sent messages, from its own subjects only.
+	sent := map[string]chan *events.Message{"default": make(chan *events.Message, 64), "alice": make(chan *events.Message, 64)}
+	for c, ch := range sent {
+		sub, err := s.nc.Subscribe(events.Subjects{Prefix: "qq", Client: c}.ClientEvents(), func(m *nats.Msg) {
+			if it, err := events.DecodeItem(m.Data); err == nil {
+				if msg, ok := it.(*events.Message); ok && msg.PostType == events.PostSendMessage {
+					ch <- msg
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
 	}
-	defer func() { _ = sub.Unsubscribe() }()
 	rc := newReceiver(t, func(p post) answer {
 		if p.str("post_type") != events.PostReceiveMessage {
 			return answer{}
@@ -171,27 +218,28 @@ func TestAccountsAnswer(t *testing.T) {
 		q, _ := clientOf(p)
 		return answer{ctype: "application/json", body: `{"reply":"hello ` + cmpOr(q, "default") + `"}`}
 	})
+	putSpec(t, kv, "alice", simAccount(t, nil))
 	runReporter(t, s.srv, fastConfig(rc.url()))
-	s.store(t, "alice", events.FriendMessage, friendMessage(1001, 77, "hi"))
+	s.injectAs(t, "alice", events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "hi"})
 	s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "hi"})
 
-	waitUntil(t, 20*time.Second, "alice's answer on alice's API", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(calls) > 0
-	})
-	waitUntil(t, 20*time.Second, "the default account's answer sent by the default account", func() bool {
-		return slices.ContainsFunc(w.sent(), func(m *events.Message) bool { return m.Content == "hello default" })
-	})
-	s.waitConsumerIdle(t, consumerName(rc.url()), 20*time.Second)
-	mu.Lock()
-	defer mu.Unlock()
-	want := "qq.api.alice." + events.RouteSendFriendMessage
-	if len(calls) != 1 || !strings.HasPrefix(calls[0], want+" ") || !strings.Contains(calls[0], `"hello alice"`) || !strings.Contains(calls[0], `"77"`) {
-		t.Errorf("alice's API got %q, want one %s to 77 with hello alice", calls, want)
+	for _, c := range []string{"alice", "default"} {
+		select {
+		case m := <-sent[c]:
+			if m.Content != "hello "+c || m.Receiver == nil || m.Receiver.ID != friendID || m.From != events.FromReply {
+				t.Errorf("%s sent %+v, want its answer hello %s to %d", c, m, c, friendID)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s did not send its answer", c)
+		}
 	}
-	if slices.ContainsFunc(w.sent(), func(m *events.Message) bool { return m.Content == "hello alice" }) {
-		t.Error("alice's answer was sent by the default account")
+	s.waitConsumerIdle(t, consumerName(rc.url()), 20*time.Second)
+	for c, ch := range sent {
+		select {
+		case m := <-ch:
+			t.Errorf("%s sent more: %q", c, m.Content)
+		default:
+		}
 	}
 }
 
@@ -378,7 +426,7 @@ func TestAccountsOnly(t *testing.T) {
 		t.Fatal("a config without POST_API is enabled")
 	}
 	runReporter(t, s.srv, cfg)
-	// The bucket appears after the reporter started: it looks again.
+	// The spec comes after the reporter started: it follows the bucket.
 	putSpec(t, clientsKV(t, s.js), "frank", map[string]string{"POST_API": own.url()})
 	s.store(t, "frank", events.FriendMessage, friendMessage(1, 9, "frank"))
 	own.waitFor(t, 30*time.Second, "frank's message", func(ps []post) bool { return len(ps) == 1 })
