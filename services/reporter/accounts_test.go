@@ -134,7 +134,7 @@ func TestAccountsDelivery(t *testing.T) {
 	bobs := newReceiver(t, nil)
 	putSpec(t, kv, "alice", simAccount(t, nil))
 	putSpec(t, kv, "bob", simAccount(t, map[string]string{"POST_API": bobs.url() + "?key=k1&client=spoof", "POST_EVENT": "0"}))
-	putSpec(t, kv, "carol", map[string]string{"POST_EVENT_LIST": "stop"}) // not run: items stored below
+	putSpec(t, kv, "carol", simAccount(t, map[string]string{"POST_EVENT_LIST": "stop"}))
 	runReporter(t, s.srv, fastConfig(shared.url()))
 
 	id0 := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "default's"})
@@ -266,7 +266,7 @@ func TestAccountsOrderReplicas(t *testing.T) {
 	}
 	shared := newReceiver(t, flaky)
 	own := newReceiver(t, flaky)
-	putSpec(t, kv, "carol", map[string]string{"POST_API": own.url()})
+	putSpec(t, kv, "carol", simAccount(t, map[string]string{"POST_API": own.url(), "POST_EVENT": "0"}))
 	cfg := fastConfig(shared.url())
 	cfg.PostPartitions = 4
 	runReporter(t, s.srv, cfg)
@@ -345,7 +345,9 @@ func TestAccountsDeadReceiver(t *testing.T) {
 	kv := clientsKV(t, s.js)
 	shared := newReceiver(t, nil)
 	dead := newReceiver(t, func(post) answer { return answer{status: 500} })
-	putSpec(t, kv, "bob", map[string]string{"POST_API": dead.url()})
+	// POST_EVENT=0: only the messages stored below go to bob's receiver, not the events of
+	// bob's login (the session host runs bob too).
+	putSpec(t, kv, "bob", simAccount(t, map[string]string{"POST_API": dead.url(), "POST_EVENT": "0"}))
 	cfg := fastConfig(shared.url())
 	cfg.PostMaxDeliver = 4
 	cfg.PostRetryMin, cfg.PostRetryMax = time.Second, 2*time.Second
@@ -398,10 +400,10 @@ func TestAccountsSpecGone(t *testing.T) {
 	kv := clientsKV(t, s.js)
 	shared := newReceiver(t, nil)
 	own := newReceiver(t, nil)
-	putSpec(t, kv, "erin", map[string]string{"POST_API": own.url()})
+	putSpec(t, kv, "erin", simAccount(t, map[string]string{"POST_API": own.url()}))
 	runReporter(t, s.srv, fastConfig(shared.url()))
 	s.store(t, "erin", events.FriendMessage, friendMessage(1, 9, "before"))
-	own.waitFor(t, 20*time.Second, "erin's message", func(ps []post) bool { return len(ps) == 1 })
+	own.waitFor(t, 20*time.Second, "erin's message", func(ps []post) bool { return hasMessage(ps, 1, events.PostReceiveMessage) })
 	if err := kv.Delete(context.Background(), "erin"); err != nil {
 		t.Fatal(err)
 	}
@@ -427,9 +429,9 @@ func TestAccountsOnly(t *testing.T) {
 	}
 	runReporter(t, s.srv, cfg)
 	// The spec comes after the reporter started: it follows the bucket.
-	putSpec(t, clientsKV(t, s.js), "frank", map[string]string{"POST_API": own.url()})
+	putSpec(t, clientsKV(t, s.js), "frank", simAccount(t, map[string]string{"POST_API": own.url()}))
 	s.store(t, "frank", events.FriendMessage, friendMessage(1, 9, "frank"))
-	own.waitFor(t, 30*time.Second, "frank's message", func(ps []post) bool { return len(ps) == 1 })
+	own.waitFor(t, 30*time.Second, "frank's message", func(ps []post) bool { return hasMessage(ps, 1, events.PostReceiveMessage) })
 }
 
 // TestAccountFrom: an account's settings over the reporter's, and the ones refused.
