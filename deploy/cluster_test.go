@@ -256,7 +256,7 @@ func TestRunClusterScript(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, 0)
 	natsPort, routePort, monPort := proctest.MustFreePorts(t, 3), proctest.MustFreePorts(t, 3), proctest.MustFreePorts(t, 3)
-	httpPort, healthPort := proctest.MustFreePort(t), proctest.MustFreePorts(t, 9)
+	httpPort, healthPort := proctest.MustFreePort(t), proctest.MustFreePorts(t, 10)
 	g, err := proctest.NewGroup(binDir, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func TestRunClusterScript(t *testing.T) {
 	for i := range 3 {
 		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", natsPort+i))
 	}
-	for _, name := range []string{"session", "gateway", "reporter-1", "reporter-2", "poller"} {
+	for _, name := range []string{"session-1", "session-2", "gateway", "reporter-1", "reporter-2", "poller"} {
 		if !p.Contains("[" + name + "] ") {
 			t.Errorf("%s did not start", name)
 		}
@@ -351,8 +351,31 @@ func TestRunClusterScript(t *testing.T) {
 	}
 	defer nc.Close()
 	sub := events.Subjects{Prefix: events.DefaultPrefix}
-	for _, stream := range []string{sub.Stream(), "KV_" + sub.ReportersBucket()} {
+	for _, stream := range []string{sub.Stream(), "KV_" + sub.ReportersBucket(), "KV_" + sub.ClientsBucket(), "KV_" + sub.LeasesBucket(), "KV_" + events.HostsBucket} {
 		waitReplicas(t, nc, stream, 3, 30*time.Second)
+	}
+	// Two session hosts of the prefix, live in the hosts bucket.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := js.KeyValue(context.Background(), events.HostsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	if err := proctest.Poll(context.Background(), 30*time.Second, p, func() bool {
+		lister, err := hosts.ListKeysFiltered(context.Background(), sub.Prefix+".>")
+		if err != nil {
+			return false
+		}
+		live = live[:0]
+		for k := range lister.Keys() {
+			live = append(live, k)
+		}
+		return len(live) == 2
+	}, func() string { return fmt.Sprint(live) }); err != nil {
+		t.Errorf("session hosts of %s: %v, want 2", sub.Prefix, err)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/openqq/openqq/services/session"
 	// The drivers openqq-session offers, whose variables it reads too.
 	"github.com/openqq/openqq/services/session/drivers"
+	"github.com/openqq/openqq/services/session/host"
 )
 
 func load(t *testing.T) *types.Project {
@@ -59,7 +60,7 @@ func keys(t *testing.T, specs ...any) map[string]bool {
 // sessionKeys are the variables openqq-session reads: its own and its drivers', QQ's and
 // WeChat's.
 func sessionKeys(t *testing.T) map[string]bool {
-	return keys(t, append([]any{&session.Config{}}, drivers.EnvSpecs()...)...)
+	return keys(t, append([]any{&session.Config{}, &host.Config{}}, drivers.EnvSpecs()...)...)
 }
 
 // binaryOf is the binary a compose service runs: session-wx runs openqq-session.
@@ -199,6 +200,15 @@ func TestComposeWX(t *testing.T) {
 // container name and no published port.
 func TestComposeReporterScales(t *testing.T) {
 	p := load(t)
+	for _, name := range []string{"session", "session-wx"} {
+		s := p.Services[name]
+		if s.Deploy == nil || s.Deploy.Replicas == nil || *s.Deploy.Replicas != 2 {
+			t.Errorf("%s deploy %+v, want replicas: 2 (two session hosts)", name, s.Deploy)
+		}
+		if s.ContainerName != "" || len(s.Ports) > 0 {
+			t.Errorf("%s has container_name %q / ports %v: it could not scale", name, s.ContainerName, s.Ports)
+		}
+	}
 	for _, name := range []string{"reporter", "reporter-wx"} {
 		r := p.Services[name]
 		if r.Deploy == nil || r.Deploy.Replicas == nil || *r.Deploy.Replicas != 2 {

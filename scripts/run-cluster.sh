@@ -18,7 +18,8 @@ NATS_PORT=${CLUSTER_NATS_PORT:-4222}
 ROUTE_PORT=${CLUSTER_ROUTE_PORT:-6222}
 MONITOR_PORT=${CLUSTER_MONITOR_PORT:-8222}
 NODES=(1 2 3)
-# The services' health servers: HEALTH_PORT (session) to HEALTH_PORT+8 (poller-wx).
+# The services' health servers: HEALTH_PORT (session-1) to HEALTH_PORT+8 (poller-wx), and
+# HEALTH_PORT+9 (session-2).
 HEALTH_PORT=${CLUSTER_HEALTH_PORT:-8181}
 BIN=${CLUSTER_BIN:-./bin}
 
@@ -80,12 +81,15 @@ fi
 echo "[cluster] NATS cluster up: JetStream meta leader $leader"
 
 h=$HEALTH_PORT
-start session $h "$BIN/openqq-session"
+# Two session hosts, as compose's session (replicas: 2): the accounts spread over them, and a
+# killed one's run on the other within LEASE_TTL.
+start session-1 $h "$BIN/openqq-session"
 start gateway $((h + 1)) "$BIN/openqq-gateway"
 start reporter-1 $((h + 2)) "$BIN/openqq-reporter"
 start reporter-2 $((h + 3)) "$BIN/openqq-reporter"
 start poller $((h + 4)) "$BIN/openqq-poller"
-ports="$h $((h + 1)) $((h + 2)) $((h + 3)) $((h + 4))"
+start session-2 $((h + 9)) "$BIN/openqq-session"
+ports="$h $((h + 1)) $((h + 2)) $((h + 3)) $((h + 4)) $((h + 9))"
 
 if [ "${WX_ENABLED:-true}" != false ]; then
 	# The WeChat account: docker-compose.yml's session-wx, reporter-wx and poller-wx. Each

@@ -202,30 +202,26 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// openqq-session-wx, ...).
 	build := func(name, suffix string, sc session.Config, rc reporter.Config, pc poller.Config) (*account, error) {
 		a := &account{name: name}
-		if rc.Enabled() {
-			nc, err := connect("openqq-reporter" + suffix)
-			if err != nil {
-				return nil, err
-			}
-			if a.rep, err = reporter.New(nc, rc, log.With("platform", name)); err != nil {
-				return nil, fmt.Errorf("%s reporter: %w", name, err)
-			}
+		// The reporter and the poller run even without a POST_API or POLL_API of their own:
+		// an account start_client starts may name its own (they follow the clients bucket).
+		ncR, err := connect("openqq-reporter" + suffix)
+		if err != nil {
+			return nil, err
 		}
-		if pc.PollAPI != "" {
-			nc, err := connect("openqq-poller" + suffix)
-			if err != nil {
-				return nil, err
-			}
-			if a.pol, err = poller.New(nc, pc, log.With("platform", name)); err != nil {
-				return nil, fmt.Errorf("%s poller: %w", name, err)
-			}
+		if a.rep, err = reporter.New(ncR, rc, log.With("platform", name)); err != nil {
+			return nil, fmt.Errorf("%s reporter: %w", name, err)
+		}
+		ncP, err := connect("openqq-poller" + suffix)
+		if err != nil {
+			return nil, err
+		}
+		if a.pol, err = poller.New(ncP, pc, log.With("platform", name)); err != nil {
+			return nil, fmt.Errorf("%s poller: %w", name, err)
 		}
 		nc, err := connect("openqq-session" + suffix)
 		if err != nil {
 			return nil, err
 		}
-		// HOOK (Controller): once services/session/controller lands (helper ctl), its Serve
-		// runs beside each host here, as in openqq-session's main.
 		if a.sess, err = host.New(nc, sc, cfg.Host, log.With("platform", name)); err != nil {
 			return nil, fmt.Errorf("%s session host: %w", name, err)
 		}

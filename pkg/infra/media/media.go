@@ -24,11 +24,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
 // Config is the store's settings, read from the environment through pkg/infra/config like every
@@ -230,6 +232,16 @@ func open(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config
 	return s, nil
 }
 
+// attemptTimeout bounds one attempt at binding the bucket.
+const attemptTimeout = 5 * time.Second
+
+// lostReply tells an error worth another attempt: no reply in time (the request or its reply
+// lost while the cluster elects a leader), not a refusal.
+func lostReply(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+}
+
 func bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config) (jetstream.ObjectStore, error) {
 	want := jetstream.ObjectStoreConfig{
 		Bucket:      bucket,
@@ -238,13 +250,21 @@ func bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config
 		Replicas:    max(cfg.Replicas, 1),
 		Storage:     jetstream.FileStorage,
 	}
-	obs, err := js.ObjectStore(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		obs, err = js.CreateObjectStore(ctx, want)
-		if errors.Is(err, jetstream.ErrBucketExists) { // another service made it first
-			obs, err = js.ObjectStore(ctx, bucket)
+	// On a cluster, services starting together race to create the bucket, and a JetStream
+	// API reply can be lost while its meta leader is busy: each attempt gets its own time-out,
+	// and the whole has ctx's.
+	var obs jetstream.ObjectStore
+	err := wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+		var err error
+		obs, err = js.ObjectStore(ctx, bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			obs, err = js.CreateObjectStore(ctx, want)
+			if errors.Is(err, jetstream.ErrBucketExists) { // another service made it first
+				obs, err = js.ObjectStore(ctx, bucket)
+			}
 		}
-	}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("media: bucket %s: %w", bucket, err)
 	}

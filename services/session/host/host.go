@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session"
 )
 
@@ -39,6 +40,10 @@ type Config struct {
 	DefaultClient Toggle `envconfig:"DEFAULT_CLIENT" default:"true"`
 	// KVReplicas is the replicas of the buckets the host creates (clients, leases, hosts).
 	KVReplicas int `envconfig:"KV_REPLICAS" default:"1"`
+	// MaxClients bounds the accounts start_client may create, across every host of the
+	// prefix (Mojo's max_clients, without its off-by-one): the Controller's (every host serves
+	// it, services/session/controller).
+	MaxClients int `envconfig:"MAX_CLIENTS" default:"100"`
 }
 
 // Toggle is a boolean setting whose default is true, in the environment and in code alike.
@@ -116,25 +121,40 @@ func (c *Config) fill() error {
 	if c.KVReplicas <= 0 {
 		c.KVReplicas = 1
 	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = 100
+	}
 	return nil
+}
+
+// attemptTimeout bounds one attempt at a JetStream API call of the set-up.
+const attemptTimeout = 5 * time.Second
+
+// lostReply tells an error worth another attempt: no reply in time, not a refusal.
+func lostReply(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
 }
 
 // buckets opens (creating if absent) the prefix's clients and leases buckets and the hosts
 // bucket. A bucket that exists is used as it is, so hosts with different settings do not
 // fight over its configuration.
 func buckets(ctx context.Context, js jetstream.JetStream, subj events.Subjects, c Config) (clients, leases, hosts jetstream.KeyValue, err error) {
+	// Hosts starting together race to create the buckets, and on a cluster a JetStream API
+	// reply can be lost while its meta leader is busy: each attempt has its own time-out.
 	open := func(cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-		kv, err := js.KeyValue(ctx, cfg.Bucket)
-		if err == nil {
-			return kv, nil
-		}
-		if !errors.Is(err, jetstream.ErrBucketNotFound) {
-			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
-		}
-		kv, err = js.CreateKeyValue(ctx, cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
+		var kv jetstream.KeyValue
+		err := wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+			var err error
 			kv, err = js.KeyValue(ctx, cfg.Bucket)
-		}
+			if errors.Is(err, jetstream.ErrBucketNotFound) {
+				kv, err = js.CreateKeyValue(ctx, cfg)
+				if errors.Is(err, jetstream.ErrBucketExists) {
+					kv, err = js.KeyValue(ctx, cfg.Bucket)
+				}
+			}
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
 		}

@@ -18,7 +18,9 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/controller"
 	"github.com/openqq/openqq/services/session/engine"
 )
 
@@ -35,6 +37,7 @@ type Host struct {
 	hostname string
 
 	clients, leases, hosts jetstream.KeyValue
+	ctl                    *controller.Controller // the Controller routes of the prefix, served beside the accounts
 
 	kick  chan struct{}  // wakes the placement loop
 	ended chan *account  // an account's Run returned
@@ -116,8 +119,12 @@ func New(nc *nats.Conn, base session.Config, cfg Config, log *slog.Logger) (*Hos
 		}
 	}
 	subj := events.Subjects{Prefix: base.SubjectPrefix}
+	ctl, err := controller.New(nc, controller.Config{MaxClients: cfg.MaxClients, KVReplicas: cfg.KVReplicas, Session: base, Host: cfg.ID}, log)
+	if err != nil {
+		return nil, err
+	}
 	hostname, _ := os.Hostname()
-	return &Host{hostname: hostname,
+	return &Host{hostname: hostname, ctl: ctl,
 		nc: nc, js: js, base: base, cfg: cfg, subj: subj, pid: os.Getpid(),
 		log:      log.With("svc", "host", "host", cfg.ID, "prefix", subj.Prefix),
 		interval: cfg.LeaseTTL / 3,
@@ -165,6 +172,19 @@ func (h *Host) Run(ctx context.Context) error {
 	h.sync.Wait()
 	h.heartbeat(setup)
 	h.log.Info("session host started", "lease_ttl", h.cfg.LeaseTTL, "default_client", h.cfg.DefaultClient.On())
+
+	// Every host serves the Controller of its prefix (one queue group): start_client on any
+	// host stores the spec, and the placement above runs it wherever it ranks.
+	cctx, stopCtl := context.WithCancel(ctx)
+	ctlDone := make(chan error, 1)
+	go func() {
+		err := h.ctl.Serve(cctx)
+		if err != nil && cctx.Err() == nil {
+			h.log.Error("the Controller stopped: start_client, stop_client, check_client and get_qrcode are not served by this host", "err", err)
+		}
+		ctlDone <- err
+	}()
+	defer func() { stopCtl(); <-ctlDone }()
 
 	fctx, stopFence := context.WithCancel(ctx)
 	defer stopFence()
@@ -215,7 +235,10 @@ func (h *Host) setup(ctx context.Context) error {
 		h.cfg.LeaseTTL, h.interval = ttl, ttl/3
 	}
 	// The stream once for every account (they are told so: StreamManaged).
-	if _, err := h.js.CreateOrUpdateStream(ctx, engine.StreamSettings(h.subj, h.base.Stream)); err != nil {
+	if err := wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+		_, err := h.js.CreateOrUpdateStream(ctx, engine.StreamSettings(h.subj, h.base.Stream))
+		return err
+	}); err != nil {
 		return fmt.Errorf("session host: stream %s: %w", h.subj.Stream(), err)
 	}
 	if h.cfg.DefaultClient.On() {

@@ -36,8 +36,6 @@ func main() {
 		}
 		// Ready: the host is live and the default account runs (running, when it runs here).
 		go health.Serve(ctx, hc, log, health.NATS(nc), health.Check{Name: "client", Ready: h.Ready})
-		// HOOK (Controller): the Controller routes (qq.controller.*) are served here once
-		// services/session/controller lands (helper ctl): its Serve beside h.Run, on nc.
 		return h.Run(ctx)
 	})
 }
