@@ -80,8 +80,8 @@ type Config struct {
 type Gateway struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream // the clients buckets (accounts.go); nil without a connection
-	qq      *platform // /openqq/<route>
-	wx      *platform // /openwx/<route>; nil when OPENWX_OFF
+	qq      *platform           // /openqq/<route>
+	wx      *platform           // /openwx/<route>; nil when OPENWX_OFF
 	cfg     Config
 	subj    events.Subjects
 	log     *slog.Logger

@@ -114,7 +114,7 @@ func newWx(nc *nats.Conn, cfg Config) *platform {
 		replies: newReplyCache(cfg.APITimeout),
 		// The get_*_info replies are the roster, as for Openqq.
 		isRoute: withController(wx.IsRoute), cacheable: wx.GetOnly,
-		getOnly: func(route string) bool { return wx.GetOnly(route) || controllerGetOnly(route) },
+		getOnly:      func(route string) bool { return wx.GetOnly(route) || controllerGetOnly(route) },
 		media:        wxMediaRoutes,
 		textNotFound: true, authStatus: http.StatusOK,
 		holds:    consultHold,
