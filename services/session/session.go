@@ -113,6 +113,13 @@ func (c *Config) fill() {
 	}
 }
 
+// Filled is c with its defaults (the platform resolved from the prefix and the other way
+// round), as New runs it.
+func (c Config) Filled() Config {
+	c.fill()
+	return c
+}
+
 // Engine is the engine's part of the configuration.
 func (c Config) Engine() engine.Config {
 	return engine.Config{

@@ -62,35 +62,48 @@ func (e *Engine) work(ctx context.Context) {
 func (e *Engine) handle(ctx context.Context, route string, h Handler, req micro.Request) {
 	ctx = withFrom(ctx, req.Headers().Get(events.HeaderFrom))
 	ctx = withIfNoneMatch(ctx, req.Headers().Get(events.HeaderIfNoneMatch))
-	body, status, hdr := e.call(ctx, route, h, req.Data())
+	body, status, httpStatus, hdr := e.call(ctx, route, h, req.Data())
 	if limit := e.nc.MaxPayload(); limit > 0 && int64(len(body)) > limit-1024 {
 		// NATS would refuse it and the caller would only see a time-out.
 		e.log.Error("reply larger than the NATS server's max_payload", "route", route, "bytes", len(body), "max_payload", limit)
 		body = events.MustMarshal(events.NewStatus(events.CodeInternal,
 			"reply of %d bytes exceeds the NATS max_payload of %d; raise max_payload on the NATS server", len(body), limit))
-		status, hdr = events.CodeInternal, nil
+		status, httpStatus, hdr = events.CodeInternal, 0, nil
 	}
 	sessionCalls.WithLabelValues(e.labels.service, e.labels.prefix, route, strconv.Itoa(status)).Inc()
-	var err error
-	if status == events.CodeOK || events.HTTPStatus(status) == 200 {
+	if err := Respond(req, body, status, httpStatus, hdr); err != nil {
+		e.log.Warn("reply", "route", route, "err", err)
+	}
+}
+
+// Respond sends one reply the way every session route answers: a body and its API code, which
+// picks its HTTP status (events.HTTPStatus) unless httpStatus is given (not 0). A reply that
+// must not go out as HTTP 200 carries micro's error headers, whose code is the HTTP status, so
+// that micro's stats count it and the gateway copies it; hdr (a Bytes reply's type) goes with
+// either. The Controller answers its routes with it too.
+func Respond(req micro.Request, body []byte, code, httpStatus int, hdr micro.Headers) error {
+	if httpStatus == 0 {
+		httpStatus = events.HTTPStatus(code)
+	}
+	if httpStatus == 200 {
 		var opts []micro.RespondOpt
 		if hdr != nil {
 			opts = append(opts, micro.WithHeaders(hdr))
 		}
-		err = req.Respond(body, opts...)
-	} else {
-		// The headers of req.Error, sent through Respond: req.Error records the error on the
-		// request, which micro reads once the endpoint's handler has returned, on its own
-		// goroutine, while this call runs on a worker (a data race the race detector finds).
-		// micro's stats no longer count these replies as errors; the session_calls metric does.
-		err = req.Respond(body, micro.WithHeaders(micro.Headers{
-			micro.ErrorHeader:     {strconv.Itoa(status)},
-			micro.ErrorCodeHeader: {strconv.Itoa(events.HTTPStatus(status))},
-		}))
+		return req.Respond(body, opts...)
 	}
-	if err != nil {
-		e.log.Warn("reply", "route", route, "err", err)
+	// The headers of req.Error, sent through Respond: req.Error records the error on the
+	// request, which micro reads once the endpoint's handler has returned, on its own
+	// goroutine, while this call runs on a worker (a data race the race detector finds).
+	// micro's stats no longer count these replies as errors; the session_calls metric does.
+	h := micro.Headers{
+		micro.ErrorHeader:     {strconv.Itoa(code)},
+		micro.ErrorCodeHeader: {strconv.Itoa(httpStatus)},
 	}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	return req.Respond(body, micro.WithHeaders(h))
 }
 
 // replyCoder is an error that is a reply: its JSON encoding is the body, its code the API code.
@@ -99,14 +112,14 @@ type replyCoder interface {
 	ReplyCode() int
 }
 
-// call runs a handler and encodes its reply, whatever happens; it returns the body, the code and
-// the headers to answer with.
-func (e *Engine) call(ctx context.Context, route string, h Handler, data []byte) (body []byte, code int, hdr micro.Headers) {
+// call runs a handler and encodes its reply, whatever happens; it returns the body, the code,
+// the HTTP status if the reply chose its own (0: the code's), and the headers to answer with.
+func (e *Engine) call(ctx context.Context, route string, h Handler, data []byte) (body []byte, code, httpStatus int, hdr micro.Headers) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("handler panicked", "route", route, "panic", r)
-			body, code, hdr = events.MustMarshal(events.ErrInternal), events.CodeInternal, nil
+			body, code, httpStatus, hdr = events.MustMarshal(events.ErrInternal), events.CodeInternal, 0, nil
 		}
 	}()
 	reply, err := e.dispatch(ctx, route, h, data)
@@ -125,23 +138,23 @@ func (e *Engine) call(ctx context.Context, route string, h Handler, data []byte)
 	}
 	switch r := reply.(type) {
 	case json.RawMessage:
-		return r, code, nil
+		return r, code, 0, nil
 	case versioned:
-		return r.body, code, r.headers()
+		return r.body, code, 0, r.headers()
 	case Bytes:
-		return r.Body, r.code(code), r.headers()
+		return r.Body, r.code(code), r.HTTPStatus, r.headers()
 	case *Bytes:
 		if r != nil {
-			return r.Body, r.code(code), r.headers()
+			return r.Body, r.code(code), r.HTTPStatus, r.headers()
 		}
 	}
 	body, err = events.Marshal(reply)
 	if err != nil {
 		e.log.Error("encode reply", "route", route, "err", err)
-		return events.MustMarshal(events.ErrInternal), events.CodeInternal, nil
+		return events.MustMarshal(events.ErrInternal), events.CodeInternal, 0, nil
 	}
 	e.log.Debug("api", "route", route, "code", code, "took", time.Since(start))
-	return body, code, nil
+	return body, code, 0, nil
 }
 
 // code is the API code of a bytes reply: its own, else the call's.
@@ -169,7 +182,7 @@ func (e *Engine) dispatch(ctx context.Context, route string, h Handler, data []b
 	if err != nil {
 		return nil, events.ErrBadRequest("%v", err)
 	}
-	if st := e.State(); st != events.StateRunning && !e.plat.AnswersBeforeRunning(route) {
+	if st := e.State(); st != events.StateRunning && route != events.RouteGetQRCode && !e.plat.AnswersBeforeRunning(route) {
 		return nil, events.ErrNotReady(st)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.DriverTimeout)

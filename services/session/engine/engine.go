@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -77,6 +78,11 @@ type Bytes struct {
 	// Code, if not 0, is the API code the bytes go out with, and so their HTTP status
 	// (events.HTTPStatus): Openwx's get_avatar answers HTTP 503 with no body at all.
 	Code int
+	// HTTPStatus, if not 0, is the HTTP status they go out with, whatever Code's: Mojo's
+	// get_qrcode answers 404 with an empty body when there is no QR code, a status no API
+	// code maps to. A refusal keeps ContentType and CacheControl, so that its empty body
+	// stays empty on its way to the caller.
+	HTTPStatus int
 }
 
 // ErrNoInjector is what Platform.Inject returns when its driver takes no injections.
@@ -142,6 +148,7 @@ type Engine struct {
 
 	stateMu sync.RWMutex
 	state   events.State
+	qrcode  []byte // the current login's QR code, until the login ends (get_qrcode)
 
 	// The roster lock guards the platform's roster, and with it the version of the get_*_info
 	// replies (cache.go).
@@ -265,6 +272,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.loaded = false
 		e.gen++
 		e.mu.Unlock()
+		e.setQRCode(nil)
 		e.plat.LoggedOut()
 
 		switch {
@@ -366,10 +374,43 @@ func (e *Engine) SetState(st events.State) {
 	e.PublishEvent(events.EventStateChange, old, st)
 }
 
-// QRCode publishes input_qrcode [path, base64 of the image, as MIME::Base64 writes it].
+// QRCode publishes input_qrcode [path, base64 of the image, as MIME::Base64 writes it], and
+// keeps the image for get_qrcode until the login ends.
 func (e *Engine) QRCode(path string, img []byte) {
 	e.log.Info("login QR code", "path", path, "bytes", len(img))
+	e.setQRCode(img)
 	e.PublishEvent(events.EventInputQRCode, path, events.MIMEBase64(img))
+}
+
+func (e *Engine) setQRCode(img []byte) {
+	e.stateMu.Lock()
+	e.qrcode = img
+	e.stateMu.Unlock()
+}
+
+// PendingQRCode is the image of the QR code the account waits to have scanned: the last one
+// of the current login, nil when it has none or has logged in. A session host tells it in
+// the account's lease (events.ClientLease.QRCode).
+func (e *Engine) PendingQRCode() []byte {
+	e.stateMu.RLock()
+	defer e.stateMu.RUnlock()
+	return e.qrcode
+}
+
+// QRCodeNoCache is get_qrcode's Cache-Control, Mojo's: the image changes at every login.
+const QRCodeNoCache = "no-cache"
+
+// getQRCode is the account's get_qrcode: the image of its pending QR code, with its type
+// (the bytes tell it: QQ's are PNG, WeChat's JPEG or PNG as the driver makes them), or HTTP
+// 404 with an empty body when there is none, as Mojo's read of a missing file answered. The
+// Controller serves get_qrcode?client=NAME by asking the account's engine here.
+func (e *Engine) getQRCode(context.Context, events.Params) (any, error) {
+	img := e.PendingQRCode()
+	if len(img) == 0 {
+		return Bytes{ContentType: "text/plain; charset=utf-8", CacheControl: QRCodeNoCache,
+			Code: events.CodeNotFound, HTTPStatus: http.StatusNotFound}, nil
+	}
+	return Bytes{ContentType: http.DetectContentType(img), CacheControl: QRCodeNoCache, Body: img}, nil
 }
 
 // LoggedIn ends a login: the platform has installed its roster (under Lock), the engine
@@ -379,6 +420,7 @@ func (e *Engine) LoggedIn(scanned bool) {
 	e.loaded = true
 	e.gen++
 	e.mu.Unlock()
+	e.setQRCode(nil)
 	flag := 0
 	if scanned {
 		flag = 1
@@ -414,14 +456,18 @@ func (e *Engine) serve(ctx context.Context) (micro.Service, error) {
 		_ = svc.Stop()
 		return nil, fmt.Errorf("session: add endpoint %s: %w", events.EndpointCheckEventRelease, err)
 	}
+	if err := g.AddEndpoint(events.RouteGetQRCode, e.endpoint(ctx, events.RouteGetQRCode, e.getQRCode)); err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("session: add endpoint %s: %w", events.RouteGetQRCode, err)
+	}
 	for range workers {
 		go e.work(ctx)
 	}
 	handlers := e.plat.Handlers()
 	for _, route := range sortedRoutes(handlers) {
-		if route == events.RouteCheckEvent {
+		if route == events.RouteCheckEvent || route == events.RouteGetQRCode {
 			_ = svc.Stop()
-			return nil, fmt.Errorf("session: check_event is the engine's, not a platform route")
+			return nil, fmt.Errorf("session: %s is the engine's, not a platform route", route)
 		}
 		if err := g.AddEndpoint(route, e.endpoint(ctx, route, handlers[route])); err != nil {
 			_ = svc.Stop()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -374,5 +375,40 @@ func TestControlRoutes(t *testing.T) {
 		if m.Subject == "qq.events."+events.EventStop {
 			break
 		}
+	}
+}
+
+// get_qrcode is the engine's: the image of the QR code the login waits to have scanned, its
+// type told by its bytes, not cached; HTTP 404 with an empty body before there is one and
+// once the account has logged in. It answers in every state.
+func TestGetQRCode(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Start(t))
+	r := startEngine(t, nc, "qq", "openqq", false, false)
+	notFound := func(when string) {
+		t.Helper()
+		m := ask(t, nc, "qq", events.RouteGetQRCode, nil)
+		if len(m.Data) != 0 || m.Header.Get(events.HeaderServiceErrorCode) != "404" || m.Header.Get(events.HeaderContentType) == "" ||
+			m.Header.Get(events.HeaderCacheControl) != "no-cache" {
+			t.Errorf("%s: headers %v, body %q; want a 404 with an empty body", when, m.Header, m.Data)
+		}
+	}
+	notFound("before a QR code")
+
+	png := []byte("\x89PNG\r\n\x1a\n a QR code")
+	r.e.QRCode("/tmp/qr.png", png)
+	m := ask(t, nc, "qq", events.RouteGetQRCode, nil)
+	if !bytes.Equal(m.Data, png) || m.Header.Get(events.HeaderContentType) != "image/png" ||
+		m.Header.Get(events.HeaderCacheControl) != "no-cache" || m.Header.Get(events.HeaderServiceErrorCode) != "" {
+		t.Errorf("waiting for a scan: headers %v, body %q", m.Header, m.Data)
+	}
+	if got := r.e.PendingQRCode(); !bytes.Equal(got, png) {
+		t.Errorf("PendingQRCode %q", got)
+	}
+
+	close(r.p.login)
+	waitState(t, r.e, events.StateRunning)
+	notFound("logged in")
+	if got := r.e.PendingQRCode(); got != nil {
+		t.Errorf("PendingQRCode after the login: %q", got)
 	}
 }
