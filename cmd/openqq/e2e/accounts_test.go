@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/natstest"
+	"github.com/openqq/openqq/services/session"
+	"github.com/openqq/openqq/services/session/controller"
+	"github.com/openqq/openqq/services/session/driver/sim"
+	// Every driver the binaries offer: start_client opens the account's to check its settings.
+	_ "github.com/openqq/openqq/services/session/drivers"
+)
+
+// accountHost is the test's stand-in for a session host (services/session/host, which runs
+// what the clients bucket holds): it runs an account that start_client stored, from its
+// ClientSpec through session.ClientConfig, and writes its lease as a host does.
+const accountHost = "e2e-host"
+
+// startAccounts is start with the Controller of both platforms, as every session host serves it.
+func startAccounts(t *testing.T, opts ...option) *env {
+	t.Helper()
+	e := start(t, opts...)
+	for _, platform := range []string{"qq", "wx"} {
+		c, err := controller.New(natstest.Connect(t, e.srv),
+			controller.Config{Session: session.Config{Platform: platform}, Host: accountHost}, natstest.Logger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Serve(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("controller %s: %v", platform, err)
+			}
+		})
+		select {
+		case <-c.Ready():
+		case err := <-done:
+			t.Fatalf("controller %s: %v", platform, err)
+		}
+	}
+	return e
+}
+
+// runAccount runs the QQ account client as its host would: its spec from the clients bucket,
+// its configuration from it (session.ClientConfig), its session on subjects of its own.
+func (e *env) runAccount(client string, tune func(*session.Config)) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, "QQ_CLIENTS")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	entry, err := kv.Get(ctx, client)
+	if err != nil {
+		e.t.Fatalf("%s not in the clients bucket: %v", client, err)
+	}
+	var spec events.ClientSpec
+	if err := json.Unmarshal(entry.Value(), &spec); err != nil {
+		e.t.Fatal(err)
+	}
+	base := session.Config{SubjectPrefix: "qq", DriverTimeout: 5 * time.Second, ControlDelay: 200 * time.Millisecond}
+	cfg, _, err := session.ClientConfig(base, spec)
+	if err != nil {
+		e.t.Fatalf("ClientConfig %s: %v", client, err)
+	}
+	if c, ok := cfg.DriverConfig.(*sim.Config); ok {
+		c.QRCodeDir = e.t.TempDir()
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := session.New(natstest.Connect(e.t, e.srv), cfg, natstest.Logger(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Errorf("account %s: %v", client, err)
+			}
+		case <-time.After(10 * time.Second):
+			e.t.Errorf("account %s did not stop within 10s", client)
+		}
+	})
+}
+
+// putLease writes an account's lease as its host keeps it.
+func (e *env) putLease(l events.ClientLease) {
+	e.t.Helper()
+	ctx := context.Background()
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "QQ_LEASES", Storage: jetstream.MemoryStorage})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if l.Host == "" {
+		l.Host = accountHost
+	}
+	l.Since = time.Now().Unix()
+	if _, err := kv.Put(ctx, l.Client, events.MustMarshal(l)); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// waitClientState polls get_client_info?client= until the account is in state st.
+func (e *env) waitClientState(client string, st events.State) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var info events.ClientInfo
+	for time.Now().Before(deadline) {
+		if code, _ := e.getJSON("get_client_info", q("client", client), &info); code == 200 && info.State == st {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.t.Fatalf("%s not %s after 10s: %+v", client, st, info)
+}
+
+// controllerReply is the fields of a Controller reply the tests read.
+type controllerReply struct {
+	Code   int              `json:"code"`
+	Status string           `json:"status"`
+	Client json.RawMessage  `json:"client"`
+	List   []map[string]any `json:"-"`
+}
+
+func (e *env) controller(api, route string, params url.Values) (int, controllerReply, []byte) {
+	e.t.Helper()
+	e.api = api
+	defer func() { e.api = "" }()
+	code, body := e.get(route, params)
+	var r controllerReply
+	if err := json.Unmarshal(body, &r); err != nil {
+		e.t.Fatalf("%s%s: %s (%v)", api, route, body, err)
+	}
+	if route == events.RouteCheckClient && r.Code == 0 {
+		if err := json.Unmarshal(r.Client, &r.List); err != nil {
+			e.t.Fatalf("check_client: %s (%v)", body, err)
+		}
+	}
+	return code, r, body
+}
+
+// clientsOf names the accounts of a check_client reply.
+func clientsOf(r controllerReply) []string {
+	var out []string
+	for _, c := range r.List {
+		if s, ok := c["client"].(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// The Controller's routes through the gateway, against the real Controller, and client=
+// routing to real sessions of named accounts: start_client stores an account, its session
+// (run as its host runs it) answers the routes with client=, check_event with client= long-polls
+// it alone, check_client lists it, stop_client removes it; a name nobody started is Mojo's
+// "client not exists"; a bad name -7; the default account is untouched throughout.
+func TestAccountsThroughGateway(t *testing.T) {
+	const hold = 300 * time.Millisecond
+	e := startAccounts(t, ceHold(hold))
+	const qqAPI, wxAPI = "/openqq/", "/openwx/"
+
+	code, r, body := e.controller(qqAPI, "start_client", q("client", "alice", "driver", "sim"))
+	if code != 200 || r.Code != 0 || r.Status != "success" {
+		t.Fatalf("start_client: %d %s", code, body)
+	}
+	if _, r, body = e.controller(qqAPI, "start_client", q("client", "alice", "driver", "sim")); r.Code != 0 || r.Status != events.StatusClientExists {
+		t.Errorf("start_client again: %s", body)
+	}
+	e.runAccount("alice", func(c *session.Config) {
+		c.Hold, c.PostEvent, c.PostEventList = hold, true, events.DefaultPostEventList
+	})
+	e.waitClientState("alice", events.StateRunning)
+	var info events.ClientInfo
+	e.getJSON("get_client_info", q("client", "alice"), &info)
+	if info.Account != "alice" {
+		t.Errorf("get_client_info?client=alice: account %q", info.Account)
+	}
+	e.getJSON("get_client_info", nil, &info)
+	if info.Account != "default" {
+		t.Errorf("get_client_info: account %q, want the default account's", info.Account)
+	}
+
+	// An item of alice's reaches check_event?client=alice, not the default account's.
+	in, _ := json.Marshal(events.Injection{Type: events.GroupMessage, GroupID: perlGroupID, SenderID: friendID, Content: "to alice"})
+	if _, err := e.nc.Request(events.Subjects{Client: "alice"}.SimInject(), in, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, body := e.get("check_event", q("client", "alice"))
+		if bytes.Contains(body, []byte("to alice")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("check_event?client=alice never got alice's message: %s", body)
+		}
+	}
+	if _, body := e.get("check_event", nil); bytes.Contains(body, []byte("to alice")) {
+		t.Errorf("the default account's check_event got alice's message: %s", body)
+	}
+
+	// Names nobody started, names that are no name.
+	if code, body := e.get("get_user_info", q("client", "ghost")); code != 200 || !bytes.Equal(body, events.MustMarshal(events.ErrClientNotExists)) {
+		t.Errorf("client=ghost: %d %s", code, body)
+	}
+	if code, body := e.get("get_user_info", q("client", "a.b")); code != 400 || !bytes.Equal(body, events.MustMarshal(events.ErrBadClient("a.b"))) {
+		t.Errorf("client=a.b: %d %s", code, body)
+	}
+	if _, r, body := e.controller(qqAPI, "start_client", nil); r.Code != events.CodeClient || r.Status != events.ErrClientNotFound.Status {
+		t.Errorf("start_client without client: %s", body)
+	}
+
+	// A secret setting is stored, and never echoed.
+	const secret = "e2e-onebot-s3cret"
+	_, r, body = e.controller(qqAPI, "start_client", q("client", "bot1", "driver", "onebot", "onebot_url", "ws://127.0.0.1:9", "onebot_access_token", secret))
+	if r.Code != 0 || bytes.Contains(body, []byte(secret)) {
+		t.Errorf("start_client with a token: %s", body)
+	}
+
+	// Openwx's Controller is its own: its accounts, its list.
+	if _, r, body := e.controller(wxAPI, "start_client", q("client", "w1", "driver", "sim")); r.Code != 0 {
+		t.Errorf("/openwx/start_client: %s", body)
+	}
+	_, r, _ = e.controller(qqAPI, "check_client", nil)
+	if got := strings.Join(clientsOf(r), ","); !strings.Contains(got, "alice") || !strings.Contains(got, "bot1") || strings.Contains(got, "w1") {
+		t.Errorf("/openqq/check_client lists %s", got)
+	}
+	_, r, _ = e.controller(wxAPI, "check_client", nil)
+	if got := strings.Join(clientsOf(r), ","); got != "w1" {
+		t.Errorf("/openwx/check_client lists %s, want w1", got)
+	}
+
+	// GET only.
+	req := e.newRequest(http.MethodPost, "start_client", q("client", "carol"), nil)
+	if code, body := e.do(req); code != http.StatusForbidden || !bytes.Equal(body, events.MustMarshal(events.ErrAPINotFound)) {
+		t.Errorf("POST start_client: %d %s", code, body)
+	}
+
+	// stop_client?client= is the Controller's; the account is gone from the list.
+	if _, r, body := e.controller(qqAPI, "stop_client", q("client", "alice")); r.Code != 0 || r.Status != "success" {
+		t.Errorf("stop_client?client=alice: %s", body)
+	}
+	if _, r, body := e.controller(qqAPI, "check_client", q("client", "alice")); r.Code != events.CodeClient || r.Status != events.ErrClientNotExists.Status {
+		t.Errorf("check_client?client=alice after the stop: %s", body)
+	}
+	// The default account never moved.
+	e.waitState(events.StateRunning)
+}
+
+// get_qrcode through the gateway: the Controller asks the engine of the account waiting for a
+// scan, and the gateway answers its image's bytes as they came (Mojo's type, no-cache); 404
+// and no body for an account with none.
+func TestAccountQRCode(t *testing.T) {
+	e := startAccounts(t)
+	if _, r, body := e.controller("/openqq/", "start_client", q("client", "qrw", "driver", "sim", "sim_login_delay", "30s")); r.Code != 0 {
+		t.Fatalf("start_client: %s", body)
+	}
+	e.runAccount("qrw", nil)
+	e.waitClientState("qrw", events.StateScaning)
+	get := func(client string) (*http.Response, []byte) {
+		resp, err := e.http.Get(e.base + "/openqq/get_qrcode?client=" + client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	resp, img := get("qrw")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || resp.Header.Get("Cache-Control") != "no-cache" ||
+		!bytes.HasPrefix(img, []byte("\x89PNG")) {
+		t.Errorf("get_qrcode?client=qrw: %d %q %q %.8q", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"), img)
+	}
+	if _, r, body := e.controller("/openqq/", "start_client", q("client", "idle", "driver", "sim")); r.Code != 0 {
+		t.Fatalf("start_client: %s", body)
+	}
+	if resp, b := get("idle"); resp.StatusCode != http.StatusNotFound || len(b) != 0 {
+		t.Errorf("get_qrcode of an account no host runs: %d %q", resp.StatusCode, b)
+	}
+}
