@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
@@ -308,4 +309,61 @@ func TestAccountQRCode(t *testing.T) {
 	if resp, b := get("idle"); resp.StatusCode != http.StatusNotFound || len(b) != 0 {
 		t.Errorf("get_qrcode of an account no host runs: %d %q", resp.StatusCode, b)
 	}
+}
+
+// The console's accounts in a real browser, against the real Controller: an account started
+// from the form is listed, with its state and, once its host runs it, the host's name and its
+// QR code while it waits for a scan; its stop button stops it and it leaves the list.
+func TestConsoleAccounts(t *testing.T) {
+	ctx := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	e := startAccounts(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitEval(t, ctx, `!document.getElementById("accounts-panel").hidden`)
+	err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#start-platform"), "qq"),
+		chromedp.SendKeys(chromedp.CSS("#start-client"), "carol"),
+		chromedp.SetValue(chromedp.CSS("#start-settings"), "driver=sim\nsim_login_delay=30s"),
+		chromedp.Click(chromedp.CSS("#start-button")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#start-result", "已启动 carol")
+	waitText(t, ctx, "#accounts", "carol")
+	// Its host takes it: the console shows where it runs, and its QR code while it waits.
+	e.runAccount("carol", nil)
+	e.waitClientState("carol", events.StateScaning)
+	e.putLease(events.ClientLease{Client: "carol", State: events.StateScaning, PreviousState: events.StateLoading, QRCode: true})
+	waitText(t, ctx, `#accounts tr[data-client="qq/carol"]`, accountHost)
+	waitText(t, ctx, `#accounts tr[data-client="qq/carol"]`, "scaning")
+	waitEval(t, ctx, `(document.querySelector('#account-qrs figure[data-client="qq/carol"] img') || {}).naturalWidth > 0`)
+	screenshot(t, ctx, "console-accounts")
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#accounts tr[data-client="qq/carol"] button.stop`))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "#start-result", "已停止 carol")
+	waitEval(t, ctx, `!document.querySelector('#accounts tr[data-client="qq/carol"]')`)
+	if _, r, body := e.controller("/openqq/", "check_client", q("client", "carol")); r.Code != events.CodeClient {
+		t.Errorf("check_client?client=carol after the console stopped it: %s", body)
+	}
+}
+
+// waitEval waits until the JavaScript expression is true in the page.
+func waitEval(t *testing.T, ctx context.Context, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	screenshot(t, ctx, "failure-"+strings.ReplaceAll(t.Name(), "/", "_"))
+	t.Fatalf("never true: %s", expr)
 }
