@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/openqq/openqq/pkg/client"
 	"github.com/openqq/openqq/pkg/events"
 )
 
@@ -25,10 +25,11 @@ import (
 //     route. They are GET only, as in Mojo: a POST gets what a POST of Openwx's GET-only routes
 //     gets (the catch-all 403 "api not found"), except that POST stop_client without client= is
 //     still the default account's own stop.
-//   - A named account nobody answers for is told apart cheaply, on no responders only: if the
-//     clients bucket has no key for it, Mojo's {"code":1,"status":"client not exists"}; if it
-//     has one (started, not running now: its host is gone, or it is being moved), -3 session
-//     unavailable as for the default account.
+//   - A named account nobody answers for is told apart cheaply, on no responders only, by asking
+//     the Controller (check_client?client=NAME): if it has no such account, Mojo's
+//     {"code":1,"status":"client not exists"}; if it has one (started, not running now: its host
+//     is gone, or it is being moved), or no Controller answers, -3 session unavailable as for
+//     the default account.
 
 // clientParam reads the account a call names: "" when it names none (no client=, or an empty
 // one), else the name, refused with events.ErrBadClient when it cannot name an account.
@@ -75,32 +76,24 @@ func clientLabel(client string, st int, body []byte) string {
 // clientNotExists is the answer to a call for an account that does not exist.
 var clientNotExists = events.MustMarshal(events.ErrClientNotExists)
 
-// clientLookupTimeout bounds the clients-bucket lookup of a call that found no responder.
+// clientLookupTimeout bounds the question to the Controller of a call that found no responder.
 const clientLookupTimeout = 2 * time.Second
 
-// noSuchClient reports whether the clients bucket of pf's prefix has no key for client: asked
-// only when a call for it found no responder. A bucket that cannot be read says nothing (false):
-// the caller then gets today's -3.
-func (g *Gateway) noSuchClient(ctx context.Context, pf *platform, client string) bool {
-	if g.js == nil {
-		return false
-	}
+// noSuchClient reports whether the Controller of pf's prefix says that no account is named acct
+// (check_client?client=acct: Mojo's "client not exists"): asked only when a call for it found no
+// responder. The Controller reads the clients bucket, which the gateway keeps off (it holds the
+// accounts' tokens). No answer says nothing (false): the caller then gets today's -3.
+func (g *Gateway) noSuchClient(ctx context.Context, pf *platform, acct string) bool {
 	ctx, cancel := context.WithTimeout(ctx, clientLookupTimeout)
 	defer cancel()
-	kv, err := g.js.KeyValue(ctx, pf.subj.ClientsBucket())
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return true // no account was ever started on this prefix
-	}
+	data := events.MustMarshal(events.Params{events.ParamClient: acct})
+	rep, err := pf.client.ControllerRequest(ctx, events.RouteCheckClient, data, client.Timeout(clientLookupTimeout))
 	if err != nil {
-		g.log.Warn("clients bucket", "platform", pf.name, "bucket", pf.subj.ClientsBucket(), "err", err)
 		return false
 	}
-	_, err = kv.Get(ctx, client)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return true
-	}
-	if err != nil {
-		g.log.Warn("clients bucket", "platform", pf.name, "client", client, "err", err)
+	var st *events.Status
+	if errors.As(rep.Err(), &st) {
+		return st.Code == events.ErrClientNotExists.Code && st.Status == events.ErrClientNotExists.Status
 	}
 	return false
 }

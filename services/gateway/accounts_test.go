@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -29,7 +29,9 @@ var testQRCode = []byte("\x89PNG\r\n\x1a\nnot really a png")
 // service with an endpoint per Controller route, as the session hosts serve them, in one queue
 // group. Each route echoes what it got (its subject and parameters, as the test session does);
 // get_qrcode answers testQRCode for client=waiting and 404 with no body for any other client.
-func startController(t *testing.T, nc *nats.Conn, prefix string) {
+// Given known accounts, check_client?client=NAME of any other name answers Mojo's "client not
+// exists".
+func startController(t *testing.T, nc *nats.Conn, prefix string, known ...string) {
 	t.Helper()
 	subj := events.Subjects{Prefix: prefix}
 	svc, err := micro.AddService(nc, micro.Config{Name: "openqq_controller_test", Version: "0.0.1"})
@@ -49,6 +51,10 @@ func startController(t *testing.T, nc *nats.Conn, prefix string) {
 				} else {
 					_ = req.Error("404", "no qrcode", nil, micro.WithHeaders(h))
 				}
+				return
+			}
+			if c := p[events.ParamClient]; route == events.RouteCheckClient && known != nil && c != "" && !slices.Contains(known, c) {
+				_ = req.RespondJSON(events.ErrClientNotExists)
 				return
 			}
 			_ = req.RespondJSON(received{Subject: req.Subject(), Params: p})
@@ -163,55 +169,33 @@ func TestClientRefused(t *testing.T) {
 	}
 }
 
-// A named account nobody answers for: Mojo's code 1 "client not exists" when the clients bucket
-// has no such key (or there is no bucket), the default -3 when it has one (started, not running
-// now). The metrics count the calls by account, with names of no account as "unknown".
+// A named account nobody answers for: Mojo's code 1 "client not exists" when the Controller
+// has no such account, the default -3 when it has one (started, not running now) or when no
+// Controller answers. The metrics count the calls by account, with names of no account as
+// "unknown".
 func TestClientNotExists(t *testing.T) {
 	e := startEnv(t, Config{}, true)
-	nc := natstest.Connect(t, e.srv)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	get := func(path, query string) answer { return e.do(t, call{path: path, query: query}) }
+	// No Controller: nobody can tell.
+	wantStatus(t, get("/openqq/get_user_info", "client=ghost"), events.ErrUnavailable)
+
+	startController(t, natstest.Connect(t, e.srv), "qq", "sleepy")
+	startController(t, natstest.Connect(t, e.srv), "wx", "sleepy")
 	unknown := testutil.ToFloat64(apiClientRequests.WithLabelValues(routeUnknown, "200"))
+	sleepy := testutil.ToFloat64(apiClientRequests.WithLabelValues("sleepy", "503"))
 	wantStatus(t, get("/openqq/get_user_info", "client=ghost"), events.ErrClientNotExists)
 	wantStatus(t, get("/openwx/get_user_info", "client=ghost"), events.ErrClientNotExists)
+	wantStatus(t, get("/openqq/get_user_info", "client=sleepy"), events.ErrUnavailable)
+	wantStatus(t, get("/openwx/get_user_info", "client=sleepy"), events.ErrUnavailable)
+	// The default account is never looked up: today's -3.
 	wantStatus(t, get("/openqq/get_user_info", ""), events.ErrUnavailable)
+	wantStatus(t, get("/openqq/get_user_info", "client=default"), events.ErrUnavailable)
 	if got := testutil.ToFloat64(apiClientRequests.WithLabelValues(routeUnknown, "200")); got != unknown+1 {
 		t.Errorf("api_client_requests_total{client=unknown}: %v, want %v", got, unknown+1)
 	}
-
-	ctx := context.Background()
-	for _, bucket := range []string{"QQ_CLIENTS", "WX_CLIENTS"} {
-		kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, Storage: jetstream.MemoryStorage})
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec := events.MustMarshal(events.ClientSpec{Client: "sleepy", Settings: map[string]string{"DRIVER": "sim"}})
-		if _, err := kv.Put(ctx, "sleepy", spec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := (events.Subjects{Prefix: "wx"}).ClientsBucket(); got != "WX_CLIENTS" {
-		t.Fatalf("wx clients bucket %s", got)
-	}
-	sleepy := testutil.ToFloat64(apiClientRequests.WithLabelValues("sleepy", "503"))
-	wantStatus(t, get("/openqq/get_user_info", "client=sleepy"), events.ErrUnavailable)
-	wantStatus(t, get("/openwx/get_user_info", "client=sleepy"), events.ErrUnavailable)
-	wantStatus(t, get("/openqq/get_user_info", "client=ghost"), events.ErrClientNotExists)
 	if got := testutil.ToFloat64(apiClientRequests.WithLabelValues("sleepy", "503")); got != sleepy+1 {
 		t.Errorf("api_client_requests_total{client=sleepy,code=503}: %v, want %v", got, sleepy+1)
 	}
-	// A key deleted (stop_client) is no client either.
-	kv, err := js.KeyValue(ctx, "QQ_CLIENTS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kv.Delete(ctx, "sleepy"); err != nil {
-		t.Fatal(err)
-	}
-	wantStatus(t, get("/openqq/get_user_info", "client=sleepy"), events.ErrClientNotExists)
 }
 
 // check_event with client= long-polls that account, and releases its ticket on that account's

@@ -17,7 +17,6 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
@@ -79,9 +78,8 @@ type Config struct {
 // Gateway serves the HTTP API.
 type Gateway struct {
 	nc      *nats.Conn
-	js      jetstream.JetStream // the clients buckets (accounts.go); nil without a connection
-	qq      *platform           // /openqq/<route>
-	wx      *platform           // /openwx/<route>; nil when OPENWX_OFF
+	qq      *platform // /openqq/<route>
+	wx      *platform // /openwx/<route>; nil when OPENWX_OFF
 	cfg     Config
 	subj    events.Subjects
 	log     *slog.Logger
@@ -146,12 +144,6 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g := &Gateway{nc: nc, cfg: cfg, subj: events.Subjects{Prefix: cfg.SubjectPrefix}, log: log.With("svc", "gateway"),
 		stopping: make(chan struct{})}
-	if nc != nil {
-		var err error
-		if g.js, err = jetstream.New(nc); err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
-		}
-	}
 	g.qq = newQQ(nc, cfg)
 	if !cfg.OpenwxOff {
 		g.wx = newWx(nc, cfg)
