@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,16 +62,31 @@ func controllerGetOnly(route string) bool {
 }
 
 // clientLabel is the client label of a call's metrics: the account's name ("default" for the
-// default account), or "unknown" for a name no account has, so that callers cannot grow the
-// label set beyond the accounts that exist.
-func clientLabel(client string, st int, body []byte) string {
+// default account) when it is known to exist (a session answered for it, or the Controller said
+// it has it), else "unknown", so that callers cannot grow the label set beyond the accounts
+// that exist. A call nobody answered (HTTP 503) names an account only when the Controller
+// vouched for it (lookup.exists).
+func clientLabel(client string, st int, body []byte, lookup *clientLookup) string {
 	switch {
 	case events.IsDefaultClient(client):
 		return events.DefaultClient
 	case st == http.StatusOK && string(body) == string(clientNotExists):
 		return routeUnknown
+	case st == http.StatusServiceUnavailable && !lookup.exists.Load():
+		return routeUnknown
 	}
 	return client
+}
+
+// clientLookup is what the Controller said of a call's account when no session answered it.
+type clientLookup struct{ exists atomic.Bool }
+
+type clientLookupKey struct{}
+
+// withClientLookup is ctx carrying a call's clientLookup, which exchange fills.
+func withClientLookup(ctx context.Context) (context.Context, *clientLookup) {
+	l := &clientLookup{}
+	return context.WithValue(ctx, clientLookupKey{}, l), l
 }
 
 // clientNotExists is the answer to a call for an account that does not exist.
@@ -84,6 +100,7 @@ const clientLookupTimeout = 2 * time.Second
 // responder. The Controller reads the clients bucket, which the gateway keeps off (it holds the
 // accounts' tokens). No answer says nothing (false): the caller then gets today's -3.
 func (g *Gateway) noSuchClient(ctx context.Context, pf *platform, acct string) bool {
+	lookup, _ := ctx.Value(clientLookupKey{}).(*clientLookup)
 	ctx, cancel := context.WithTimeout(ctx, clientLookupTimeout)
 	defer cancel()
 	data := events.MustMarshal(events.Params{events.ParamClient: acct})
@@ -94,6 +111,9 @@ func (g *Gateway) noSuchClient(ctx context.Context, pf *platform, acct string) b
 	var st *events.Status
 	if errors.As(rep.Err(), &st) {
 		return st.Code == events.ErrClientNotExists.Code && st.Status == events.ErrClientNotExists.Status
+	}
+	if lookup != nil && rep.Err() == nil {
+		lookup.exists.Store(true)
 	}
 	return false
 }

@@ -63,6 +63,9 @@ func startController(t *testing.T, nc *nats.Conn, prefix string, known ...string
 			t.Fatal(err)
 		}
 	}
+	if err := nc.Flush(); err != nil { // the server has the subscriptions: the routes answer
+		t.Fatal(err)
+	}
 }
 
 // A route with client=NAME is that account's, on <prefix>.api.NAME.<route>; without it (or with

@@ -107,12 +107,13 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 			}
 		}()
 	}
-	status, body, hdr := g.request(ctx, pf, cl, route, p, opts...)
+	lctx, lookup := withClientLookup(ctx)
+	status, body, hdr := g.request(lctx, pf, cl, route, p, opts...)
 	stored.discardIfRefused(ctx, g.log, status, body)
 	if ticket != "" && r.Context().Err() == nil && ctx.Err() != nil {
 		status, body, hdr = http.StatusOK, []byte("[]"), nil
 	}
-	pf.clientRequests.WithLabelValues(clientLabel(acct, status, body), strconv.Itoa(status)).Inc()
+	pf.clientRequests.WithLabelValues(clientLabel(acct, status, body, lookup), strconv.Itoa(status)).Inc()
 	gone := g.reply(w, r, status, body, hdr, jsonp)
 	if ticket != "" {
 		pf.release(g.log, cl, ticket, !gone && status == http.StatusOK)
@@ -210,8 +211,11 @@ func (g *Gateway) request(ctx context.Context, pf *platform, cl *client.Client, 
 	if !pf.cacheable(route) {
 		return g.exchange(ctx, pf, route, acct, send)
 	}
+	// The exchange runs on a context of the cache's own: the call's clientLookup goes along (the
+	// calls that share it learn nothing of their account from it: "unknown" on a 503).
+	lookup := ctx.Value(clientLookupKey{})
 	status, body := pf.replies.get(ctx, clientName(acct), route, data, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
-		return g.exchange(ctx, pf, route, acct, send, client.IfNoneMatch(etag))
+		return g.exchange(context.WithValue(ctx, clientLookupKey{}, lookup), pf, route, acct, send, client.IfNoneMatch(etag))
 	})
 	return status, body, nil
 }
