@@ -396,3 +396,26 @@ func FuzzClientParam(f *testing.F) {
 		}
 	})
 }
+
+// An upload for a client= that is no name, or that no session answers, is refused, and the
+// media it carried is not kept.
+func TestUploadForBadClientStoresNothing(t *testing.T) {
+	cfg := Config{}
+	cfg.Config.MaxBytes = 10_000
+	e := startWx(t, cfg)
+	_, js := wxStore(t, e)
+	for _, tc := range []struct {
+		client string
+		want   *events.Status
+	}{
+		{"a.b", events.ErrBadClient("a.b")},
+		{"ghost", events.ErrUnavailable}, // no Controller to ask: -3
+	} {
+		ct, body := multipartBody(t, part{name: "media", value: "hello " + tc.client, file: true})
+		a := e.do(t, call{method: http.MethodPost, path: "/openwx/upload_media", query: "client=" + url.QueryEscape(tc.client), ct: ct, body: body})
+		wantStatus(t, a, tc.want)
+	}
+	if n := storedCount(t, js); n != 0 {
+		t.Errorf("%d media kept for refused calls", n)
+	}
+}

@@ -55,7 +55,9 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 	acct, st := clientParam(p)
 	if st != nil {
 		g.log.Info("api", "platform", pf.name, "route", route, "status", HTTPStatusOf(st), "err", "bad client name")
-		writeStatus(w, st)
+		status, body := statusBody(st)
+		stored.discardIfRefused(r.Context(), g.log, status, body) // an upload it carried
+		write(w, status, body, true)
 		return
 	}
 	if p[events.ParamClient] == "" {
