@@ -272,6 +272,7 @@ func TestStreamForClient(t *testing.T) {
 	all := e.open("")
 	alice := e.open("client=alice")
 	aliceGroups := e.open("client=alice&filter=group_message")
+	aliceWS := e.dialWS("client=alice", nil)
 	def := publish("qq.events.group_message", `{"n":"default"}`)
 	bobs := publish("qq.events.bob.group_message", `{"n":"bob"}`)
 	a1 := publish("qq.events.alice.friend_message", `{"n":"alice 1"}`)
@@ -280,6 +281,7 @@ func TestStreamForClient(t *testing.T) {
 	all.want([]stored{def})
 	alice.want([]stored{a1, a2})
 	aliceGroups.want([]stored{a2})
+	aliceWS.want([]stored{a1, a2})
 	// replay=last with client= starts with that account's latest items only.
 	replay := e.open("client=alice&replay=last")
 	replay.want([]stored{a1, a2})
