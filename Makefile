@@ -25,7 +25,7 @@ bin/openqq-gateway: FORCE
 	$(GO) build -o $@ ./services/gateway/cmd/openqq-gateway
 FORCE:
 
-## run-cluster: the docker-compose topology as separate processes around a real nats-server
+## run-cluster: the docker-compose topology as separate processes around a 3-node cluster of real nats-server processes
 run-cluster: build bin/nats-server
 	./scripts/run-cluster.sh
 
@@ -96,6 +96,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./services/session/driver/face/
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeEvent -fuzztime=$(FUZZTIME) ./services/session/wxdriver/wechaty/
 	$(GO) test -run='^$$' -fuzz=FuzzOpenBox -fuzztime=$(FUZZTIME) ./services/session/wxdriver/wechaty/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeUpdates -fuzztime=$(FUZZTIME) ./services/session/wxdriver/ilink/
+	$(GO) test -run='^$$' -fuzz=FuzzCheckResult -fuzztime=$(FUZZTIME) ./services/session/wxdriver/ilink/
+	$(GO) test -run='^$$' -fuzz=FuzzAES -fuzztime=$(FUZZTIME) ./services/session/wxdriver/ilink/
 
 ## wechaty-proto: regenerate the Wechaty puppet-service gRPC client (services/session/wxdriver/
 ## wechaty/puppetpb) from its committed proto/; the build and the tests do not need it

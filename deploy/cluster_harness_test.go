@@ -80,8 +80,19 @@ type cluster struct {
 	group *proctest.Group // every process started, in order, for logs and clean-up
 	mu    sync.Mutex
 	nats  *proc
+	nodes []*natsNode      // the nodes of a NATS cluster (useNATSCluster), else none
 	svc   map[string]*proc // the current process of each service name
 }
+
+// natsNode is one nats-server of a cluster: its name (server_name), ports and store, the same
+// at every start.
+type natsNode struct {
+	name                  string
+	port, http, routePort int
+	proc                  *proc
+}
+
+func (n *natsNode) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
 
 func newCluster(t *testing.T, env map[string]string) *cluster {
 	t.Helper()
@@ -118,13 +129,14 @@ func (c *cluster) cleanup() {
 	procs := c.group.Procs()
 	// services first, NATS last, as run-cluster.sh does, so that they drain into it
 	var order []*proc
+	isNATS := func(p *proc) bool { return p.Name == "nats" || strings.HasPrefix(p.Name, "nats-") }
 	for i := len(procs) - 1; i >= 0; i-- {
-		if procs[i].Name != "nats" {
+		if !isNATS(procs[i]) {
 			order = append(order, procs[i])
 		}
 	}
 	for _, p := range procs {
-		if p.Name == "nats" {
+		if isNATS(p) {
 			order = append(order, p)
 		}
 	}
@@ -170,6 +182,85 @@ func (c *cluster) startNATS() *proc {
 	c.nats = p
 	c.waitHTTP(p, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.natsHTTP), 20*time.Second)
 	return p
+}
+
+// useNATSCluster makes the cluster's NATS a cluster of n nodes (nats-1..n, routed to each
+// other on loopback, JetStream on a store each), as docker-compose.yml and run-cluster.sh run
+// it: every service is given every node's URL, and every stream and bucket n replicas. Call it
+// before starting anything; then startNATSCluster instead of startNATS.
+func (c *cluster) useNATSCluster(n int) {
+	c.t.Helper()
+	var urls []string
+	for i := 1; i <= n; i++ {
+		node := &natsNode{name: fmt.Sprintf("nats-%d", i),
+			port: proctest.MustFreePort(c.t), http: proctest.MustFreePort(c.t), routePort: proctest.MustFreePort(c.t)}
+		c.nodes = append(c.nodes, node)
+		urls = append(urls, node.url())
+	}
+	c.natsURL = strings.Join(urls, ",")
+	replicas := strconv.Itoa(n)
+	for k, v := range map[string]string{"NATS_URL": c.natsURL, "STREAM_REPLICAS": replicas, "KV_REPLICAS": replicas, "MEDIA_REPLICAS": replicas} {
+		c.env[k] = v
+	}
+}
+
+// node is the cluster's node of that name.
+func (c *cluster) node(name string) *natsNode {
+	c.t.Helper()
+	for _, n := range c.nodes {
+		if n.name == name {
+			return n
+		}
+	}
+	c.t.Fatalf("no NATS node %q", name)
+	return nil
+}
+
+// startNode starts one node of the cluster on its ports and store, and waits until its
+// JetStream is up (not for the cluster: a node alone has no quorum).
+func (c *cluster) startNode(n *natsNode) {
+	c.t.Helper()
+	var routes []string
+	for _, o := range c.nodes {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", o.routePort))
+	}
+	n.proc = c.start(n.name, "nats-server", []string{
+		"--name", n.name, "--jetstream", "--store_dir", filepath.Join(c.dir, n.name),
+		"--addr", "127.0.0.1", "--port", strconv.Itoa(n.port), "--http_port", strconv.Itoa(n.http),
+		"--cluster_name", "openqq", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", n.routePort),
+		"--routes", strings.Join(routes, ","),
+	}, nil)
+	c.waitHTTP(n.proc, fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", n.http), 20*time.Second)
+}
+
+// startNATSCluster starts every node and waits until all of them know the same JetStream meta
+// leader, as run-cluster.sh does before it starts the services.
+func (c *cluster) startNATSCluster() {
+	c.t.Helper()
+	for _, n := range c.nodes {
+		c.startNode(n)
+	}
+	var last string
+	if err := proctest.Poll(context.Background(), 60*time.Second, nil, func() bool {
+		leader := ""
+		for _, n := range c.nodes {
+			var jsz struct {
+				Meta struct {
+					Leader string `json:"leader"`
+				} `json:"meta_cluster"`
+			}
+			status, body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/jsz", n.http), time.Second)
+			if status != http.StatusOK || json.Unmarshal([]byte(body), &jsz) != nil || jsz.Meta.Leader == "" ||
+				leader != "" && jsz.Meta.Leader != leader {
+				last = fmt.Sprintf("%s: %d %.200s", n.name, status, body)
+				return false
+			}
+			leader = jsz.Meta.Leader
+		}
+		return true
+	}, func() string { return last }); err != nil {
+		c.t.Fatalf("the NATS cluster elected no JetStream meta leader: %v", err)
+	}
 }
 
 // startService starts openqq-<kind> as name (reporter-1, ...), with its own HEALTH_ADDR.

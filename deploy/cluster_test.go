@@ -6,11 +6,22 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/openqq/openqq/pkg/events"
+	"github.com/openqq/openqq/pkg/infra/proctest"
 )
 
 // retryEnv are small time-outs and back-offs, so that redeliveries come quickly.
@@ -221,8 +232,11 @@ func TestClusterReporterKilled(t *testing.T) {
 	}
 }
 
-// TestRunClusterScript only checks the script's syntax: it listens on the fixed ports of
-// `make run-cluster`, which may be in use.
+// TestRunClusterScript runs `make run-cluster`'s script on ports of its own (its defaults are
+// the fixed ones of make run-cluster, which may be in use): three nats-server nodes clustered
+// with a JetStream meta leader, the services given every node's URL, the event stream and the
+// reporters' bucket replicated on the three, the API answering. Under -short it only checks the
+// script's syntax.
 func TestRunClusterScript(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -230,5 +244,165 @@ func TestRunClusterScript(t *testing.T) {
 	}
 	if out, err := exec.Command(bash, "-n", "../scripts/run-cluster.sh").CombinedOutput(); err != nil {
 		t.Fatalf("bash -n scripts/run-cluster.sh: %v\n%s", err, out)
+	}
+	needCluster(t)
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("no curl: the script waits with it")
+	}
+	script, err := filepath.Abs("../scripts/run-cluster.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := newSink(t, 0)
+	natsPort, routePort, monPort := proctest.MustFreePorts(t, 3), proctest.MustFreePorts(t, 3), proctest.MustFreePorts(t, 3)
+	httpPort, healthPort := proctest.MustFreePort(t), proctest.MustFreePorts(t, 9)
+	g, err := proctest.NewGroup(binDir, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := g.Start("run-cluster", bash, map[string]string{
+		"CLUSTER_BIN": binDir, "CLUSTER_DATA": filepath.Join(dir, "data"),
+		"CLUSTER_NATS_PORT": strconv.Itoa(natsPort), "CLUSTER_ROUTE_PORT": strconv.Itoa(routePort),
+		"CLUSTER_MONITOR_PORT": strconv.Itoa(monPort), "CLUSTER_HEALTH_PORT": strconv.Itoa(healthPort),
+		"HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", httpPort), "SIM_QRCODE_DIR": dir,
+		"WX_ENABLED": "false", "POST_API": s.URL(), "POST_PARTITIONS": "2",
+	}, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !p.StopWithin(30 * time.Second) {
+			t.Errorf("run-cluster.sh still running 30s after SIGTERM")
+		}
+		if t.Failed() {
+			g.LogOutputs(t, 300)
+		}
+	})
+	if err := proctest.Poll(context.Background(), 90*time.Second, p, func() bool { return p.Contains("[cluster] ready") },
+		func() string { return proctest.TailLines(p.Output(), 20) }); err != nil {
+		t.Fatalf("run-cluster.sh not ready: %v", err)
+	}
+
+	// Three nodes, named nats-1..3, each routed to the other two, one meta leader they agree on.
+	var leaders []string
+	for i := range 3 {
+		mon := fmt.Sprintf("http://127.0.0.1:%d", monPort+i)
+		var varz struct {
+			Name    string `json:"server_name"`
+			Cluster struct {
+				Name string `json:"name"`
+			} `json:"cluster"`
+		}
+		getJSON(t, mon+"/varz", &varz)
+		if want := fmt.Sprintf("nats-%d", i+1); varz.Name != want || varz.Cluster.Name != "openqq" {
+			t.Errorf("node %d: server_name %q in cluster %q, want %s in openqq", i+1, varz.Name, varz.Cluster.Name, want)
+		}
+		var routez struct {
+			Routes []struct {
+				Name string `json:"remote_name"`
+			} `json:"routes"`
+		}
+		getJSON(t, mon+"/routez", &routez)
+		peers := map[string]bool{}
+		for _, r := range routez.Routes {
+			peers[r.Name] = true
+		}
+		if len(peers) != 2 {
+			t.Errorf("node %d routes to %v, want the other two nodes", i+1, peers)
+		}
+		var jsz struct {
+			Meta struct {
+				Leader string `json:"leader"`
+				Size   int    `json:"cluster_size"`
+			} `json:"meta_cluster"`
+		}
+		getJSON(t, mon+"/jsz", &jsz)
+		if jsz.Meta.Size != 3 || jsz.Meta.Leader == "" {
+			t.Errorf("node %d: JetStream meta group of %d, leader %q; want 3 and a leader", i+1, jsz.Meta.Size, jsz.Meta.Leader)
+		}
+		leaders = append(leaders, jsz.Meta.Leader)
+	}
+	if leaders[0] != leaders[1] || leaders[1] != leaders[2] {
+		t.Errorf("the nodes disagree on the meta leader: %v", leaders)
+	}
+
+	status, body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/openqq/get_user_info", httpPort), 10*time.Second)
+	if status != http.StatusOK {
+		t.Errorf("get_user_info: %d %s", status, body)
+	}
+
+	// Every service on every node's URL; the stream and the bucket on the three nodes.
+	var urls []string
+	for i := range 3 {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", natsPort+i))
+	}
+	for _, name := range []string{"session", "gateway", "reporter-1", "reporter-2", "poller"} {
+		if !p.Contains("[" + name + "] ") {
+			t.Errorf("%s did not start", name)
+		}
+	}
+	if !p.Contains("NATS cluster " + strings.Join(urls, ",")) {
+		t.Errorf("the services were not given every node's URL %v", urls)
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub := events.Subjects{Prefix: events.DefaultPrefix}
+	for _, stream := range []string{sub.Stream(), "KV_" + sub.ReportersBucket()} {
+		waitReplicas(t, nc, stream, 3, 30*time.Second)
+	}
+}
+
+// getJSON GETs url and decodes its JSON into v.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	status, body, _ := get(url, 5*time.Second)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, status, body)
+	}
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// waitReplicas waits until stream exists with want replicas, every one of them current.
+func waitReplicas(t *testing.T, nc *nats.Conn, stream string, want int, timeout time.Duration) {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	err = proctest.Poll(context.Background(), timeout, nil, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		ci := info.Cluster
+		if info.Config.Replicas != want || ci == nil || ci.Leader == "" || len(ci.Replicas) != want-1 {
+			last = fmt.Sprintf("config %d replicas, cluster %+v", info.Config.Replicas, ci)
+			return false
+		}
+		for _, r := range ci.Replicas {
+			if !r.Current {
+				last = fmt.Sprintf("replica %s not current", r.Name)
+				return false
+			}
+		}
+		return true
+	}, func() string { return last })
+	if err != nil {
+		t.Errorf("stream %s: want %d current replicas: %v", stream, want, err)
 	}
 }

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/kelseyhightower/envconfig"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/openqq/openqq/pkg/infra/health"
 	"github.com/openqq/openqq/pkg/infra/logging"
@@ -74,7 +76,7 @@ func TestComposeServices(t *testing.T) {
 		"reporter-wx": keys(t, &reporter.Config{}),
 		"poller-wx":   keys(t, &poller.Config{}),
 	}
-	want := []string{"gateway", "nats", "poller", "poller-wx", "reporter", "reporter-wx", "session", "session-wx"}
+	want := []string{"gateway", "nats-1", "nats-2", "nats-3", "poller", "poller-wx", "reporter", "reporter-wx", "session", "session-wx"}
 	if got := p.ServiceNames(); !slices.Equal(slices.Sorted(slices.Values(got)), want) {
 		t.Fatalf("services %v, want %v", got, want)
 	}
@@ -94,16 +96,19 @@ func TestComposeServices(t *testing.T) {
 			if s.Restart != "unless-stopped" {
 				t.Errorf("restart %q", s.Restart)
 			}
-			if d, ok := s.DependsOn["nats"]; !ok || d.Condition != types.ServiceConditionHealthy {
-				t.Errorf("depends_on %+v: want nats healthy", s.DependsOn)
+			for _, node := range natsNodes {
+				if d, ok := s.DependsOn[node]; !ok || d.Condition != types.ServiceConditionHealthy {
+					t.Errorf("depends_on %+v: want %s healthy", s.DependsOn, node)
+				}
 			}
 			for _, k := range []string{"NATS_URL", "SUBJECT_PREFIX", "HEALTH_ADDR"} {
 				if s.Environment[k] == nil {
 					t.Errorf("environment lacks %s", k)
 				}
 			}
-			if v := s.Environment["NATS_URL"]; v == nil || *v != "nats://nats:4222" {
-				t.Errorf("NATS_URL %v", v)
+			// Every node's URL, so that the service rides out the loss of any one.
+			if v := s.Environment["NATS_URL"]; v == nil || !slices.Equal(urlHosts(t, *v), natsNodes) {
+				t.Errorf("NATS_URL %s: want nats://<node>:4222 for each of %v", str(v), natsNodes)
 			}
 			// Every variable set must be one the service reads: a typo would be silently ignored.
 			for k := range s.Environment {
@@ -208,37 +213,133 @@ func TestComposeReporterScales(t *testing.T) {
 	}
 }
 
+// str is an environment value, or "(unset)".
+func str(v *string) string {
+	if v == nil {
+		return "(unset)"
+	}
+	return strconv.Quote(*v)
+}
+
+// natsNodes are the NATS cluster's nodes in docker-compose.yml.
+var natsNodes = []string{"nats-1", "nats-2", "nats-3"}
+
+// urlHosts are the hosts of a comma-separated NATS_URL, each of which must be nats://host:4222.
+func urlHosts(t *testing.T, list string) []string {
+	t.Helper()
+	var hosts []string
+	for _, raw := range strings.Split(list, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Scheme != "nats" || u.Port() != "4222" {
+			t.Errorf("NATS_URL entry %q: want nats://host:4222 (%v)", raw, err)
+			continue
+		}
+		hosts = append(hosts, u.Hostname())
+	}
+	return hosts
+}
+
+// docker compose up runs a 3-node NATS cluster: every node the official image on
+// deploy/nats.conf, with its own server_name and JetStream volume, routed to the other two.
 func TestComposeNATS(t *testing.T) {
 	p := load(t)
-	n := p.Services["nats"]
-	if !strings.HasPrefix(n.Image, "nats:2") {
-		t.Errorf("nats image %q, want the official nats:2.x", n.Image)
+	if _, ok := p.Services["nats"]; ok {
+		t.Error("a single nats service is left beside the cluster")
 	}
-	if cmd := strings.Join(n.Command, " "); cmd != "--config /etc/nats/openqq.conf" {
-		t.Errorf("nats command %q, want --config /etc/nats/openqq.conf", cmd)
+	for _, node := range natsNodes {
+		t.Run(node, func(t *testing.T) {
+			n, ok := p.Services[node]
+			if !ok {
+				t.Fatalf("no %s service", node)
+			}
+			if !strings.HasPrefix(n.Image, "nats:2") {
+				t.Errorf("image %q, want the official nats:2.x", n.Image)
+			}
+			// server_name: JetStream in a cluster needs a distinct one on every node.
+			if cmd, want := strings.Join(n.Command, " "), "--config /etc/nats/openqq.conf --name "+node; cmd != want {
+				t.Errorf("command %q, want %q", cmd, want)
+			}
+			var data, conf bool
+			for _, v := range n.Volumes {
+				data = data || v.Source == node+"-data" && v.Target == "/data"
+				conf = conf || strings.HasSuffix(v.Source, "deploy/nats.conf") && v.Target == "/etc/nats/openqq.conf" && v.ReadOnly
+			}
+			if !data || !conf {
+				t.Errorf("volumes %+v, want %s-data:/data and deploy/nats.conf read-only", n.Volumes, node)
+			}
+			if _, ok := p.Volumes[node+"-data"]; !ok {
+				t.Errorf("volume %s-data not declared", node)
+			}
+			// Healthy once its own JetStream is up: a node that waited for the cluster's quorum
+			// would hold back the services until all three were up.
+			if n.HealthCheck == nil || !strings.Contains(strings.Join(n.HealthCheck.Test, " "), "/healthz?js-enabled-only=true") {
+				t.Errorf("health check %+v, want /healthz?js-enabled-only=true", n.HealthCheck)
+			}
+			if n.Restart != "unless-stopped" {
+				t.Errorf("restart %q", n.Restart)
+			}
+		})
 	}
-	var data, conf bool
-	for _, v := range n.Volumes {
-		data = data || v.Source == "nats-data" && v.Target == "/data"
-		conf = conf || strings.HasSuffix(v.Source, "deploy/nats.conf") && v.Target == "/etc/nats/openqq.conf" && v.ReadOnly
-	}
-	if !data || !conf {
-		t.Errorf("nats volumes %+v, want nats-data:/data and deploy/nats.conf read-only", n.Volumes)
-	}
-	b, err := os.ReadFile("nats.conf")
+
+	// deploy/nats.conf as nats-server reads it.
+	o, err := server.ProcessConfigFile("nats.conf")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("deploy/nats.conf: %v", err)
 	}
-	for _, want := range []string{"jetstream", "store_dir: /data", "http_port: 8222", "max_payload: 64MB", "max_pending: 256MB"} {
-		if !strings.Contains(string(b), want) {
-			t.Errorf("deploy/nats.conf lacks %q", want)
+	if !o.JetStream || o.StoreDir != "/data" {
+		t.Errorf("jetstream %v store_dir %q, want JetStream on /data", o.JetStream, o.StoreDir)
+	}
+	if o.Port != 4222 || o.HTTPPort != 8222 {
+		t.Errorf("port %d http_port %d, want 4222 and 8222", o.Port, o.HTTPPort)
+	}
+	if o.MaxPayload != 64<<20 || o.MaxPending != 256<<20 {
+		t.Errorf("max_payload %d max_pending %d, want 64MB and 256MB", o.MaxPayload, o.MaxPending)
+	}
+	if o.Cluster.Name == "" || o.Cluster.Port != 6222 || o.Cluster.Host != "0.0.0.0" {
+		t.Errorf("cluster %q on %s:%d, want a named cluster listening on 0.0.0.0:6222", o.Cluster.Name, o.Cluster.Host, o.Cluster.Port)
+	}
+	var routes []string
+	for _, r := range o.Routes {
+		if r.Port() != "6222" {
+			t.Errorf("route %s: want port 6222", r)
+		}
+		routes = append(routes, r.Hostname())
+	}
+	if slices.Sort(routes); !slices.Equal(routes, natsNodes) {
+		t.Errorf("routes to %v, want to every node %v", routes, natsNodes)
+	}
+}
+
+// Every stream and bucket is replicated on the three nodes: each *_REPLICAS variable a service
+// reads (STREAM_REPLICAS, MEDIA_REPLICAS, KV_REPLICAS, ...) is set to the number of nodes.
+func TestComposeReplicas(t *testing.T) {
+	p := load(t)
+	apps := map[string]map[string]bool{
+		"session":     sessionKeys(t),
+		"gateway":     keys(t, &gateway.Config{}),
+		"reporter":    keys(t, &reporter.Config{}),
+		"poller":      keys(t, &poller.Config{}),
+		"session-wx":  sessionKeys(t),
+		"reporter-wx": keys(t, &reporter.Config{}),
+		"poller-wx":   keys(t, &poller.Config{}),
+	}
+	want := strconv.Itoa(len(natsNodes))
+	seen := map[string]bool{}
+	for name, known := range apps {
+		for k := range known {
+			if !strings.HasSuffix(k, "_REPLICAS") {
+				continue
+			}
+			seen[k] = true
+			if v := p.Services[name].Environment[k]; v == nil || *v != want {
+				t.Errorf("%s: %s %s, want %s (one copy on each node)", name, k, str(v), want)
+			}
 		}
 	}
-	if _, ok := p.Volumes["nats-data"]; !ok {
-		t.Error("volume nats-data not declared")
-	}
-	if n.HealthCheck == nil || !strings.Contains(strings.Join(n.HealthCheck.Test, " "), "/healthz") {
-		t.Errorf("nats health check %+v", n.HealthCheck)
+	for _, k := range []string{"STREAM_REPLICAS", "MEDIA_REPLICAS", "KV_REPLICAS"} {
+		if !seen[k] {
+			t.Errorf("no service reads %s", k)
+		}
 	}
 }
 

@@ -59,6 +59,11 @@ type Config struct {
 	StartRuns int
 	// IdleSettle is how long the all-in-one idles before its RSS is read.
 	IdleSettle time.Duration
+
+	// HostAccounts simulated accounts run on 2 session hosts (openqq-session processes) whose
+	// leases live HostLeaseTTL: their RSS, start latency and failover.
+	HostAccounts int
+	HostLeaseTTL time.Duration
 }
 
 // Full is the full pass: a few minutes.
@@ -73,6 +78,7 @@ func Full() Config {
 		LongPollCallers: 1000, LongPollHold: 10 * time.Second,
 		MediaBytes: 1 << 20, MediaConns: 4, MediaDur: 6 * time.Second, MediaSends: 100,
 		StartRuns: 5, IdleSettle: 2 * time.Second,
+		HostAccounts: 1000, HostLeaseTTL: 10 * time.Second,
 	}
 }
 
@@ -88,6 +94,7 @@ func Quick() Config {
 		LongPollCallers: 1000, LongPollHold: 5 * time.Second,
 		MediaBytes: 1 << 20, MediaConns: 4, MediaDur: 1500 * time.Millisecond, MediaSends: 30,
 		StartRuns: 3, IdleSettle: time.Second,
+		HostAccounts: 200, HostLeaseTTL: 5 * time.Second,
 	}
 }
 
@@ -103,5 +110,6 @@ func Tiny() Config {
 		LongPollCallers: 50, LongPollHold: 3 * time.Second,
 		MediaBytes: 64 << 10, MediaConns: 2, MediaDur: 300 * time.Millisecond, MediaSends: 5,
 		StartRuns: 1, IdleSettle: 100 * time.Millisecond,
+		HostAccounts: 10, HostLeaseTTL: 2 * time.Second,
 	}
 }

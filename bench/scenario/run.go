@@ -50,6 +50,7 @@ func (h *Harness) Scenarios() []Scenario {
 		{"wx-api", h.WxAPI},
 		{"wx-media", h.WxMedia},
 		{"wx-memory", h.WxMemory},
+		{"hosts", h.Hosts},
 	}
 }
 

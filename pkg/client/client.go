@@ -32,6 +32,11 @@ type Option func(*Client)
 // WithPrefix sets the subject prefix of the account (SUBJECT_PREFIX); the default is "qq".
 func WithPrefix(prefix string) Option { return func(c *Client) { c.subj.Prefix = prefix } }
 
+// WithClient addresses one account of the prefix (Mojo's client=NAME): its API is
+// <prefix>.api.<client>.<route> and its items <prefix>.events.<client>.<name>; "" or
+// events.DefaultClient is the default account, today's subjects.
+func WithClient(name string) Option { return func(c *Client) { c.subj.Client = name } }
+
 // WithTimeout sets how long a call waits for its reply (DefaultTimeout if 0).
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
@@ -45,6 +50,15 @@ func New(nc *nats.Conn, opts ...Option) *Client {
 		c.timeout = DefaultTimeout
 	}
 	return c
+}
+
+// ForClient is a client of the same connection, prefix and time-out for another account of the
+// prefix (see WithClient): what a post_api answer or a poll command to that account's item
+// goes through.
+func (c *Client) ForClient(name string) *Client {
+	cc := *c
+	cc.subj = c.subj.ForClient(name)
+	return &cc
 }
 
 // Subjects are the subjects the client talks on.

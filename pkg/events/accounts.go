@@ -1,6 +1,7 @@
 package events
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -216,3 +217,31 @@ func ErrBadClient(name string) *Status {
 // Mojo's Controller took it per client, else the reporter's POST_API with client=NAME merged)
 // and its heartbeat. A session host ignores them.
 var ClientDeliveryKeys = []string{"POST_API", "POST_EVENT", "POST_EVENT_LIST", "POST_MEDIA_DATA", "POLL_API", "POLL_INTERVAL"}
+
+// ClientURL is the URL an account's reports (post_api) and heartbeat (poll_api) go to: raw
+// itself for the default account (a single-account bot sees no change), else raw with
+// client=NAME merged into its query, as Mojo's Controller did ($url->query->merge): a client
+// parameter already there is replaced, every other parameter kept as written.
+func ClientURL(raw, client string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if IsDefaultClient(client) {
+		return raw, nil
+	}
+	if !ValidClient(client) {
+		return "", ErrBadClient(client)
+	}
+	var kept []string
+	for part := range strings.SplitSeq(u.RawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); part == "" || err == nil && k == ParamClient {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	u.RawQuery = strings.Join(append(kept, ParamClient+"="+url.QueryEscape(client)), "&")
+	u.ForceQuery = false
+	return u.String(), nil
+}

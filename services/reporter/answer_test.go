@@ -337,7 +337,7 @@ func TestNewDefaultsAndValidation(t *testing.T) {
 		PostRetryMin: time.Second, PostRetryMax: 5 * time.Minute, PostBackfill: 10 * time.Minute,
 		APITimeout: 10 * time.Second, PostDrainTimeout: 10 * time.Second,
 		PostAckWait: 10 * time.Second, PostPinTTL: 5 * time.Second, PostOrder: OrderConversation,
-		PostMaxLag: 10 * time.Minute, PostPartitions: 1,
+		PostMaxLag: 10 * time.Minute, PostPartitions: 1, KVReplicas: 1, StreamReplicas: 1,
 	}
 	config.Defaults(&want.Config) // the media store's MEDIA_* defaults, its own
 	if !reflect.DeepEqual(r.cfg, want) {

@@ -307,7 +307,7 @@ func TestAnswerAppliedOnce(t *testing.T) {
 	ctx := context.Background()
 	a := Answer{Reply: "only once", ShutupTime: DefaultShutupTime}
 	for i := range 2 {
-		if err := rs[0].apply(ctx, newHTTPTarget(rs[0], url), seq, item, a); err != nil {
+		if err := rs[0].apply(ctx, newHTTPTarget(rs[0], url), "qq.events.friend_message", seq, item, a); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
@@ -315,7 +315,7 @@ func TestAnswerAppliedOnce(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			r := rs[i%2]
-			if err := r.apply(ctx, newHTTPTarget(r, url), seq, item, a); err != nil {
+			if err := r.apply(ctx, newHTTPTarget(r, url), "qq.events.friend_message", seq, item, a); err != nil {
 				t.Errorf("concurrent apply: %v", err)
 			}
 		})
@@ -335,7 +335,7 @@ func TestAnswerAppliedOnce(t *testing.T) {
 	id2 := s.mustInject(t, events.Injection{Type: events.FriendMessage, SenderID: friendID, Content: "and me"})
 	for _, m := range s.streamItems(t, "qq.events.friend_message") {
 		if strings.Contains(string(m.Data), fmt.Sprintf(`"id":%d`, id2)) {
-			if err := rs[1].apply(ctx, newHTTPTarget(rs[1], url), m.Sequence, m.Data, Answer{Reply: "second"}); err != nil {
+			if err := rs[1].apply(ctx, newHTTPTarget(rs[1], url), m.Subject, m.Sequence, m.Data, Answer{Reply: "second"}); err != nil {
 				t.Fatal(err)
 			}
 		}

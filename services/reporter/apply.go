@@ -19,7 +19,9 @@ const answersTTL = 24 * time.Hour
 // apply carries out a receiver's answer to a message report, each part (reply, media, shutup) once
 // per item and target even when the item is delivered twice or by two replicas. A refusal by the API (friend gone, not an admin) is final
 // and only logged; an API that cannot be reached is an error, so the item is tried again.
-func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte, a Answer) error {
+//
+// The calls go to the account whose item it is (the item's subject says): its own API.
+func (r *Reporter) apply(ctx context.Context, t target, subject string, seq uint64, item []byte, a Answer) error {
 	id, calls := r.plat.actions(item, a, r.log)
 	if len(calls) == 0 {
 		return nil
@@ -36,6 +38,10 @@ func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte,
 	}
 	// Each part (reply, shutup) is recorded on its own before it is applied, and forgotten
 	// only if it failed: a retry after a failed shutup does not send the reply again.
+	api := r.qq
+	if client, ok := r.subj.ClientOf(subject); ok && !events.IsDefaultClient(client) {
+		api = r.qq.ForClient(client)
+	}
 	for _, c := range calls {
 		part := key + "." + c.part()
 		if _, err := kv.Create(ctx, part, []byte(id)); err != nil {
@@ -45,7 +51,7 @@ func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte,
 			}
 			return fmt.Errorf("record answer: %w", err)
 		}
-		if err := r.call(ctx, c); err != nil {
+		if err := r.call(ctx, api, c); err != nil {
 			// Forget this part only, so that the retry applies it and not the ones before.
 			_ = kv.Delete(context.WithoutCancel(ctx), part)
 			return err
@@ -54,13 +60,13 @@ func (r *Reporter) apply(ctx context.Context, t target, seq uint64, item []byte,
 	return nil
 }
 
-// call makes one API request, marked as an answer.
-func (r *Reporter) call(ctx context.Context, c apiCall) error {
-	_, err := r.qq.Call(ctx, c.route, c.params, client.AsReply())
+// call makes one API request of an account, marked as an answer.
+func (r *Reporter) call(ctx context.Context, api *client.Client, c apiCall) error {
+	_, err := api.Call(ctx, c.route, c.params, client.AsReply())
 	switch {
 	case err == nil:
 		answersApplied.WithLabelValues(c.route).Inc()
-		r.log.Info("answer applied", "route", c.route)
+		r.log.Info("answer applied", "route", c.route, "client", api.Subjects().ClientName())
 	case client.Temporary(err):
 		return err // no reply, or the client is not running: it comes back, try again
 	default:
@@ -80,6 +86,7 @@ func (r *Reporter) answersKV(ctx context.Context) (jetstream.KeyValue, error) {
 		Description: "openqq: post_api answers already applied",
 		TTL:         answersTTL,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(r.cfg.KVReplicas, 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("answers bucket: %w", err)

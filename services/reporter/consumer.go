@@ -97,7 +97,7 @@ func (r *Reporter) deliverAll(ctx, own context.Context, t target, name string, p
 		consMu.Lock()
 		current = cons
 		consMu.Unlock()
-		log.Info("delivering", "filter", r.filterSubjects())
+		log.Info("delivering", "filter", t.filter())
 		if err := r.consume(pull, t, cons, o, &pin, part, parts, sh.keys); err != nil && pull.Err() == nil {
 			log.Warn("delivery interrupted, resuming", "err", err)
 			_ = wait.Sleep(pull, time.Second)
@@ -254,9 +254,17 @@ func (r *Reporter) consume(ctx context.Context, t target, cons jetstream.Consume
 				}()
 			}
 		}
+		// Another account's item (or one its settings do not want) is acked unposted, as an
+		// item of another partition is.
+		if !t.accepts(m.Subject()) {
+			if !o.holdForeign(m, meta.Sequence.Stream) {
+				_ = m.Ack()
+			}
+			continue
+		}
 		key := strconv.FormatUint(meta.Sequence.Stream, 10) // POST_ORDER=none: each item its own
 		if r.cfg.ordered() {
-			key = keys.get(meta.Sequence.Stream, m.Data())
+			key = r.orderKey(m.Subject(), keys.get(meta.Sequence.Stream, m.Data()))
 			if partitionOf(key, parts) != part {
 				if !o.holdForeign(m, meta.Sequence.Stream) {
 					_ = m.Ack()
@@ -347,7 +355,7 @@ func (r *Reporter) handle(quit context.Context, t target, j *job) {
 			}
 			log.Warn("could not park a stale item, posting it", "err", err)
 		}
-		answer, hasAnswer, err := t.post(work, m.Data(), seq, attempt)
+		answer, hasAnswer, err := t.post(work, m.Subject(), m.Data(), seq, attempt)
 		if err != nil {
 			if attempt >= r.cfg.PostMaxDeliver {
 				if dlErr := r.deadLetter(work, t, m, meta, attempt, err, false); dlErr != nil {
@@ -372,7 +380,7 @@ func (r *Reporter) handle(quit context.Context, t target, j *job) {
 			continue
 		}
 		if hasAnswer {
-			if err := r.apply(work, t, seq, m.Data(), answer); err != nil {
+			if err := r.apply(work, t, m.Subject(), seq, m.Data(), answer); err != nil {
 				delay := r.backoff(attempt)
 				observeDelivery(t, outcomeRetried, time.Since(start))
 				log.Warn("answer not applied, will retry the item", "outcome", outcomeRetried, "err", err, "in", delay, "took", time.Since(start))
@@ -450,6 +458,11 @@ func (r *Reporter) ensureConsumer(ctx context.Context, t target, name string) (j
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
 		if r.cfg.PostBackfill > 0 {
 			from := time.Now().Add(-r.cfg.PostBackfill)
+			if ht, ok := t.(*httpTarget); ok && ht.client != "" && ht.since.After(from) {
+				// An account's own receiver gets the account's items from when its spec
+				// said so; the ones before went where the spec before said.
+				from = ht.since
+			}
 			cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from
 		} else {
 			cfg.DeliverPolicy = jetstream.DeliverNewPolicy
@@ -475,12 +488,15 @@ func (r *Reporter) consumerConfig(t target, name string) jetstream.ConsumerConfi
 	cfg := jetstream.ConsumerConfig{
 		Durable:        name,
 		Description:    "openqq reporter → " + t.String(),
-		FilterSubjects: r.filterSubjects(),
+		FilterSubjects: t.filter(),
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        r.cfg.PostAckWait, // kept alive by InProgress while in hand
 		MaxDeliver:     -1,                // the reporter dead-letters by itself: the server never drops
 		// Items wait in hand behind their key's head: room for many keys' backlogs.
 		MaxAckPending: max(2000, 64*r.cfg.PostConcurrency),
+	}
+	if isAccountTarget(t) {
+		cfg.InactiveThreshold = accountConsumerIdle
 	}
 	if part, ok := strings.CutPrefix(name, t.consumer()+"_"); ok {
 		cfg.Description += " (partition " + part + ")"

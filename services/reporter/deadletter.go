@@ -64,6 +64,7 @@ func (r *Reporter) ensureDeadLetterStream(ctx context.Context) error {
 		Subjects:    []string{r.subj.DeadLetters()},
 		Storage:     jetstream.FileStorage,
 		MaxAge:      deadLetterMaxAge,
+		Replicas:    max(r.cfg.StreamReplicas, 1),
 	})
 	if err != nil {
 		return fmt.Errorf("dead-letter stream: %w", err)
@@ -77,17 +78,31 @@ type ReplayResult struct {
 }
 
 // Replay tries every parked item once more against its target, as configured now, and
-// removes the ones delivered. Items of targets no longer in POST_API are left alone.
+// removes the ones delivered. Items of targets no longer in POST_API, or in no account's own
+// POST_API in the clients bucket, are left alone.
 func (r *Reporter) Replay(ctx context.Context) (ReplayResult, error) {
 	var res ReplayResult
 	stream, err := r.js.Stream(ctx, r.subj.DeadLetterStream())
 	if err != nil {
 		return res, fmt.Errorf("replay: %w", err)
 	}
+	accts, err := r.accountsSnapshot(ctx)
+	if err != nil {
+		return res, fmt.Errorf("replay: %w", err)
+	}
+	r.accMu.Lock()
+	r.accounts = accts
+	r.accMu.Unlock()
 	targets := map[string]target{}
 	for _, u := range r.cfg.targets() {
 		t := newHTTPTarget(r, u)
 		targets[t.consumer()] = t
+	}
+	for name, a := range accts {
+		for _, u := range a.own {
+			t := newAccountTarget(r, name, u, a.since)
+			targets[t.consumer()] = t
+		}
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
@@ -113,14 +128,15 @@ func (r *Reporter) Replay(ctx context.Context) (ReplayResult, error) {
 		}
 		orig, _ := strconv.ParseUint(m.Headers().Get(HeaderDLSeq), 10, 64)
 		tries, _ := strconv.Atoi(m.Headers().Get(HeaderDLDeliveries))
-		answer, hasAnswer, err := t.post(ctx, m.Data(), orig, tries+1)
+		subject := m.Headers().Get(HeaderDLSubject)
+		answer, hasAnswer, err := t.post(ctx, subject, m.Data(), orig, tries+1)
 		if err != nil {
 			r.log.Warn("replay failed", "target", t.String(), "seq", orig, "err", err)
 			res.Failed++
 			continue
 		}
 		if hasAnswer {
-			if err := r.apply(ctx, t, orig, m.Data(), answer); err != nil {
+			if err := r.apply(ctx, t, subject, orig, m.Data(), answer); err != nil {
 				r.log.Warn("replayed item's answer not applied", "seq", orig, "err", err)
 			}
 		}

@@ -253,6 +253,7 @@ func fastConfig(urls ...string) Config {
 
 // post is one request a receiver got.
 type post struct {
+	RawQuery      string // the URL's query: client=NAME for a named account
 	Header        http.Header
 	ContentLength int64
 	Chunked       bool
@@ -315,7 +316,7 @@ func adapt(respond func(post) answer) func(*proctest.Request) proctest.Answer {
 
 func toPost(r proctest.Request) post {
 	return post{
-		Header: r.Header, ContentLength: r.ContentLength, Chunked: r.Chunked, Body: r.Body,
+		RawQuery: r.RawQuery, Header: r.Header, ContentLength: r.ContentLength, Chunked: r.Chunked, Body: r.Body,
 		Item: r.JSON(), Status: r.Status,
 	}
 }

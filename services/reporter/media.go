@@ -67,14 +67,14 @@ type mediaHead struct {
 	MediaData json.RawMessage `json:"media_data"`
 }
 
-// bodyOf is what to post for item. Without POST_MEDIA_DATA, for an item that is not a media
+// bodyOf is what to post for item. Without POST_MEDIA_DATA (mediaData: the item's account's), for an item that is not a media
 // message (a QQ text message), or one that already carries media_data, the item itself. A media
 // the store no longer has (expired) goes without its bytes, with a warning: the item never
 // fails for it. A store that cannot be read is an error, so the item is tried again; on its
 // last try it goes without the bytes rather than to the dead letters.
-func (r *Reporter) bodyOf(ctx context.Context, item []byte, attempt int) (*body, error) {
+func (r *Reporter) bodyOf(ctx context.Context, item []byte, attempt int, mediaData bool) (*body, error) {
 	b := &body{item: item}
-	if r == nil || !r.cfg.PostMediaData || !bytes.Contains(item, []byte(`"media_id"`)) {
+	if r == nil || !mediaData || !bytes.Contains(item, []byte(`"media_id"`)) {
 		return b, nil
 	}
 	var h mediaHead

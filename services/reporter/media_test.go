@@ -214,7 +214,7 @@ func BenchmarkMediaPost(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(1 << 20)
 	for b.Loop() {
-		if _, _, err := t.post(ctx, item, 1, 1); err != nil {
+		if _, _, err := t.post(ctx, "wx.events.friend_message", item, 1, 1); err != nil {
 			b.Fatal(err)
 		}
 	}

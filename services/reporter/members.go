@@ -48,6 +48,7 @@ func (r *Reporter) join(ctx context.Context, targets []string) (*membership, err
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		kv, err = r.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: bucket, Description: "openqq reporter replicas alive", TTL: ttl, History: 1,
+			Replicas: max(r.cfg.KVReplicas, 1),
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			kv, err = r.js.KeyValue(ctx, bucket)

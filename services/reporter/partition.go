@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/wait"
 )
 
@@ -43,6 +44,9 @@ func (r *Reporter) partitions(t target) int {
 	if _, ok := t.(*stdoutTarget); ok {
 		return 1
 	}
+	if isAccountTarget(t) {
+		return 1 // an account's own target: its pin spreads the accounts over the replicas
+	}
 	return r.cfg.PostPartitions
 }
 
@@ -60,6 +64,17 @@ func (r *Reporter) consumerNames(t target) []string {
 		out[i] = t.consumer() + "_p" + strconv.Itoa(i) + "of" + strconv.Itoa(n)
 	}
 	return out
+}
+
+// orderKey is the ordering key of an item of any account: the platform's (its conversation)
+// for the default account, as before accounts, and prefixed by the client for another, so
+// that two accounts' conversations never wait on each other.
+func (r *Reporter) orderKey(subject, key string) string {
+	client, ok := r.subj.ClientOf(subject)
+	if !ok || events.IsDefaultClient(client) {
+		return key
+	}
+	return client + "/" + key
 }
 
 // ownedBy gives each of n partitions of a target to one member (by id): rendezvous hashing
@@ -170,7 +185,8 @@ func (r *Reporter) migrate(ctx context.Context, t target, names []string) error 
 // that owns it under the current member set, handed over when that changes.
 func (r *Reporter) serve(ctx context.Context, t target, members *membership) {
 	names := r.consumerNames(t)
-	for ctx.Err() == nil {
+	// An account's own target has one consumer, of its own name: nothing to move.
+	for ctx.Err() == nil && !isAccountTarget(t) {
 		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := r.migrate(mctx, t, names)
 		cancel()

@@ -94,6 +94,12 @@ type Config struct {
 	// reporter, the all-in-one's case, is fastest so) is one consumer per target, one replica
 	// delivering it, the others standing by. Ordered only (POST_ORDER=conversation).
 	PostPartitions int `envconfig:"POST_PARTITIONS" default:"1"`
+	// KVReplicas is how many copies of its KV buckets (the answers and reporters buckets) the
+	// NATS cluster keeps: KV_REPLICAS, read by every service that creates a bucket.
+	KVReplicas int `envconfig:"KV_REPLICAS" default:"1"`
+	// StreamReplicas is how many copies of the dead-letter stream the NATS cluster keeps, as
+	// the session's STREAM_REPLICAS are of the event stream's.
+	StreamReplicas int `envconfig:"STREAM_REPLICAS" default:"1"`
 	// Name tells this replica apart in the X-Openqq-Reporter header of its POSTs and in the
 	// reporters bucket; the host name and process id when empty.
 	Name string `envconfig:"REPORTER_NAME"`
@@ -122,7 +128,9 @@ func (c Config) platform() string {
 // ordered reports whether each conversation's items go in stored order.
 func (c Config) ordered() bool { return c.PostOrder != OrderNone }
 
-// Enabled reports whether there is anywhere to deliver to: without, the reporter idles.
+// Enabled reports whether the reporter has targets of its own (POST_API, POST_STDOUT), which
+// carry every account's items but those of the accounts with a POST_API of their own. Without,
+// Run still delivers those.
 func (c Config) Enabled() bool { return len(c.targets()) > 0 || c.PostStdout }
 
 func (c Config) targets() []string {
@@ -149,6 +157,12 @@ type Reporter struct {
 
 	id   string // this replica in the reporters bucket: unique per process
 	name string // this replica in its POSTs (REPORTER_NAME)
+
+	// base is how the default account's items are delivered, and any account's without a spec.
+	base *account
+	// accounts are the other accounts' settings, from the clients bucket (accountManager).
+	accMu    sync.RWMutex
+	accounts map[string]*account
 
 	mu      sync.Mutex
 	answers jetstream.KeyValue // applied answers, so a redelivery does not apply one twice
@@ -212,7 +226,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 		nc: nc, js: js, cfg: cfg, plat: newPlatform(cfg.platform()), subj: events.Subjects{Prefix: cfg.SubjectPrefix},
 		log: log.With("svc", "reporter"), client: newHTTPClient(cfg),
 		qq: client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
-		id: newMemberID(), name: cfg.Name,
+		id: newMemberID(), name: cfg.Name, base: newAccount(cfg.baseDelivery()),
 	}
 	if r.name == "" {
 		host, _ := os.Hostname()
@@ -227,12 +241,30 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger) (*Reporter, error) {
 }
 
 // Run delivers until ctx ends, then lets the POSTs in flight finish.
+//
+// It always follows the clients bucket: an account's own POST_API is delivered whether or not
+// the reporter has one (a multi-account deployment may give every account its own and the
+// reporter none). Without POST_API and POST_STDOUT, only those accounts' items go anywhere.
 func (r *Reporter) Run(ctx context.Context) error {
-	if !r.cfg.Enabled() {
-		r.log.Warn("nothing to deliver to: set POST_API (or POST_STDOUT=1); idle")
-		<-ctx.Done()
+	view := r.qq.WatchAccounts(ctx, func(err error) { r.log.Warn("clients bucket", "err", err) })
+	// The reporter's targets skip the accounts with a POST_API of their own: they start once
+	// the bucket was read (or found absent), not to post an item to the wrong receiver.
+	select {
+	case <-view.Ready():
+	case <-ctx.Done():
 		return nil
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	accounts := newAccountManager(r)
+	accounts.reconcile(ctx, view.All(), time.Now())
+	wg.Go(func() { accounts.run(ctx, view) })
+	if !r.cfg.Enabled() {
+		r.log.Info("no POST_API (or POST_STDOUT) of its own: delivering only the accounts that name one in the clients bucket",
+			"bucket", r.subj.ClientsBucket())
+		return nil
+	}
+	r.log.Info("default account's items", "subjects", r.filterSubjects())
 	var targets []target
 	for _, u := range r.cfg.targets() {
 		targets = append(targets, newHTTPTarget(r, u))
@@ -247,8 +279,6 @@ func (r *Reporter) Run(ctx context.Context) error {
 		}
 	}
 	var members *membership
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for len(partitioned) > 0 && members == nil {
 		m, err := r.join(ctx, partitioned)
 		if err == nil {
@@ -267,8 +297,9 @@ func (r *Reporter) Run(ctx context.Context) error {
 	return nil
 }
 
-// filterSubjects are the subjects a target receives: every message, and the listed events
-// unless POST_EVENT is off.
+// filterSubjects are the subjects of the default account's items the reporter's settings
+// deliver: every message, and the listed events unless POST_EVENT is off (account.wants, per
+// item, is the rule; the consumers read every account's items).
 func (r *Reporter) filterSubjects() []string {
 	var out []string
 	seen := map[string]bool{}

@@ -14,21 +14,28 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
 	"github.com/openqq/openqq/pkg/infra/logging"
 )
 
-// target is somewhere items go: a post_api URL, or standard output.
+// target is somewhere items go: a post_api URL of the reporter's (every account without one of
+// its own), one of an account's own, or standard output.
 type target interface {
 	// consumer names the target: its durable consumer, shared by every replica, or the
 	// prefix of its partitions' (consumerNames); metrics, answers and dead letters use it.
 	consumer() string
 	// String names the target in logs, without secrets.
 	String() string
-	// post delivers one item; a nil error means delivered.
-	post(ctx context.Context, item []byte, seq uint64, attempt int) (Answer, bool, error)
+	// filter is what its consumer reads of the stream.
+	filter() []string
+	// accepts reports whether the item stored on subject is the target's to deliver; the
+	// others its consumer reads are acked unposted.
+	accepts(subject string) bool
+	// post delivers one item, stored on subject; a nil error means delivered.
+	post(ctx context.Context, subject string, item []byte, seq uint64, attempt int) (Answer, bool, error)
 }
 
 // maxAnswer bounds how much of an answer is read.
@@ -44,6 +51,11 @@ type httpTarget struct {
 	r    *Reporter
 	url  string
 	name string
+	// client is the account whose own POST_API url is; "" for a URL of the reporter's, which
+	// every account without one of its own shares.
+	client string
+	// since is when the account's spec was stored: where a new consumer of its starts.
+	since time.Time
 }
 
 func newHTTPTarget(r *Reporter, u string) *httpTarget {
@@ -51,14 +63,58 @@ func newHTTPTarget(r *Reporter, u string) *httpTarget {
 	return &httpTarget{r: r, url: u, name: events.ReporterConsumer(hex.EncodeToString(sum[:6]))}
 }
 
+// newAccountTarget is a target of an account's own POST_API: its consumer reads only that
+// account's items, named after the account and the URL.
+func newAccountTarget(r *Reporter, client, u string, since time.Time) *httpTarget {
+	sum := sha256.Sum256([]byte(u))
+	return &httpTarget{r: r, url: u, client: client, since: since,
+		name: events.ReporterConsumer("c_" + client + "_" + hex.EncodeToString(sum[:6]))}
+}
+
 func (t *httpTarget) consumer() string { return t.name }
 
-func (t *httpTarget) String() string { return config.MaskURL(t.url) }
+func (t *httpTarget) String() string {
+	if t.client != "" {
+		return config.MaskURL(t.url) + " (client " + t.client + ")"
+	}
+	return config.MaskURL(t.url)
+}
 
-func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt int) (Answer, bool, error) {
+func (t *httpTarget) filter() []string {
+	if t.client != "" {
+		return []string{t.r.subj.ForClient(t.client).ClientEvents()}
+	}
+	return []string{t.r.subj.Events()}
+}
+
+func (t *httpTarget) accepts(subject string) bool {
+	if t.client == "" {
+		return t.r.sharedAccepts(subject)
+	}
+	client, ok := t.r.subj.ClientOf(subject)
+	return ok && client == t.client && t.r.accountOf(client).wants(t.r.plat, nameOf(subject))
+}
+
+// clientOf is the account an item delivered by t is of.
+func (t *httpTarget) clientOf(subject string) string {
+	if t.client != "" {
+		return t.client
+	}
+	if c, ok := t.r.subj.ClientOf(subject); ok {
+		return c
+	}
+	return events.DefaultClient
+}
+
+func (t *httpTarget) post(ctx context.Context, subject string, item []byte, seq uint64, attempt int) (Answer, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.r.cfg.PostTimeout)
 	defer cancel()
-	b, err := t.r.bodyOf(ctx, item, attempt)
+	client := t.clientOf(subject)
+	u, err := events.ClientURL(t.url, client)
+	if err != nil {
+		return Answer{}, false, fmt.Errorf("client %q: %w", client, err)
+	}
+	b, err := t.r.bodyOf(ctx, item, attempt, t.r.accountOf(client).mediaData)
 	if err != nil {
 		return Answer{}, false, err
 	}
@@ -73,7 +129,7 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 		return Answer{}, false, err
 	}
 	defer rc.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, rc)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, rc)
 	if err != nil {
 		return Answer{}, false, err
 	}
@@ -86,12 +142,13 @@ func (t *httpTarget) post(ctx context.Context, item []byte, seq uint64, attempt 
 	req.Header.Set(events.HTTPHeaderDelivery, strconv.FormatUint(seq, 10))
 	req.Header.Set(events.HTTPHeaderAttempt, strconv.Itoa(attempt))
 	req.Header.Set(events.HTTPHeaderReporter, t.r.name)
+	req.Header.Set(events.HTTPHeaderClient, client)
 	if signature != "" {
 		req.Header.Set(events.HTTPHeaderSignature, signature)
 	}
 	resp, err := t.r.client.Do(req)
 	if err != nil {
-		return Answer{}, false, config.MaskURLError(err, t.url)
+		return Answer{}, false, config.MaskURLError(err, u)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
@@ -179,8 +236,18 @@ func (t *stdoutTarget) consumer() string { return events.ReporterConsumer("stdou
 
 func (t *stdoutTarget) String() string { return "stdout" }
 
-func (t *stdoutTarget) post(ctx context.Context, item []byte, _ uint64, attempt int) (Answer, bool, error) {
-	b, err := t.r.bodyOf(ctx, item, attempt)
+func (t *stdoutTarget) filter() []string { return []string{t.r.subj.Events()} }
+
+func (t *stdoutTarget) accepts(subject string) bool { return t.r.sharedAccepts(subject) }
+
+func (t *stdoutTarget) post(ctx context.Context, subject string, item []byte, _ uint64, attempt int) (Answer, bool, error) {
+	var mediaData bool
+	if t.r != nil {
+		if c, ok := t.r.subj.ClientOf(subject); ok {
+			mediaData = t.r.accountOf(c).mediaData
+		}
+	}
+	b, err := t.r.bodyOf(ctx, item, attempt, mediaData)
 	if err != nil {
 		return Answer{}, false, err
 	}

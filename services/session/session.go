@@ -85,6 +85,9 @@ type Config struct {
 	CheckEventConfig
 	// The media store of either platform (MEDIA_*).
 	media.Config
+	// OnState and StreamManaged are engine.Config's, set by a session host.
+	OnState       func(prev, cur events.State) `ignored:"true"`
+	StreamManaged bool                         `ignored:"true"`
 }
 
 // fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
@@ -125,7 +128,7 @@ func (c Config) Engine() engine.Config {
 	return engine.Config{
 		SubjectPrefix: c.SubjectPrefix, Account: c.Account, Client: c.Client, DriverTimeout: c.DriverTimeout,
 		ControlDelay: c.ControlDelay, LogLevel: c.LogLevel, Stream: c.Stream, OutboxSize: c.OutboxSize,
-		CheckEventConfig: c.CheckEventConfig,
+		CheckEventConfig: c.CheckEventConfig, OnState: c.OnState, StreamManaged: c.StreamManaged,
 	}
 }
 

@@ -6,7 +6,7 @@
 //	BENCH_QUICK=1 make bench   # about a minute
 //	BENCH_PROFILE=1 make bench # also CPU profiles of the all-in-one (small replies, large replies, events)
 //
-// Flags: -only api-small,send-durable,api-large,events,scale-out,ordered,long-poll,start,wx-api,wx-media,wx-memory
+// Flags: -only api-small,send-durable,api-large,events,scale-out,ordered,long-poll,start,wx-api,wx-media,wx-memory,hosts
 // runs some rows only.
 package main
 

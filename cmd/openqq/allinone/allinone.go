@@ -27,6 +27,7 @@ import (
 	"github.com/openqq/openqq/services/reporter"
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/driver"
+	"github.com/openqq/openqq/services/session/host"
 	"github.com/openqq/openqq/services/session/wxdriver"
 	// The drivers DRIVER (QQ's) and WX_DRIVER (WeChat's) can name.
 	_ "github.com/openqq/openqq/services/session/drivers"
@@ -34,8 +35,11 @@ import (
 
 // Config is everything the all-in-one run reads from the environment.
 type Config struct {
-	NATS     embednats.Config
-	Session  session.Config
+	NATS    embednats.Config
+	Session session.Config
+	// Host is the session hosts' own settings (HOST_ID, LEASE_TTL, DEFAULT_CLIENT,
+	// KV_REPLICAS): the all-in-one is one host, one per platform's prefix.
+	Host     host.Config
 	Gateway  gateway.Config
 	Reporter reporter.Config
 	Poller   poller.Config
@@ -83,7 +87,7 @@ type Addrs struct {
 func (c *Config) Specs() []any {
 	// The drivers read their own variables when they are opened; listed here, they show in
 	// --help and a malformed one stops the start.
-	specs := []any{&c.NATS, &c.Session, &c.Gateway, &c.Reporter, &c.Poller}
+	specs := []any{&c.NATS, &c.Session, &c.Host, &c.Gateway, &c.Reporter, &c.Poller}
 	specs = append(specs, driver.EnvSpecs()...)
 	// The WeChat account's (wxAccount completes them): its platform is fixed; its reporter
 	// and poller take the session's prefix (WX_SUBJECT_PREFIX, read once); the log level and
@@ -143,9 +147,10 @@ func (c *Config) wxAccount() error {
 
 // account is one account's services while the run lasts.
 type account struct {
-	name    string // its platform, "qq" or "wx": in the logs and the connections' names
-	account string // its ACCOUNT
-	sess    *session.Session
+	name    string     // its platform, "qq" or "wx": in the logs and the connections' names
+	account string     // its ACCOUNT
+	prefix  string     // its subject prefix
+	sess    *host.Host // the session host of its prefix, its default account among its accounts
 	rep     *reporter.Reporter
 	pol     *poller.Poller
 
@@ -219,10 +224,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return nil, err
 		}
-		if a.sess, err = session.New(nc, sc, log.With("platform", name)); err != nil {
-			return nil, fmt.Errorf("%s session: %w", name, err)
+		// HOOK (Controller): once services/session/controller lands (helper ctl), its Serve
+		// runs beside each host here, as in openqq-session's main.
+		if a.sess, err = host.New(nc, sc, cfg.Host, log.With("platform", name)); err != nil {
+			return nil, fmt.Errorf("%s session host: %w", name, err)
 		}
-		a.account = a.sess.Engine().Config().Account
+		filled := sc.Filled()
+		a.account, a.prefix = filled.Account, filled.SubjectPrefix
 		return a, nil
 	}
 	qq, err := build("qq", "", cfg.Session, cfg.Reporter, cfg.Poller)
@@ -251,7 +259,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	ln := lns[0]
 	if cfg.Terminal != nil {
-		logins := []login{{subj: events.Subjects{Prefix: qq.sess.Engine().Config().SubjectPrefix}, app: "QQ"}}
+		logins := []login{{subj: events.Subjects{Prefix: qq.prefix}, app: "QQ"}}
 		if cfg.WX.Enabled {
 			logins = append(logins, login{subj: events.Subjects{Prefix: cfg.WX.Session.SubjectPrefix}, app: "微信 WeChat"})
 		}

@@ -24,7 +24,7 @@ var productEnv = []string{
 	"NATS_", "POST_", "HTTP_", "HTTPS_", "NO_PROXY", "ALL_PROXY", "HEALTH_", "API_", "SIM_",
 	"POLL_", "LOG_", "STREAM_", "CHECK_EVENT", "OUTBOX_", "DRIVER", "ACCOUNT", "CONTROL_DELAY",
 	"SUBJECT_PREFIX", "ACCESS_TOKEN", "MAX_BODY_BYTES", "SEND_", "ONEBOT_", "CPUPROFILE",
-	"GOMAXPROCS", "GOGC", "GOMEMLIMIT",
+	"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "HOST_ID", "LEASE_TTL", "DEFAULT_CLIENT", "KV_REPLICAS",
 }
 
 // Env is the environment of a process: this one's without any product variable, plus set.

@@ -9,9 +9,11 @@ package proctest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -23,11 +25,13 @@ var (
 	used    = map[int]bool{}
 )
 
-// ForbiddenPort are the ports `make run` and `make run-cluster` use (the API on 5000, NATS on
-// 4222 and 8222, the health servers from 8081): a test never takes one, so that it runs next to
-// them.
+// ForbiddenPort are the ports `make run` and `make run-cluster` use (the API on 5000 and 3000;
+// NATS on 4222, and the cluster's three nodes on 4222-4224, their routes on 6222-6224 and
+// their monitoring on 8222-8224; the health servers from 8081 to 8189): a test never takes
+// one, so that it runs next to them.
 func ForbiddenPort(p int) bool {
-	return p == 5000 || p == 4222 || p == 8222 || (p >= 8081 && p <= 8185)
+	return p == 5000 || p == 3000 || (p >= 4222 && p <= 4224) || (p >= 6222 && p <= 6224) ||
+		(p >= 8222 && p <= 8224) || (p >= 8081 && p <= 8189)
 }
 
 // FreePort is a loopback port nobody listens on, never a forbidden one and never one this
@@ -49,6 +53,63 @@ func FreePort() (int, error) {
 		return p, nil
 	}
 	return 0, errors.New("proctest: no free port")
+}
+
+// FreePorts is the first of n consecutive loopback ports nobody listens on, none forbidden
+// and none handed out before: for a program that takes a base port and counts up from it
+// (scripts/run-cluster.sh).
+func FreePorts(n int) (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+next:
+	for range 200 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		base := ln.Addr().(*net.TCPAddr).Port
+		held := []net.Listener{ln}
+		release := func() {
+			for _, l := range held {
+				_ = l.Close()
+			}
+		}
+		if base+n > 65535 {
+			release()
+			continue
+		}
+		for p := base; p < base+n; p++ {
+			if ForbiddenPort(p) || used[p] {
+				release()
+				continue next
+			}
+			if p == base {
+				continue
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				release()
+				continue next
+			}
+			held = append(held, l)
+		}
+		release()
+		for p := base; p < base+n; p++ {
+			used[p] = true
+		}
+		return base, nil
+	}
+	return 0, fmt.Errorf("proctest: no %d consecutive free ports", n)
+}
+
+// MustFreePorts is FreePorts for a test.
+func MustFreePorts(t testing.TB, n int) int {
+	t.Helper()
+	p, err := FreePorts(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // MustFreePort is FreePort for a test.

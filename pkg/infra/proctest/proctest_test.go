@@ -2,9 +2,11 @@ package proctest_test
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,9 +27,31 @@ func TestFreePortNeverForbiddenNorTwice(t *testing.T) {
 		}
 		seen[p] = true
 	}
-	for _, p := range []int{5000, 4222, 8222, 8081} {
+	for _, p := range []int{5000, 3000, 4222, 4223, 4224, 6222, 6224, 8222, 8224, 8081, 8189} {
 		if !proctest.ForbiddenPort(p) {
 			t.Errorf("port %d is not forbidden", p)
+		}
+	}
+}
+
+// FreePorts hands out runs of consecutive ports, each free, none forbidden, none twice.
+func TestFreePortsConsecutive(t *testing.T) {
+	seen := map[int]bool{}
+	for range 20 {
+		base := proctest.MustFreePorts(t, 9)
+		for p := base; p < base+9; p++ {
+			if proctest.ForbiddenPort(p) || seen[p] {
+				t.Fatalf("port %d of the run from %d: forbidden or handed out twice", p, base)
+			}
+			seen[p] = true
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				t.Fatalf("port %d of the run from %d is not free: %v", p, base, err)
+			}
+			ln.Close()
+		}
+		if p := proctest.MustFreePort(t); seen[p] {
+			t.Fatalf("FreePort handed out %d, a port of a run", p)
 		}
 	}
 }

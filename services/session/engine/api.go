@@ -17,8 +17,8 @@ import (
 	"github.com/openqq/openqq/pkg/events"
 )
 
-// maxInflight bounds the API calls one session handles at once; workers of them are taken by
-// long-lived goroutines.
+// maxInflight bounds the API calls one session handles at once; up to workers of them are
+// taken by long-lived goroutines, started as calls come.
 const (
 	maxInflight = 512
 	workers     = 64
@@ -42,13 +42,21 @@ func (e *Engine) endpoint(ctx context.Context, route string, h Handler) micro.Ha
 		select {
 		case e.calls <- call:
 		default:
-			go call()
+			// Workers start with the first calls that find none idle, up to workers: an
+			// idle account (a host runs thousands) keeps none.
+			if e.workers.Add(1) <= workers {
+				go e.work(ctx, call)
+			} else {
+				e.workers.Add(-1)
+				go call()
+			}
 		}
 	})
 }
 
-// work runs the calls endpoint hands over until ctx ends.
-func (e *Engine) work(ctx context.Context) {
+// work runs first, then the calls endpoint hands over until ctx ends.
+func (e *Engine) work(ctx context.Context, first func()) {
+	first()
 	for {
 		select {
 		case call := <-e.calls:

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -53,6 +54,13 @@ type Config struct {
 	// OutboxSize bounds the reports kept while NATS is away.
 	OutboxSize int `envconfig:"OUTBOX_SIZE" default:"100000"`
 	CheckEventConfig
+	// OnState, if set, hears of every change of the client state, after it is made (a session
+	// host writes it into the account's lease, where check_client reads it). It must not block.
+	OnState func(prev, cur events.State) `ignored:"true"`
+	// StreamManaged says that the event stream exists already, created by whoever runs this
+	// engine (a session host creates it once for all its accounts): the publisher does not
+	// create or update it before its first report, only again if it is found gone.
+	StreamManaged bool `ignored:"true"`
 }
 
 // Fill gives zero fields their defaults, as Mojo's `|| default` did, so that a Config built in
@@ -160,6 +168,7 @@ type Engine struct {
 
 	inflight chan struct{} // bounds the API calls handled at once
 	calls    chan func()   // to the idle workers (api.go)
+	workers  atomic.Int32  // workers started
 
 	control chan controlOp // stop_client and relogin, for Run
 	async   sync.WaitGroup // async work still going (Go)
@@ -190,6 +199,10 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, build func(*Engine) (Platf
 	pub, err := newPublisher(nc, subj, cfg.Stream, cfg.OutboxSize, log)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
+	}
+	if cfg.StreamManaged {
+		pub.streamOK.Store(true)
+		pub.readyOnce.Do(func() { close(pub.ready) })
 	}
 	e := &Engine{
 		nc: nc, cfg: cfg, subj: subj, log: log, start: time.Now(),
@@ -372,6 +385,9 @@ func (e *Engine) SetState(st events.State) {
 	}
 	e.log.Info("state", "from", old, "to", st)
 	e.PublishEvent(events.EventStateChange, old, st)
+	if e.cfg.OnState != nil {
+		e.cfg.OnState(old, st)
+	}
 }
 
 // QRCode publishes input_qrcode [path, base64 of the image, as MIME::Base64 writes it], and
@@ -459,9 +475,6 @@ func (e *Engine) serve(ctx context.Context) (micro.Service, error) {
 	if err := g.AddEndpoint(events.RouteGetQRCode, e.endpoint(ctx, events.RouteGetQRCode, e.getQRCode)); err != nil {
 		_ = svc.Stop()
 		return nil, fmt.Errorf("session: add endpoint %s: %w", events.RouteGetQRCode, err)
-	}
-	for range workers {
-		go e.work(ctx)
 	}
 	handlers := e.plat.Handlers()
 	for _, route := range sortedRoutes(handlers) {

@@ -63,6 +63,24 @@ type entry struct {
 // ackWait is how long a caller waits for its report to be stored while NATS is up.
 const ackWait = 5 * time.Second
 
+// StreamSettings is the configuration of subj's event stream with sc's limits, as the
+// publisher creates it (and a session host, once for all its accounts).
+func StreamSettings(subj events.Subjects, sc StreamConfig) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        subj.Stream(),
+		Description: "openqq: every message report and event, as post_api gets them",
+		Subjects:    []string{subj.Events()},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      max(sc.MaxAge, 0), // negative: no limit (zero takes the default)
+		MaxBytes:    sc.MaxBytes,
+		MaxMsgs:     sc.MaxMsgs,
+		Replicas:    sc.Replicas,
+		Duplicates:  sc.Duplicates,
+	}
+}
+
 func newPublisher(nc *nats.Conn, subj events.Subjects, sc StreamConfig, outbox int, log *slog.Logger) (*publisher, error) {
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*window))
 	if err != nil {
@@ -71,19 +89,7 @@ func newPublisher(nc *nats.Conn, subj events.Subjects, sc StreamConfig, outbox i
 	p := &publisher{
 		nc: nc, js: js, subj: subj, log: log, max: outbox,
 		wake: make(chan struct{}, 1), ready: make(chan struct{}),
-		stream: jetstream.StreamConfig{
-			Name:        subj.Stream(),
-			Description: "openqq: every message report and event, as post_api gets them",
-			Subjects:    []string{subj.Events()},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardOld,
-			MaxAge:      max(sc.MaxAge, 0), // negative: no limit (zero takes the default)
-			MaxBytes:    sc.MaxBytes,
-			MaxMsgs:     sc.MaxMsgs,
-			Replicas:    sc.Replicas,
-			Duplicates:  sc.Duplicates,
-		},
+		stream: StreamSettings(subj, sc),
 	}
 	p.idle = sync.NewCond(&p.mu)
 	return p, nil
@@ -98,6 +104,12 @@ func (p *publisher) publish(it events.Item, id string) error {
 		return err
 	}
 	m := nats.NewMsg(p.subj.Event(it.Name()))
+	if !events.IsDefaultClient(p.subj.Client) {
+		// Ids are unique per account only (each account's clock-based counter): two accounts
+		// of the stream may publish the same id in the same microsecond, and JetStream would
+		// keep only the first as a duplicate.
+		id = p.subj.Client + ":" + id
+	}
 	m.Header.Set(events.HeaderMsgID, id)
 	m.Data = body
 	p.mu.Lock()

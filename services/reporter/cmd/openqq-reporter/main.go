@@ -1,4 +1,5 @@
-// Command openqq-reporter delivers the event stream to post_api, each conversation in order.
+// Command openqq-reporter delivers the event stream of every account of its prefix to post_api
+// (the reporter's POST_API, or an account's own from the clients bucket), each conversation in order.
 // Run any number of replicas: they share each URL's partitions (POST_PARTITIONS) and take over
 // those of one that stops or dies.
 // `openqq-reporter replay` retries the dead-lettered items once and exits.

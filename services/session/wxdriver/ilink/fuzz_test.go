@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"testing"
+
+	"github.com/openqq/openqq/services/session/wxdriver"
 )
 
 // FuzzDecodeUpdates: any getupdates answer decodes or fails cleanly, and delivering what
@@ -63,5 +66,32 @@ func FuzzAES(f *testing.F) {
 			t.Fatalf("decrypt: %v", err)
 		}
 		_, _ = DecryptECB(key, junk)
+	})
+}
+
+// FuzzCheckResult: any answer of a call that answers {} on success (sendmessage) is a success
+// or a *wxdriver.SendError with a non-zero Ret and a text, never a panic; a non-zero ret or
+// errcode is never a success. Seeds: the spec's answers (README.md, types.ts BaseResponse).
+func FuzzCheckResult(f *testing.F) {
+	for _, s := range []string{
+		`{}`, ``, `{"ret":0}`, `{"ret":-2,"errmsg":"invalid context_token"}`, `{"ret":-1,"errcode":-14,"errmsg":"session timeout"}`,
+		`{"errcode":40001}`, `{"ret":"x"}`, `[1,2]`, `null`, `{"ret":0,"errcode":0,"errmsg":""}`, `<html>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := checkResult(b, "sendmessage")
+		var r Result
+		refused := json.Unmarshal(b, &r) == nil && r.Code() != 0
+		if err == nil {
+			if refused {
+				t.Fatalf("%q: ret %d errcode %d taken as a success", b, r.Ret, r.ErrCode)
+			}
+			return
+		}
+		var se *wxdriver.SendError
+		if !errors.As(err, &se) || se.Ret == 0 || se.ErrMsg == "" {
+			t.Fatalf("%q: %v, want a SendError with a Ret and a text", b, err)
+		}
 	})
 }

@@ -12,20 +12,16 @@ package wechaty
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/openqq/openqq/pkg/infra/wait"
@@ -38,11 +34,15 @@ import (
 type Config struct {
 	// Endpoint is the puppet service's host:port.
 	Endpoint string `envconfig:"ENDPOINT"`
-	// Token is the puppet service's token. One that starts with "insecure_" means a
-	// connection without TLS, as Wechaty's own clients decide.
+	// Token is the puppet service's token.
 	Token string `envconfig:"TOKEN"`
-	// ServerName is the TLS server name to expect (Wechaty's gateways use the token); empty:
-	// the endpoint's host.
+	// TLS is TLSAuto (a token that starts with "insecure_" means a connection without TLS,
+	// any other TLS), TLSOn or TLSOff.
+	TLS string `envconfig:"TLS" default:"auto"`
+	// CACert is a PEM file of a CA to trust beyond the system's roots and Wechaty's root CA.
+	CACert string `envconfig:"CA_CERT"`
+	// ServerName is the TLS server name to expect; empty: the token's SNI (Wechaty's tokens
+	// are "<sni>_<uuid>"), else the endpoint's host.
 	ServerName string `envconfig:"SERVER_NAME"`
 	// QRCodeDir is where the login QR code image is written.
 	QRCodeDir string `envconfig:"QRCODE_DIR"`
@@ -110,12 +110,12 @@ func New(cfg Config, p wxdriver.Params) (*Driver, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	creds := credentials.NewTLS(&tls.Config{ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12})
-	if strings.HasPrefix(cfg.Token, "insecure_") {
-		creds = insecure.NewCredentials()
+	creds, secure, err := transport(cfg)
+	if err != nil {
+		return nil, err
 	}
 	conn, err := grpc.NewClient(cfg.Endpoint, grpc.WithTransportCredentials(creds),
-		grpc.WithPerRPCCredentials(tokenAuth{token: cfg.Token, secure: !strings.HasPrefix(cfg.Token, "insecure_")}))
+		grpc.WithPerRPCCredentials(tokenAuth{token: cfg.Token, secure: secure}))
 	if err != nil {
 		return nil, fmt.Errorf("wechaty: endpoint %q: %w", cfg.Endpoint, err)
 	}

@@ -78,9 +78,12 @@ func (a account) Fixture(testing.TB) wxdrivertest.Fixture {
 	return fx
 }
 
-// Cannot: the puppet API's url link has no app id or app name.
-func (a account) Cannot() map[string]string {
-	return map[string]string{"friend app": "a Wechaty url link (UrlLinkPayload) carries no app id or app name"}
+// Limits: the puppet API's url link has no app id or app name; it cannot pin chats.
+func (a account) Limits() wxdrivertest.Limits {
+	return wxdrivertest.Limits{
+		Cannot:      map[string]string{"Receive/friend app": "a Wechaty url link (UrlLinkPayload) carries no app id or app name"},
+		Unsupported: map[string]string{"Stick": "the Wechaty puppet API cannot pin chats"},
+	}
 }
 
 var mediaTypes = map[string]pb.MessageType{wx.MediaImage: pb.WireImage, wx.MediaFile: pb.WireAttachment,

@@ -89,12 +89,3 @@ type PropertyAccount interface {
 
 // isPerson reports whether f is a person (not an official or system account).
 func isPerson(f wx.Friend) bool { return f.Category == wx.CategoryFriend }
-
-// LimitedAccount is the account of a backend that cannot carry some of the messages Receive
-// is asked for (its protocol has no field for them): the suite skips those cases, saying why.
-type LimitedAccount interface {
-	Account
-	// Cannot names the receive cases (as the Receive subtests are named) the backend cannot
-	// carry, and why.
-	Cannot() map[string]string
-}

@@ -69,7 +69,7 @@ type Server struct {
 	qrPolls   map[string]int
 	qrIssued  int
 	msgs      []ilink.Message
-	ctxTokens map[string]string // user → the last context_token given
+	ctxTokens map[string]map[string]bool // user → the context_tokens given
 	sent      []Sent
 	blobs     map[string][]byte
 	uploads   map[string]upload
@@ -84,7 +84,7 @@ type Server struct {
 // New starts a fake on loopback, closed with t's cleanup.
 func New(t testing.TB) *Server {
 	s := &Server{QRSteps: []string{ilink.QRWait, ilink.QRScanned, ilink.QRConfirmed}, LongPoll: 500 * time.Millisecond,
-		changed: make(chan struct{}), tokens: map[string]string{}, qrPolls: map[string]int{}, ctxTokens: map[string]string{},
+		changed: make(chan struct{}), tokens: map[string]string{}, qrPolls: map[string]int{}, ctxTokens: map[string]map[string]bool{},
 		blobs: map[string][]byte{}, uploads: map[string]upload{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /ilink/bot/get_bot_qrcode", s.getBotQRCode)
@@ -170,6 +170,13 @@ func (s *Server) Drop(n int) {
 	defer s.mu.Unlock()
 	s.drop += n
 	s.notify()
+}
+
+// Dropping is how many of the connections Drop asked to cut are not cut yet.
+func (s *Server) Dropping() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.drop
 }
 
 // Garbage makes the next n getupdates calls answer bytes that are not JSON.
@@ -268,7 +275,10 @@ func (s *Server) Deliver(items ...ilink.MessageItem) int64 {
 	s.seq++
 	id := int64(7000000000000000000) + int64(s.seq)
 	tok := "ctx-" + strconv.Itoa(s.seq)
-	s.ctxTokens[OwnerID] = tok
+	if s.ctxTokens[OwnerID] == nil {
+		s.ctxTokens[OwnerID] = map[string]bool{}
+	}
+	s.ctxTokens[OwnerID][tok] = true
 	s.msgs = append(s.msgs, ilink.Message{Seq: int64(len(s.msgs) + 1), MessageID: id, FromUserID: OwnerID, ToUserID: BotID,
 		CreateTimeMS: time.Now().UnixMilli(), SessionID: "sess-1", MessageType: ilink.MessageUser, MessageState: ilink.MessageFinish,
 		ItemList: items, ContextToken: tok})
@@ -463,13 +473,15 @@ func (s *Server) sendMessage(w http.ResponseWriter, _ *http.Request, body []byte
 	}
 	m := req.Msg
 	s.mu.Lock()
-	want := s.ctxTokens[m.ToUserID]
+	given := s.ctxTokens[m.ToUserID][m.ContextToken]
 	s.mu.Unlock()
+	// Any context_token given to the peer is taken: a reply may cross a newer message (the
+	// plugin sends with the last one it saw).
 	switch {
 	case m.ToUserID != OwnerID:
 		writeJSON(w, ilink.Result{Ret: -2, ErrMsg: "no such user"})
 		return
-	case m.ContextToken == "" || m.ContextToken != want:
+	case m.ContextToken == "" || !given:
 		writeJSON(w, ilink.Result{Ret: -2, ErrMsg: "invalid context_token"})
 		return
 	case len(m.ItemList) != 1 || m.ClientID == "" || m.MessageType != ilink.MessageBot:
