@@ -12,120 +12,62 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/natstest"
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/controller"
-	"github.com/openqq/openqq/services/session/driver/sim"
+	"github.com/openqq/openqq/services/session/host"
 	// Every driver the binaries offer: start_client opens the account's to check its settings.
 	_ "github.com/openqq/openqq/services/session/drivers"
 )
 
-// accountHost is the test's stand-in for a session host (services/session/host, which runs
-// what the clients bucket holds): it runs an account that start_client stored, from its
-// ClientSpec through session.ClientConfig, and writes its lease as a host does.
+// accountHost is the id of the test's session host.
 const accountHost = "e2e-host"
 
-// startAccounts is start with the Controller of both platforms, as every session host serves it.
+// startAccounts is start with what serves the accounts of a deployment: for each platform the
+// Controller, as every session host serves it, and a session host (services/session/host)
+// that runs the accounts the clients bucket holds and keeps their leases. The default account
+// is start's own session, as before.
 func startAccounts(t *testing.T, opts ...option) *env {
 	t.Helper()
 	e := start(t, opts...)
+	serve := func(what string, run func(context.Context) error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: %v", what, err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Errorf("%s did not stop within 15s", what)
+			}
+		})
+	}
 	for _, platform := range []string{"qq", "wx"} {
 		c, err := controller.New(natstest.Connect(t, e.srv),
 			controller.Config{Session: session.Config{Platform: platform}, Host: accountHost}, natstest.Logger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- c.Serve(ctx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("controller %s: %v", platform, err)
-			}
-		})
+		serve("controller "+platform, c.Serve)
 		select {
 		case <-c.Ready():
-		case err := <-done:
-			t.Fatalf("controller %s: %v", platform, err)
+		case <-time.After(15 * time.Second):
+			t.Fatalf("controller %s not ready", platform)
 		}
 	}
+	base := session.Config{SubjectPrefix: "qq", Driver: "sim", DriverTimeout: 5 * time.Second, ControlDelay: 200 * time.Millisecond}
+	h, err := host.New(natstest.Connect(t, e.srv), base, host.Config{ID: accountHost, DefaultClient: host.Off}, natstest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve("session host", h.Run)
 	return e
-}
-
-// runAccount runs the QQ account client as its host would: its spec from the clients bucket,
-// its configuration from it (session.ClientConfig), its session on subjects of its own.
-func (e *env) runAccount(client string, tune func(*session.Config)) {
-	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	js, err := jetstream.New(e.nc)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	kv, err := js.KeyValue(ctx, "QQ_CLIENTS")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	entry, err := kv.Get(ctx, client)
-	if err != nil {
-		e.t.Fatalf("%s not in the clients bucket: %v", client, err)
-	}
-	var spec events.ClientSpec
-	if err := json.Unmarshal(entry.Value(), &spec); err != nil {
-		e.t.Fatal(err)
-	}
-	base := session.Config{SubjectPrefix: "qq", DriverTimeout: 5 * time.Second, ControlDelay: 200 * time.Millisecond}
-	cfg, _, err := session.ClientConfig(base, spec)
-	if err != nil {
-		e.t.Fatalf("ClientConfig %s: %v", client, err)
-	}
-	if c, ok := cfg.DriverConfig.(*sim.Config); ok {
-		c.QRCodeDir = e.t.TempDir()
-	}
-	if tune != nil {
-		tune(&cfg)
-	}
-	s, err := session.New(natstest.Connect(e.t, e.srv), cfg, natstest.Logger(e.t))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				e.t.Errorf("account %s: %v", client, err)
-			}
-		case <-time.After(10 * time.Second):
-			e.t.Errorf("account %s did not stop within 10s", client)
-		}
-	})
-}
-
-// putLease writes an account's lease as its host keeps it.
-func (e *env) putLease(l events.ClientLease) {
-	e.t.Helper()
-	ctx := context.Background()
-	js, err := jetstream.New(e.nc)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "QQ_LEASES", Storage: jetstream.MemoryStorage})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if l.Host == "" {
-		l.Host = accountHost
-	}
-	l.Since = time.Now().Unix()
-	if _, err := kv.Put(ctx, l.Client, events.MustMarshal(l)); err != nil {
-		e.t.Fatal(err)
-	}
 }
 
 // waitClientState polls get_client_info?client= until the account is in state st.
@@ -178,26 +120,25 @@ func clientsOf(r controllerReply) []string {
 	return out
 }
 
-// The Controller's routes through the gateway, against the real Controller, and client=
-// routing to real sessions of named accounts: start_client stores an account, its session
-// (run as its host runs it) answers the routes with client=, check_event with client= long-polls
-// it alone, check_client lists it, stop_client removes it; a name nobody started is Mojo's
-// "client not exists"; a bad name -7; the default account is untouched throughout.
+// The Controller's routes through the gateway, against the real Controller and a real session
+// host, and client= routing to the named accounts it runs: start_client stores an account with
+// its settings, the host runs it, its session answers the routes with client=, check_event with
+// client= long-polls it alone, check_client lists it, stop_client removes it; a name nobody
+// started is Mojo's "client not exists"; a bad name -7; the default account is untouched
+// throughout.
 func TestAccountsThroughGateway(t *testing.T) {
 	const hold = 300 * time.Millisecond
 	e := startAccounts(t, ceHold(hold))
 	const qqAPI, wxAPI = "/openqq/", "/openwx/"
 
-	code, r, body := e.controller(qqAPI, "start_client", q("client", "alice", "driver", "sim"))
+	code, r, body := e.controller(qqAPI, "start_client", q("client", "alice", "driver", "sim",
+		"check_event_hold", hold.String(), "post_event", "1", "post_event_list", strings.Join(events.DefaultPostEventList, ",")))
 	if code != 200 || r.Code != 0 || r.Status != "success" {
 		t.Fatalf("start_client: %d %s", code, body)
 	}
 	if _, r, body = e.controller(qqAPI, "start_client", q("client", "alice", "driver", "sim")); r.Code != 0 || r.Status != events.StatusClientExists {
 		t.Errorf("start_client again: %s", body)
 	}
-	e.runAccount("alice", func(c *session.Config) {
-		c.Hold, c.PostEvent, c.PostEventList = hold, true, events.DefaultPostEventList
-	})
 	e.waitClientState("alice", events.StateRunning)
 	var info events.ClientInfo
 	e.getJSON("get_client_info", q("client", "alice"), &info)
@@ -284,7 +225,6 @@ func TestAccountQRCode(t *testing.T) {
 	if _, r, body := e.controller("/openqq/", "start_client", q("client", "qrw", "driver", "sim", "sim_login_delay", "30s")); r.Code != 0 {
 		t.Fatalf("start_client: %s", body)
 	}
-	e.runAccount("qrw", nil)
 	e.waitClientState("qrw", events.StateScaning)
 	get := func(client string) (*http.Response, []byte) {
 		resp, err := e.http.Get(e.base + "/openqq/get_qrcode?client=" + client)
@@ -306,8 +246,9 @@ func TestAccountQRCode(t *testing.T) {
 	if _, r, body := e.controller("/openqq/", "start_client", q("client", "idle", "driver", "sim")); r.Code != 0 {
 		t.Fatalf("start_client: %s", body)
 	}
+	e.waitClientState("idle", events.StateRunning)
 	if resp, b := get("idle"); resp.StatusCode != http.StatusNotFound || len(b) != 0 {
-		t.Errorf("get_qrcode of an account no host runs: %d %q", resp.StatusCode, b)
+		t.Errorf("get_qrcode of an account logged in: %d %q", resp.StatusCode, b)
 	}
 }
 
@@ -336,9 +277,6 @@ func TestConsoleAccounts(t *testing.T) {
 	waitText(t, ctx, "#start-result", "已启动 carol")
 	waitText(t, ctx, "#accounts", "carol")
 	// Its host takes it: the console shows where it runs, and its QR code while it waits.
-	e.runAccount("carol", nil)
-	e.waitClientState("carol", events.StateScaning)
-	e.putLease(events.ClientLease{Client: "carol", State: events.StateScaning, PreviousState: events.StateLoading, QRCode: true})
 	waitText(t, ctx, `#accounts tr[data-client="qq/carol"]`, accountHost)
 	waitText(t, ctx, `#accounts tr[data-client="qq/carol"]`, "scaning")
 	waitEval(t, ctx, `(document.querySelector('#account-qrs figure[data-client="qq/carol"] img') || {}).naturalWidth > 0`)
