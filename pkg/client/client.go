@@ -219,7 +219,12 @@ var ErrNotConnected = errors.New("NATS not connected")
 // encode), and returns the session's reply whatever its code. The error, an *Error, says that
 // no reply came: events.ErrUnavailable or events.ErrTimeout.
 func (c *Client) Request(ctx context.Context, route string, params []byte, opts ...CallOption) (*Reply, error) {
-	msg := nats.NewMsg(c.subj.API(route))
+	return c.request(ctx, c.subj.API(route), route, params, opts...)
+}
+
+// request sends one call of route on subject (an account's API subject, or the Controller's).
+func (c *Client) request(ctx context.Context, subject, route string, params []byte, opts ...CallOption) (*Reply, error) {
+	msg := nats.NewMsg(subject)
 	msg.Data = params
 	timeout := c.timeout
 	for _, o := range opts {

@@ -20,7 +20,9 @@ import (
 // contentType is the API's reply type, as the seeds show it.
 const contentType = "application/json;charset=UTF-8"
 
-// api forwards one call of p to <prefix>.api.<route> and writes the reply.
+// api forwards one call of p to <prefix>.api.<route> (<prefix>.api.<client>.<route> with
+// client=, <prefix>.controller.<route> for the Controller's routes: accounts.go) and writes the
+// reply.
 func (g *Gateway) api(p *platform) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		route := mux.Vars(r)["route"]
@@ -50,6 +52,26 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 		return
 	}
 	delete(p, "access_token") // a secret: never forwarded, never logged
+	acct, st := clientParam(p)
+	if st != nil {
+		g.log.Info("api", "platform", pf.name, "route", route, "status", HTTPStatusOf(st), "err", "bad client name")
+		status, body := statusBody(st)
+		stored.discardIfRefused(r.Context(), g.log, status, body) // an upload it carried
+		write(w, status, body, true)
+		return
+	}
+	if p[events.ParamClient] == "" {
+		delete(p, events.ParamClient) // an empty client= is no client=: the default account's
+	}
+	if toController(route, acct) {
+		if r.Method == http.MethodPost {
+			pf.notFound(w) // GET only, as Mojo's Controller (api let the other routes' POSTs through)
+			return
+		}
+		g.controllerCall(w, r, pf, route, acct, p, jsonp, start)
+		return
+	}
+	cl := pf.client.ForClient(acct)
 
 	var opts []client.CallOption
 	var ticket string
@@ -87,11 +109,23 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 			}
 		}()
 	}
-	status, body, hdr := g.request(ctx, pf, route, p, opts...)
+	lctx, lookup := withClientLookup(ctx)
+	status, body, hdr := g.request(lctx, pf, cl, route, p, opts...)
 	stored.discardIfRefused(ctx, g.log, status, body)
 	if ticket != "" && r.Context().Err() == nil && ctx.Err() != nil {
 		status, body, hdr = http.StatusOK, []byte("[]"), nil
 	}
+	pf.clientRequests.WithLabelValues(clientLabel(acct, status, body, lookup), strconv.Itoa(status)).Inc()
+	gone := g.reply(w, r, status, body, hdr, jsonp)
+	if ticket != "" {
+		pf.release(g.log, cl, ticket, !gone && status == http.StatusOK)
+	}
+	g.log.Info("api", "platform", pf.name, "route", route, "client", clientName(acct), "status", status, "took", time.Since(start).Round(time.Microsecond), "caller_gone", gone)
+}
+
+// reply writes an answer: bytes as the reply's Content-Type says, else JSON (in the JSONP
+// callback, if any). It reports whether the caller was gone, and nothing written.
+func (g *Gateway) reply(w http.ResponseWriter, r *http.Request, status int, body []byte, hdr nats.Header, jsonp string) bool {
 	ctype := hdr.Get(events.HeaderContentType)
 	if jsonp != "" && ctype == "" {
 		body = append(append([]byte(jsonp+"("), body...), ')')
@@ -104,10 +138,39 @@ func (g *Gateway) call(w http.ResponseWriter, r *http.Request, pf *platform, rou
 	default:
 		write(w, status, body, jsonp == "")
 	}
-	if ticket != "" {
-		pf.release(g.log, ticket, !gone && status == http.StatusOK)
+	return gone
+}
+
+// controllerCall sends a call of a Controller route to the Controller and writes its reply:
+// JSON, or get_qrcode's image bytes (404 and empty when there is none). Its parameters, the
+// settings of start_client among them, go as every route's do; like every call's, they are
+// never logged (a setting may be a token).
+func (g *Gateway) controllerCall(w http.ResponseWriter, r *http.Request, pf *platform, route, acct string, p events.Params, jsonp string, start time.Time) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Now().Add(g.cfg.APITimeout + g.cfg.WriteTimeout))
+	var status int
+	var body []byte
+	var hdr nats.Header
+	data, err := events.Marshal(p)
+	if err != nil {
+		status, body = statusBody(events.ErrInternal)
+	} else {
+		status, body, hdr = g.exchange(r.Context(), pf, route, "", func(ctx context.Context, opts ...client.CallOption) (*client.Reply, error) {
+			return pf.client.ControllerRequest(ctx, route, data, opts...)
+		})
 	}
-	g.log.Info("api", "platform", pf.name, "route", route, "status", status, "took", time.Since(start).Round(time.Microsecond), "caller_gone", gone)
+	gone := g.reply(w, r, status, body, hdr, jsonp)
+	g.log.Info("api", "platform", pf.name, "route", route, "controller", true, "client", acct, "status", status,
+		"took", time.Since(start).Round(time.Microsecond), "caller_gone", gone)
+}
+
+// clientName is the account of a call, for its log line.
+func clientName(acct string) string {
+	if acct == "" {
+		return events.DefaultClient
+	}
+	return acct
 }
 
 // readCall reads the parameters of a call of route: an upload streams into the media store
@@ -127,36 +190,48 @@ func (g *Gateway) readCall(w http.ResponseWriter, r *http.Request, pf *platform,
 	return p, nil
 }
 
-// release tells the session whether the items of a check_event ticket reached the caller;
-// those that did not go back to its buffer.
-func (p *platform) release(log *slog.Logger, ticket string, delivered bool) {
-	if err := p.client.Release(ticket, delivered); err != nil {
+// release tells the session of the account cl is for whether the items of a check_event
+// ticket reached the caller; those that did not go back to its buffer.
+func (p *platform) release(log *slog.Logger, cl *client.Client, ticket string, delivered bool) {
+	if err := cl.Release(ticket, delivered); err != nil {
 		log.Warn("check_event release", "platform", p.name, "ticket", ticket, "err", err)
 	}
 }
 
 // request asks the session and returns the HTTP status and body to answer with, and the
 // reply's headers when it answered with bytes (events.HeaderContentType).
-func (g *Gateway) request(ctx context.Context, pf *platform, route string, p events.Params, opts ...client.CallOption) (int, []byte, nats.Header) {
+// cl is the client of the call's account.
+func (g *Gateway) request(ctx context.Context, pf *platform, cl *client.Client, route string, p events.Params, opts ...client.CallOption) (int, []byte, nats.Header) {
 	data, err := events.Marshal(p)
 	if err != nil {
 		return withoutHeader(statusBody(events.ErrInternal))
 	}
-	if !pf.cacheable(route) {
-		return g.exchange(ctx, pf, route, data, opts...)
+	acct := cl.Subjects().Client
+	send := func(ctx context.Context, more ...client.CallOption) (*client.Reply, error) {
+		return cl.Request(ctx, route, data, append(opts[:len(opts):len(opts)], more...)...)
 	}
-	status, body := pf.replies.get(ctx, route, data, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
-		return g.exchange(ctx, pf, route, data, append(opts[:len(opts):len(opts)], client.IfNoneMatch(etag))...)
+	if !pf.cacheable(route) {
+		return g.exchange(ctx, pf, route, acct, send)
+	}
+	// The exchange runs on a context of the cache's own: the call's clientLookup goes along (the
+	// calls that share it learn nothing of their account from it: "unknown" on a 503).
+	lookup := ctx.Value(clientLookupKey{})
+	status, body := pf.replies.get(ctx, clientName(acct), route, data, func(ctx context.Context, etag string) (int, []byte, nats.Header) {
+		return g.exchange(context.WithValue(ctx, clientLookupKey{}, lookup), pf, route, acct, send, client.IfNoneMatch(etag))
 	})
 	return status, body, nil
 }
 
-// exchange sends one request (its parameters encoded) to the session; it returns the HTTP
-// status and body to answer with and the reply's headers. The session's reply goes out as it
-// came, refusals included: only a call that got no reply is answered here. A refusal keeps
-// its headers only when it answers with bytes (an Openwx avatar not ready: 503, empty).
-func (g *Gateway) exchange(ctx context.Context, pf *platform, route string, data []byte, opts ...client.CallOption) (int, []byte, nats.Header) {
-	rep, err := pf.client.Request(ctx, route, data, opts...)
+// sendFunc sends one call, with more options than the call's own.
+type sendFunc func(ctx context.Context, more ...client.CallOption) (*client.Reply, error)
+
+// exchange sends one request with send, to the session of the account acct ("" for the
+// default one, or for the Controller); it returns the HTTP status and body to answer with and
+// the reply's headers. The session's reply goes out as it came, refusals included: only a call
+// that got no reply is answered here. A refusal keeps its headers only when it answers with
+// bytes (an Openwx avatar not ready: 503, empty).
+func (g *Gateway) exchange(ctx context.Context, pf *platform, route, acct string, send sendFunc, more ...client.CallOption) (int, []byte, nats.Header) {
+	rep, err := send(ctx, more...)
 	if err == nil {
 		if rep.HTTPStatus != http.StatusOK && rep.Header.Get(events.HeaderContentType) == "" {
 			return rep.HTTPStatus, rep.Data, nil
@@ -175,8 +250,11 @@ func (g *Gateway) exchange(ctx context.Context, pf *platform, route string, data
 		// The caller hung up; nobody reads this answer.
 	case e.Status.Code == events.CodeTimeout:
 		g.log.Warn("session timeout", "platform", pf.name, "route", route, "err", e.Err)
+	case isNoResponders(err) && acct != "" && !events.IsDefaultClient(acct) && g.noSuchClient(ctx, pf, acct):
+		// A name nobody started: Mojo's Controller answer, not an outage.
+		return withoutHeader(statusBody(events.ErrClientNotExists))
 	default: // no responders, or NATS itself is away
-		g.log.Warn("session unavailable", "platform", pf.name, "route", route, "err", e.Err)
+		g.log.Warn("session unavailable", "platform", pf.name, "route", route, "client", clientName(acct), "err", e.Err)
 	}
 	return withoutHeader(statusBody(e.Status))
 }

@@ -31,8 +31,8 @@ type platform struct {
 
 	isRoute   func(string) bool
 	cacheable func(string) bool
-	// getOnly: the routes a POST does not reach (Openwx's get_*_info): it answers as an
-	// unknown route.
+	// getOnly: the routes a POST does not reach (Openwx's get_*_info, the Controller's): it
+	// answers as an unknown route.
 	getOnly func(string) bool
 	// media: the routes whose uploads go to the media store (mediaupload.go).
 	media map[string]bool
@@ -49,6 +49,8 @@ type platform struct {
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// clientRequests counts the calls of the accounts' routes by account (clientLabel).
+	clientRequests *prometheus.CounterVec
 }
 
 // The metrics of /openqq keep their names; Openwx has its own family, so that the route label
@@ -63,17 +65,32 @@ var (
 		Help:    "Time to answer an Openwx HTTP API call, by route (check_event holds up to CHECK_EVENT_HOLD).",
 		Buckets: metrics.DurationBuckets,
 	}, []string{"route"})
+	// The calls by account: a family of its own, so that api_requests_total keeps its labels
+	// and the duration histograms do not grow with the accounts (buckets × routes × accounts).
+	apiClientRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Name: "api_client_requests_total",
+		Help: `Openqq HTTP API calls of an account's routes (not the Controller's), by account (client=; "default" without it, "unknown" for a client that does not exist) and HTTP status.`,
+	}, []string{"client", "code"})
+	wxAPIClientRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Name: "wx_api_client_requests_total",
+		Help: `Openwx HTTP API calls of an account's routes (not the Controller's), by account (client=; "default" without it, "unknown" for a client that does not exist) and HTTP status.`,
+	}, []string{"client", "code"})
 )
+
+// withController adds the Controller's routes (events.ControllerRoutes) to a platform's routes.
+func withController(isRoute func(string) bool) func(string) bool {
+	return func(route string) bool { return isRoute(route) || events.IsControllerRoute(route) }
+}
 
 func newQQ(nc *nats.Conn, cfg Config) *platform {
 	return &platform{
 		name: "qq", path: events.APIPathPrefix, subj: events.Subjects{Prefix: cfg.SubjectPrefix},
 		client:  client.New(nc, client.WithPrefix(cfg.SubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		replies: newReplyCache(cfg.APITimeout),
-		isRoute: events.IsRoute, cacheable: events.Cacheable, isItemName: events.IsItemName, getOnly: func(string) bool { return false },
+		isRoute: withController(events.IsRoute), cacheable: events.Cacheable, isItemName: events.IsItemName, getOnly: controllerGetOnly,
 		media:      qqMediaRoutes,
 		authStatus: http.StatusForbidden,
-		requests:   apiRequests, duration: apiDuration,
+		requests:   apiRequests, duration: apiDuration, clientRequests: apiClientRequests,
 	}
 }
 
@@ -96,11 +113,12 @@ func newWx(nc *nats.Conn, cfg Config) *platform {
 		client:  client.New(nc, client.WithPrefix(cfg.WxSubjectPrefix), client.WithTimeout(cfg.APITimeout)),
 		replies: newReplyCache(cfg.APITimeout),
 		// The get_*_info replies are the roster, as for Openqq.
-		isRoute: wx.IsRoute, cacheable: wx.GetOnly, getOnly: wx.GetOnly,
+		isRoute: withController(wx.IsRoute), cacheable: wx.GetOnly,
+		getOnly:      func(route string) bool { return wx.GetOnly(route) || controllerGetOnly(route) },
 		media:        wxMediaRoutes,
 		textNotFound: true, authStatus: http.StatusOK,
 		holds:    consultHold,
-		requests: wxAPIRequests, duration: wxAPIDuration,
+		requests: wxAPIRequests, duration: wxAPIDuration, clientRequests: wxAPIClientRequests,
 	}
 }
 

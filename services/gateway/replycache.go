@@ -39,8 +39,8 @@ type replyCache struct {
 	timeout time.Duration
 
 	mu      sync.Mutex
-	routes  map[string]*cachedRoute // by route
-	flights map[string]*flight      // by route and parameters, while an exchange runs
+	routes  map[string]*cachedRoute // by account and route: each account has its roster
+	flights map[string]*flight      // by account, route and parameters, while an exchange runs
 }
 
 type cachedRoute struct {
@@ -71,13 +71,15 @@ func newReplyCache(timeout time.Duration) *replyCache {
 	return &replyCache{timeout: timeout, routes: map[string]*cachedRoute{}, flights: map[string]*flight{}}
 }
 
-// get answers a call of route with the parameters params (encoded), with do to ask the session.
-func (c *replyCache) get(ctx context.Context, route string, params []byte, do exchangeFunc) (int, []byte) {
+// get answers a call of route for the account client with the parameters params (encoded),
+// with do to ask its session.
+func (c *replyCache) get(ctx context.Context, client, route string, params []byte, do exchangeFunc) (int, []byte) {
 	c.mu.Lock()
-	r := c.routes[route]
+	rkey := client + "\x00" + route
+	r := c.routes[rkey]
 	if r == nil {
 		r = &cachedRoute{name: route}
-		c.routes[route] = r
+		c.routes[rkey] = r
 	}
 	if r.small {
 		c.mu.Unlock()
@@ -88,7 +90,7 @@ func (c *replyCache) get(ctx context.Context, route string, params []byte, do ex
 		replyCacheCalls.WithLabelValues(route, "direct").Inc()
 		return status, body
 	}
-	key := route + "\x00" + string(params)
+	key := rkey + "\x00" + string(params)
 	f := c.flights[key]
 	var x *exchange
 	switch {

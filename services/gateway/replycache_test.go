@@ -24,6 +24,7 @@ type versionedSession struct {
 	version int
 	size    int
 	gate    chan struct{} // when set, each request waits for a value on it
+	subject string        // where it answers: qq.api.get_group_info when empty
 
 	full, notModified atomic.Int64
 	inflight, peak    atomic.Int64
@@ -43,7 +44,11 @@ func (v *versionedSession) setVersion(n int) {
 
 func (v *versionedSession) serve(t *testing.T, nc *nats.Conn) {
 	t.Helper()
-	_, err := nc.Subscribe("qq.api.get_group_info", func(m *nats.Msg) {
+	subject := v.subject
+	if subject == "" {
+		subject = "qq.api.get_group_info"
+	}
+	_, err := nc.Subscribe(subject, func(m *nats.Msg) {
 		go func() {
 			if n := v.inflight.Add(1); n > v.peak.Load() {
 				v.peak.Store(n)
@@ -191,9 +196,9 @@ func TestReplyCacheParametersNotShared(t *testing.T) {
 	e := startEnv(t, Config{}, true)
 	v := &versionedSession{version: 1, size: 100 << 10, sawParams: make(chan string, 100)}
 	v.serve(t, natstest.Connect(t, e.srv))
-	e.getBody(t, "/openqq/get_group_info?client=a")
-	e.getBody(t, "/openqq/get_group_info?client=b")
-	for _, want := range []string{`"client":"a"`, `"client":"b"`} {
+	e.getBody(t, "/openqq/get_group_info?uid=a")
+	e.getBody(t, "/openqq/get_group_info?uid=b")
+	for _, want := range []string{`"uid":"a"`, `"uid":"b"`} {
 		if got := <-v.sawParams; !strings.Contains(got, want) {
 			t.Errorf("session got params %s, want %s", got, want)
 		}

@@ -113,7 +113,9 @@ func (s *streamer) connected() bool { return s.js != nil && s.g.nc.IsConnected()
 // consumerConfig reads where a client starts and what it gets: Last-Event-ID (or since)
 // resumes right after that item; replay=last starts with the last item of each subject;
 // otherwise the stream starts with new items. filter (comma-separated, repeatable) names the
-// events and message types wanted.
+// events and message types wanted. client= names the account whose items these are; without
+// it, the default account's, as every route without client= is the default account's (a
+// single-account deployment has no other items, so its streams are what they always were).
 func (s *streamer) consumerConfig(r *http.Request) (jetstream.OrderedConsumerConfig, *events.Status) {
 	cfg := jetstream.OrderedConsumerConfig{
 		DeliverPolicy:    jetstream.DeliverNewPolicy,
@@ -145,8 +147,16 @@ func (s *streamer) consumerConfig(r *http.Request) (jetstream.OrderedConsumerCon
 	if err != nil {
 		return cfg, events.ErrBadRequest("%v", err)
 	}
+	acct, st := clientParam(events.Params{events.ParamClient: q.Get(events.ParamClient)})
+	if st != nil {
+		return cfg, st
+	}
+	subj := s.subj.ForClient(acct)
 	for _, name := range names {
-		cfg.FilterSubjects = append(cfg.FilterSubjects, s.subj.Event(name))
+		cfg.FilterSubjects = append(cfg.FilterSubjects, subj.Event(name))
+	}
+	if len(names) == 0 {
+		cfg.FilterSubjects = []string{subj.ClientEvents()}
 	}
 	return cfg, nil
 }

@@ -705,7 +705,7 @@ func TestCheckEventHTTPPost(t *testing.T) {
 	e := start(t, ceHold(hold))
 	a := ceInject(e, "form")
 	ceSettle(e)
-	code, body := e.postForm("check_event", q("client", "bot"))
+	code, body := e.postForm("check_event", q("client", "default"))
 	if code != http.StatusOK {
 		t.Fatalf("POST form: HTTP %d %s", code, body)
 	}

@@ -241,7 +241,7 @@ func TestSearch(t *testing.T) {
 		{"group by role", "search_group", []string{"role", "attend"}, []int64{hikeGroupID}},
 		{"groups by level", "search_group", []string{"level", "3"}, []int64{perlGroupID, devGroupID, hikeGroupID}},
 		{"group by two attributes", "search_group", []string{"max_member", "2000", "role", "manage"}, []int64{perlGroupID}},
-		{"group with reserved params", "search_group", []string{"uid", "67890", "datatype", "json", "client", "c", "_", "1"}, []int64{perlGroupID}},
+		{"group with reserved params", "search_group", []string{"uid", "67890", "datatype", "json", "client", "default", "_", "1"}, []int64{perlGroupID}},
 		{"group displayname is not the name", "search_group", []string{"displayname", "openqq开发组"}, nil},
 		{"group unknown attribute", "search_group", []string{"nosuch", "x"}, nil},
 		{"group no params", "search_group", nil, nil},

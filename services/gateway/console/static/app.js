@@ -1,5 +1,5 @@
 // openqq console: plain JavaScript against the public API (/openqq/*, and /openwx/* for the
-// WeChat account's summary) and the event stream (/openqq/events, Server-Sent Events). An access token, if the API needs one, is typed into
+// WeChat account's summary; the Controller's routes of both for the accounts) and the event stream (/openqq/events, Server-Sent Events). An access token, if the API needs one, is typed into
 // the form the console shows when the API asks for it (or given once as ?access_token=, taken
 // out of the address bar at once). It lives in this page's memory only: never in a URL, never
 // in storage. The event stream, which cannot send a header, authenticates with an HttpOnly
@@ -219,6 +219,148 @@ async function loadReporters() {
   } catch { /* the console works without it */ }
 }
 
+// The accounts of both platforms, through Mojo's Controller API (check_client, start_client,
+// stop_client, get_qrcode: GET only, as Mojo declared them): each one's state and the host that
+// runs it, its QR code while it waits for a scan. start_client's settings travel in the query
+// string, as that API takes them (a token among them: the gateway never logs a query, and the
+// Controller never echoes a secret); the access token goes in the header, never in a URL.
+const PLATFORMS = [{ name: "qq", path: "/openqq/", label: "QQ" }, { name: "wx", path: "/openwx/", label: "微信" }];
+const platformOf = (name) => PLATFORMS.find((p) => p.name === name);
+
+async function ctlGet(pf, route, params) {
+  const q = new URLSearchParams(params || {}).toString();
+  const r = await fetch(pf.path + route + (q ? "?" + q : ""), { headers: token ? { Authorization: "Bearer " + token } : {} });
+  return r.json();
+}
+
+const qrURLs = new Map(); // "<platform>/<client>" → the object URL of its QR code image
+let accountsLoading = null;
+
+function loadAccounts() {
+  // One load at a time; a call meanwhile gets the one under way.
+  if (!accountsLoading) accountsLoading = refreshAccounts().finally(() => { accountsLoading = null; });
+  return accountsLoading;
+}
+
+async function refreshAccounts() {
+  const rows = [];
+  let served = false;
+  for (const pf of PLATFORMS) {
+    let d;
+    try { d = await ctlGet(pf, "check_client"); } catch { continue; } // /openwx off: a text 403
+    if (d.code !== 0 || !Array.isArray(d.client)) continue; // no Controller answers
+    served = true;
+    for (const c of d.client) rows.push({ pf, c });
+  }
+  $("accounts-panel").hidden = !served;
+  $("accounts").replaceChildren(...rows.map(({ pf, c }) => {
+    const tr = document.createElement("tr");
+    tr.dataset.client = pf.name + "/" + c.client;
+    const cells = [pf.label, c.client, c.state, c.host || "—", c.driver || ""];
+    for (const [i, v] of cells.entries()) {
+      const td = document.createElement("td");
+      if (i === 2) {
+        const b = document.createElement("b");
+        b.className = "state " + v;
+        b.textContent = v;
+        td.append(b);
+      } else {
+        td.textContent = v;
+      }
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    const stop = document.createElement("button");
+    stop.type = "button";
+    stop.className = "stop";
+    stop.textContent = "停止";
+    stop.onclick = () => stopAccount(pf, c.client);
+    td.append(stop);
+    tr.append(td);
+    return tr;
+  }));
+  await showAccountQRs(rows.filter(({ c }) => c.qrcode || c.state === "scaning"));
+}
+
+// showAccountQRs shows the QR code of each account that waits for a scan (get_qrcode's image,
+// fetched with the token in the header), and drops the others'.
+async function showAccountQRs(waiting) {
+  const keep = new Set();
+  const figures = [];
+  for (const { pf, c } of waiting) {
+    const key = pf.name + "/" + c.client;
+    try {
+      const r = await fetch(pf.path + "get_qrcode?client=" + encodeURIComponent(c.client), { headers: token ? { Authorization: "Bearer " + token } : {} });
+      if (!r.ok || !(r.headers.get("Content-Type") || "").startsWith("image/")) continue;
+      const url = URL.createObjectURL(await r.blob());
+      if (qrURLs.has(key)) URL.revokeObjectURL(qrURLs.get(key));
+      qrURLs.set(key, url);
+    } catch { continue; }
+    keep.add(key);
+    const fig = document.createElement("figure");
+    fig.dataset.client = key;
+    const img = document.createElement("img");
+    img.src = qrURLs.get(key);
+    img.alt = c.client + " 的登录二维码";
+    const cap = document.createElement("figcaption");
+    cap.textContent = platformOf(pf.name).label + " · " + c.client + " · 请扫码登录";
+    fig.append(img, cap);
+    figures.push(fig);
+  }
+  for (const [key, url] of qrURLs) {
+    if (!keep.has(key)) { URL.revokeObjectURL(url); qrURLs.delete(key); }
+  }
+  $("account-qrs").replaceChildren(...figures);
+}
+
+async function stopAccount(pf, client) {
+  const r = await ctlGet(pf, "stop_client", { client });
+  $("start-result").textContent = r.code === 0 ? "已停止 " + client : "停止失败: " + r.status + " (" + r.code + ")";
+  await loadAccounts();
+}
+
+// settingsOf reads the settings box: one key=value per line (blank lines and # comments skipped).
+function settingsOf(text) {
+  const out = {};
+  for (const line of text.split("\n")) {
+    const l = line.trim();
+    if (!l || l.startsWith("#")) continue;
+    const i = l.indexOf("=");
+    if (i <= 0) throw new Error("设置须为 key=value: " + l.slice(0, 40));
+    out[l.slice(0, i).trim()] = l.slice(i + 1).trim();
+  }
+  return out;
+}
+
+$("start-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const pf = platformOf($("start-platform").value);
+  let params;
+  try {
+    params = settingsOf($("start-settings").value);
+  } catch (err) {
+    $("start-result").textContent = err.message;
+    return;
+  }
+  params.client = $("start-client").value.trim();
+  $("start-button").disabled = true;
+  try {
+    const r = await ctlGet(pf, "start_client", params);
+    if (r.code === 0) {
+      $("start-result").textContent = "已启动 " + params.client + " · " + r.status;
+      $("start-client").value = "";
+      $("start-settings").value = ""; // a token among them leaves the page
+    } else {
+      $("start-result").textContent = "启动失败: " + r.status + " (" + r.code + ")";
+    }
+  } catch (err) {
+    $("start-result").textContent = "启动失败: " + err.message;
+  } finally {
+    $("start-button").disabled = false;
+  }
+  await loadAccounts();
+};
+
 $("kind").onchange = renderTargets;
 $("search").oninput = renderRoster;
 $("send").onsubmit = async (e) => {
@@ -261,6 +403,8 @@ async function start() {
   setInterval(loadReporters, 5000);
   loadWx();
   setInterval(loadWx, 5000);
+  loadAccounts();
+  setInterval(loadAccounts, 3000);
 }
 
 $("login-form").onsubmit = (e) => {
