@@ -38,6 +38,9 @@ type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
+	// Carry are reports an earlier run of this account could not store (Engine.Unstored):
+	// stored first, in their order, before anything this run reports.
+	Carry []*nats.Msg `ignored:"true"`
 	// Client is the account's Controller name, a token of its subjects (events.Subjects):
 	// "" (or "default") for the default account, whose subjects carry none. A session host
 	// sets it; the environment does not.
@@ -221,6 +224,7 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, build func(*Engine) (Platf
 	e.plat = p
 	e.labels = metricLabels{service: p.ServiceName(), prefix: subj.Prefix}
 	pub.labels = e.labels
+	pub.carry(cfg.Carry)
 	return e, nil
 }
 
