@@ -194,6 +194,7 @@ func (h *Host) Run(ctx context.Context) error {
 	defer stopFence()
 	go h.fence(fctx)
 	go h.keepStoring(fctx)
+	go h.feedCheckEvents(fctx)
 
 	tick := time.NewTicker(h.interval / 2)
 	defer tick.Stop()
@@ -618,7 +619,7 @@ func (h *Host) take(ctx context.Context, s spec) {
 		return
 	}
 	a := &account{client: s.Client, spec: s, done: make(chan struct{}), rev: rev, renewed: now, took: now, cur: events.StateInit}
-	cfg.StreamManaged = true
+	cfg.StreamManaged, cfg.SharedFeed = true, true
 	h.mu.Lock()
 	cfg.Carry = h.unstored[s.Client]
 	delete(h.unstored, s.Client)
@@ -683,6 +684,43 @@ func (h *Host) keepUnstored(client string, msgs []*nats.Msg) {
 	n := len(h.unstored[client])
 	h.mu.Unlock()
 	h.log.Warn("account stopped with reports not stored yet: the host keeps storing them", "client", client, "reports", n)
+}
+
+// feedCheckEvents feeds the check_event of every account the host runs from one ordered
+// consumer of the stream, from the host's start: a stream takes a bounded number of consumers
+// (nats-server 2.15: 1,000 by default), and one per account would leave none for the reporters
+// of a host with many accounts.
+func (h *Host) feedCheckEvents(ctx context.Context) {
+	start := time.Now()
+	for ctx.Err() == nil {
+		cons, err := h.js.OrderedConsumer(ctx, h.subj.Stream(), jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{h.subj.Events()}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+		})
+		if err == nil {
+			var cc jetstream.ConsumeContext
+			cc, err = cons.Consume(func(m jetstream.Msg) {
+				client, ok := h.subj.ClientOf(m.Subject())
+				if !ok {
+					return
+				}
+				h.mu.Lock()
+				a := h.running[client]
+				h.mu.Unlock()
+				md, merr := m.Metadata()
+				if a == nil || merr != nil {
+					return
+				}
+				a.sess.Engine().FeedCheckEvent(m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp)
+			})
+			if err == nil {
+				<-ctx.Done()
+				cc.Stop()
+				return
+			}
+		}
+		h.log.Warn("check_event feed not ready, retrying", "err", err)
+		_ = wait.Sleep(ctx, time.Second)
+	}
 }
 
 // keepStoring stores the unstored reports of the accounts that do not run here (again), in
