@@ -66,6 +66,7 @@ type Controller struct {
 	log  *slog.Logger
 
 	clients jetstream.KeyValue // set by Serve
+	revs    *revisions         // the clients bucket's keys, watched: MAX_CLIENTS (set by Serve)
 
 	leasesMu sync.Mutex
 	leases   jetstream.KeyValue // nil until the hosts have created the bucket
@@ -122,6 +123,10 @@ func (c *Controller) Serve(ctx context.Context) error {
 		return fmt.Errorf("controller: %w", err)
 	}
 	c.clients = kv
+	c.revs = newRevisions()
+	if err := c.revs.follow(ctx, kv); err != nil {
+		return fmt.Errorf("controller: %w", err)
+	}
 	name := c.ServiceName()
 	svc, err := micro.AddService(c.nc, micro.Config{
 		Name:        name,

@@ -128,7 +128,7 @@ func (c *Controller) startClient(ctx context.Context, p events.Params) (any, err
 	counted := !events.IsDefaultClient(client)
 	if counted {
 		// Most refusals happen here, before the key exists for anyone to see.
-		if n, err := c.countBefore(ctx, 0); err != nil {
+		if n, err := c.revs.countBefore(ctx, 0); err != nil {
 			return nil, err
 		} else if n >= c.cfg.MaxClients {
 			return nil, events.ErrMaxClientsExceed
@@ -148,7 +148,7 @@ func (c *Controller) startClient(ctx context.Context, p events.Params) (any, err
 		return nil, fmt.Errorf("start_client %s: %w", client, err)
 	}
 	if counted {
-		n, err := c.countBefore(ctx, rev)
+		n, err := c.revs.countBefore(ctx, rev)
 		if err == nil && n >= c.cfg.MaxClients {
 			err = events.ErrMaxClientsExceed
 		}
@@ -165,24 +165,6 @@ func (c *Controller) startClient(ctx context.Context, p events.Params) (any, err
 		out["ignored"] = lowered(unknown)
 	}
 	return out, nil
-}
-
-// countBefore counts the accounts that count against MaxClients (every one but the default
-// account) whose key's revision is below rev (every one for rev 0). A revision is the
-// position of its write in the bucket, the same for every host, and a spec is never rewritten
-// (start_client creates it, stop_client purges it), so that its revision is its creation.
-func (c *Controller) countBefore(ctx context.Context, rev uint64) (int, error) {
-	entries, err := snapshot(ctx, c.clients, jetstream.MetaOnly())
-	if err != nil {
-		return 0, fmt.Errorf("count clients: %w", err)
-	}
-	n := 0
-	for _, e := range entries {
-		if !events.IsDefaultClient(e.Key()) && (rev == 0 || e.Revision() < rev) {
-			n++
-		}
-	}
-	return n, nil
 }
 
 // stopClient is stop_client?client=NAME: it purges the account's ClientSpec (its settings,
