@@ -28,6 +28,9 @@ type Harness struct {
 	Tmp  string // stores, rosters, logs: removed by Close
 	// Log receives progress lines.
 	Log io.Writer
+	// ProfileDir, when set (BENCH_PROFILE=1), is where the hosts scenario writes CPU profiles
+	// of its many-accounts processes under its API and events loads.
+	ProfileDir string
 
 	group *proctest.Group
 	mu    sync.Mutex
@@ -395,7 +398,7 @@ func (h *Harness) Reporter(ctx context.Context, s *System, env map[string]string
 		return nil, err
 	}
 	s.add(p)
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/readyz"
+	url := "http://" + set["HEALTH_ADDR"] + "/readyz"
 	if err := pollHTTP(ctx, url, 30*time.Second, p, func(status int, _ []byte) bool { return status == 200 }); err != nil {
 		return nil, err
 	}

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -85,11 +88,12 @@ func (h *Harness) hosts(ctx context.Context) (rows []Row, err error) {
 	if err != nil {
 		return nil, err
 	}
+	prof := hostsProfiler{h: h, addrs: map[string]string{}}
 	start := func(id string) (*Proc, error) {
-		p, err := h.Start(id, binSession, map[string]string{
+		p, err := h.Start(id, binSession, prof.env(id, map[string]string{
 			"NATS_URL": natsURL, "HOST_ID": id, "LEASE_TTL": ttl.String(), "DEFAULT_CLIENT": "false",
 			"MAX_CLIENTS": strconv.Itoa(n + 10),
-		})
+		}))
 		if err == nil {
 			many.add(p)
 		}
@@ -107,7 +111,7 @@ func (h *Harness) hosts(ctx context.Context) (rows []Row, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := h.Start("openqq-gateway", binGateway, map[string]string{"NATS_URL": natsURL, "HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(port)})
+	gw, err := h.Start("openqq-gateway", binGateway, prof.env("openqq-gateway", map[string]string{"NATS_URL": natsURL, "HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(port)}))
 	if err != nil {
 		return nil, err
 	}
@@ -295,15 +299,15 @@ func (h *Harness) hosts(ctx context.Context) (rows []Row, err error) {
 		return rows, err
 	}
 	defer singleSink.Close()
-	if _, err := h.Reporter(ctx, many, h.hostsReporterEnv(manySink.URL)); err != nil {
+	if _, err := h.Reporter(ctx, many, prof.env("openqq-reporter", h.hostsReporterEnv(manySink.URL))); err != nil {
 		return rows, err
 	}
 	if _, err := h.Reporter(ctx, single, h.hostsReporterEnv(singleSink.URL)); err != nil {
 		return rows, err
 	}
 
-	rows = append(rows, h.hostsAPI(ctx, many, single, names)...)
-	rows = append(rows, h.hostsEvents(ctx, many, single, manySink, singleSink, names)...)
+	rows = append(rows, h.hostsAPI(ctx, many, single, names, &prof)...)
+	rows = append(rows, h.hostsEvents(ctx, many, single, manySink, singleSink, names, &prof)...)
 	single.Stop()
 	if err := many.Crashed(); err != nil {
 		return rows, err
@@ -343,7 +347,7 @@ func (h *Harness) hosts(ctx context.Context) (rows []Row, err error) {
 
 // hostsAPI: get_user_info?client=NAME through the gateway at Rate, each call for the next
 // account, against get_user_info of the single-account system, in interleaved rounds.
-func (h *Harness) hostsAPI(ctx context.Context, many, single *System, names []string) []Row {
+func (h *Harness) hostsAPI(ctx context.Context, many, single *System, names []string, prof *hostsProfiler) []Row {
 	cfg := h.Cfg
 	what := fmt.Sprintf("get_user_info?client=NAME through the gateway at %s req/s, spread over the %d accounts", num(cfg.Rate), len(names))
 	hc := NewClient(cfg.Conns)
@@ -359,6 +363,8 @@ func (h *Harness) hostsAPI(ctx context.Context, many, single *System, names []st
 	}
 	h.logf("hosts: API, spread over %d accounts against the single account", len(names))
 	iv := Interleaved{Client: hc, Rounds: cfg.Rounds, Warmup: cfg.Warmup, Dur: cfg.LatencyDur}
+	// The profiles span both systems' turns: the single account's runs elsewhere.
+	defer prof.start(ctx, "api", 2*(cfg.Warmup+cfg.LatencyDur))()
 	lat := iv.OpenOf(ctx, []Target{sp, Get{Client: hc, URL: single.API + events.APIPath(events.RouteGetUserInfo)}}, cfg.Rate, userInfoReady)
 	got, base := lat[0], lat[1]
 	r := ratio(got.P99ms, base.P99ms)
@@ -375,7 +381,7 @@ func (h *Harness) hostsAPI(ctx context.Context, many, single *System, names []st
 // hostsEvents: Events group messages injected over qq.sim.<client>.inject, each into the next
 // account, delivered by the reporter to a sink answering at once; against as many injected into
 // the single-account system's default account.
-func (h *Harness) hostsEvents(ctx context.Context, many, single *System, manySink, singleSink *Sink, names []string) []Row {
+func (h *Harness) hostsEvents(ctx context.Context, many, single *System, manySink, singleSink *Sink, names []string, prof *hostsProfiler) []Row {
 	cfg := h.Cfg
 	what := fmt.Sprintf("%s group messages injected over the %d accounts → openqq-reporter → sink answering at once (POST_CONCURRENCY %d, POST_ORDER=none)",
 		group(strconv.Itoa(cfg.Events)), len(names), cfg.PostConcurrency)
@@ -398,6 +404,8 @@ func (h *Harness) hostsEvents(ctx context.Context, many, single *System, manySin
 		return []Row{errorRow(pathHosts, what, fmt.Errorf("single account: %w", err))}
 	}
 	h.logf("hosts: events, spread over %d accounts", len(names))
+	// About the time the single account took: the profiles cover the start of the delivery.
+	defer prof.start(ctx, "events", time.Duration(base.Seconds*float64(time.Second)))()
 	got, in, err := run(many, manySink, func(seq int) string { return subjects[seq%len(subjects)] })
 	if err != nil {
 		return []Row{errorRow(pathHosts, what, err)}
@@ -416,4 +424,70 @@ func (h *Harness) hostsEvents(ctx context.Context, many, single *System, manySin
 		row.Measured += fmt.Sprintf("; **%d injection errors**: %s", in.Errors, in.FirstError)
 	}
 	return []Row{row}
+}
+
+// hostsProfiler takes CPU profiles of the many-accounts system's processes through their
+// health servers' pprof (HEALTH_PPROF), when the harness has a ProfileDir (BENCH_PROFILE=1).
+type hostsProfiler struct {
+	h     *Harness
+	addrs map[string]string // process name → its HEALTH_ADDR
+}
+
+// env is a process's env, with a health server serving pprof when profiles are wanted.
+func (p *hostsProfiler) env(name string, env map[string]string) map[string]string {
+	if p.h.ProfileDir == "" {
+		return env
+	}
+	port, err := proctest.FreePort()
+	if err != nil {
+		return env
+	}
+	env["HEALTH_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
+	env["HEALTH_PPROF"] = "true"
+	p.addrs[name] = env["HEALTH_ADDR"]
+	return env
+}
+
+// start profiles every process for d (at least a second) in the background; the function it
+// returns waits for the profiles and writes them, with their top functions, into ProfileDir as
+// hosts-<load>-<process>.cpu.pprof and .pprof.txt.
+func (p *hostsProfiler) start(ctx context.Context, load string, d time.Duration) func() {
+	if p.h.ProfileDir == "" || len(p.addrs) == 0 {
+		return func() {}
+	}
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	var wg sync.WaitGroup
+	for name, addr := range p.addrs {
+		wg.Go(func() {
+			c := &http.Client{Timeout: time.Duration(secs+30) * time.Second}
+			status, body, _, err := Fetch(ctx, c, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
+			if err == nil && status != http.StatusOK {
+				err = fmt.Errorf("HTTP %d: %.200s", status, body)
+			}
+			if err != nil {
+				p.h.logf("hosts: profile of %s under %s: %v", name, load, err)
+				return
+			}
+			path := filepath.Join(p.h.ProfileDir, fmt.Sprintf("hosts-%s-%s.cpu.pprof", load, name))
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				p.h.logf("hosts: %v", err)
+				return
+			}
+			bin := binSession
+			switch name {
+			case "openqq-gateway":
+				bin = binGateway
+			case "openqq-reporter":
+				bin = binReporter
+			}
+			top, err := pprofTop(ctx, filepath.Join(p.h.Bin, bin), path)
+			if err != nil {
+				p.h.logf("hosts: %v", err)
+				return
+			}
+			_ = os.WriteFile(strings.TrimSuffix(path, ".cpu.pprof")+".pprof.txt", []byte(top), 0o644)
+			p.h.logf("hosts: profile of %s under %s: %s", name, load, path)
+		})
+	}
+	return wg.Wait
 }
