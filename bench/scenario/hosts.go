@@ -465,6 +465,10 @@ func (p *hostsProfiler) start(ctx context.Context, load string, d time.Duration)
 	if p.h.ProfileDir == "" || len(p.addrs) == 0 {
 		return func() {}
 	}
+	if err := os.MkdirAll(p.h.ProfileDir, 0o755); err != nil {
+		p.h.logf("hosts: %v", err)
+		return func() {}
+	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	var wg sync.WaitGroup
 	for name, addr := range p.addrs {
