@@ -283,17 +283,18 @@ func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]strin
 // NATSServer starts nats-server as deploy/nats.conf configures it (max_payload 64MB,
 // max_pending 256MB, JetStream on a file store) on a free port.
 func (h *Harness) NATSServer(ctx context.Context) (*Proc, string, error) {
-	return h.natsServer(ctx, "")
+	return h.natsServer(ctx, "", "")
 }
 
-// natsServer is NATSServer with more lines in its jetstream block.
-func (h *Harness) natsServer(ctx context.Context, jetstream string) (*Proc, string, error) {
+// natsServer is NATSServer with more lines at the top of its configuration and in its
+// jetstream block.
+func (h *Harness) natsServer(ctx context.Context, top, jetstream string) (*Proc, string, error) {
 	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
 	dir := h.Dir("nats-server")
-	conf := fmt.Sprintf("host: 127.0.0.1\nport: %d\nmax_payload: 64MB\nmax_pending: 256MB\njetstream {\n  store_dir: %q\n%s}\n", port, filepath.Join(dir, "store"), jetstream)
+	conf := fmt.Sprintf("host: 127.0.0.1\nport: %d\nmax_payload: 64MB\nmax_pending: 256MB\n%sjetstream {\n  store_dir: %q\n%s}\n", port, top, filepath.Join(dir, "store"), jetstream)
 	confPath := filepath.Join(dir, "nats.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, "", err

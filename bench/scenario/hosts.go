@@ -81,7 +81,8 @@ func (h *Harness) hosts(ctx context.Context) (rows []Row, err error) {
 	// says otherwise, and every account holds one on QQ_EVENTS (its check_event feed): at
 	// 1,000 accounts the reporter could create none (BENCHMARKS.md). Raised here so that the
 	// rows measure the pipeline; openqq's stream sets no MaxConsumers (reported on issue #14).
-	ns, natsURL, err := h.natsServer(ctx, fmt.Sprintf("  limits {\n    default_max_consumers: %d\n  }\n", hostsMaxConsumers))
+	prof := hostsProfiler{h: h, addrs: map[string]string{}}
+	ns, natsURL, err := h.natsServer(ctx, prof.natsConf(), fmt.Sprintf("  limits {\n    default_max_consumers: %d\n  }\n", hostsMaxConsumers))
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +97,6 @@ func (h *Harness) hosts(ctx context.Context) (rows []Row, err error) {
 	if err != nil {
 		return nil, err
 	}
-	prof := hostsProfiler{h: h, addrs: map[string]string{}}
 	start := func(id string) (*Proc, error) {
 		p, err := h.Start(id, binSession, prof.env(id, map[string]string{
 			"NATS_URL": natsURL, "HOST_ID": id, "LEASE_TTL": ttl.String(), "DEFAULT_CLIENT": "false",
@@ -443,6 +443,19 @@ type hostsProfiler struct {
 	addrs map[string]string // process name → its HEALTH_ADDR
 }
 
+// natsConf is the nats-server's prof_port line, when profiles are wanted.
+func (p *hostsProfiler) natsConf() string {
+	if p.h.ProfileDir == "" {
+		return ""
+	}
+	port, err := proctest.FreePort()
+	if err != nil {
+		return ""
+	}
+	p.addrs["nats-server"] = "127.0.0.1:" + strconv.Itoa(port)
+	return fmt.Sprintf("prof_port: %d\n", port)
+}
+
 // env is a process's env, with a health server serving pprof when profiles are wanted.
 func (p *hostsProfiler) env(name string, env map[string]string) map[string]string {
 	if p.h.ProfileDir == "" {
@@ -493,6 +506,8 @@ func (p *hostsProfiler) start(ctx context.Context, load string, d time.Duration)
 				bin = binGateway
 			case "openqq-reporter":
 				bin = binReporter
+			case "nats-server":
+				bin = binNATS
 			}
 			top, err := pprofTop(ctx, filepath.Join(p.h.Bin, bin), path)
 			if err != nil {
