@@ -35,9 +35,16 @@ func TestClusterNATSStreamLeaderKilled(t *testing.T) {
 
 // The leader of the reporters bucket (QQ_REPORTERS), which the reporters renew their entries
 // in and watch to share a target's partitions: POST_PARTITIONS=2 over two reporters makes them
-// use it. (QQ_LEASES, the session hosts' bucket, is the one to kill once hosts use it.)
+// use it.
 func TestClusterNATSKVLeaderKilled(t *testing.T) {
 	leaderKill(t, "KV_"+subj.ReportersBucket(), map[string]string{"POST_PARTITIONS": "2"})
+}
+
+// The leader of the leases bucket (QQ_LEASES), where the session host renews the lease of the
+// account it runs: while no leader is elected no renewal lands, and none can take the lease
+// either.
+func TestClusterNATSLeasesLeaderKilled(t *testing.T) {
+	leaderKill(t, "KV_"+subj.LeasesBucket(), nil)
 }
 
 // leaderKill runs the load on a 3-node cluster, SIGKILLs the leader of stream, restarts it,

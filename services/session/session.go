@@ -53,6 +53,12 @@ type Config struct {
 	// Client is the account's Controller name, a token of its subjects: "" for the default
 	// account (engine.Config's Client). A session host sets it.
 	Client string `ignored:"true"`
+	// Carry are reports an earlier run of the account left unstored (engine.Config's Carry). A
+	// session host sets it.
+	Carry []*nats.Msg `ignored:"true"`
+	// SharedFeed says that the session host feeds check_event from one consumer for all its
+	// accounts (engine.Config's SharedFeed).
+	SharedFeed bool `ignored:"true"`
 	// Driver names the connection, a driver registered with driver.Register by a package
 	// the binary imports: "sim" (the simulated account, driver/sim) or "onebot" (a OneBot v11
 	// implementation such as NapCat or Lagrange.OneBot, driver/onebot).
@@ -126,7 +132,7 @@ func (c Config) Filled() Config {
 // Engine is the engine's part of the configuration.
 func (c Config) Engine() engine.Config {
 	return engine.Config{
-		SubjectPrefix: c.SubjectPrefix, Account: c.Account, Client: c.Client, DriverTimeout: c.DriverTimeout,
+		SubjectPrefix: c.SubjectPrefix, Account: c.Account, Client: c.Client, Carry: c.Carry, SharedFeed: c.SharedFeed, DriverTimeout: c.DriverTimeout,
 		ControlDelay: c.ControlDelay, LogLevel: c.LogLevel, Stream: c.Stream, OutboxSize: c.OutboxSize,
 		CheckEventConfig: c.CheckEventConfig, OnState: c.OnState, StreamManaged: c.StreamManaged,
 	}

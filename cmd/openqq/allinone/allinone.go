@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -111,15 +112,37 @@ var mediaVars = func() []string {
 	return out
 }()
 
-// wxAccount completes the WeChat account's configuration from the rest: its platform, one
-// subject prefix for its session, reporter, poller and the gateway's /openwx (WX_SUBJECT_PREFIX,
-// "wx" by default), and the process's log level.
 // qqAccount makes the first account QQ's, whatever PLATFORM says: the all-in-one's accounts are
 // one of each platform, and the WeChat one has its own WX_ settings.
 func (c *Config) qqAccount() {
 	c.Session.Platform, c.Reporter.Platform, c.Poller.Platform = events.PlatformQQ, events.PlatformQQ, events.PlatformQQ
 }
 
+// wxDriverFromDRIVER lets DRIVER name a WeChat driver that QQ has none of (DRIVER=wechaty make
+// run, as `openqq-session` takes it with PLATFORM=wx): the WeChat account runs it, unless
+// WX_DRIVER names another, and the QQ account keeps its default, sim. It reports whether it
+// moved DRIVER.
+func (c *Config) wxDriverFromDRIVER() (bool, error) {
+	d := c.Session.Driver
+	if slices.Contains(driver.Drivers(), d) || !slices.Contains(wxdriver.Drivers(), d) {
+		return false, nil
+	}
+	if !c.WX.Enabled {
+		return false, fmt.Errorf("DRIVER=%s is a WeChat driver, and WX_ENABLED=false: run it with WX_ENABLED=true (or WX_DRIVER=%s)", d, d)
+	}
+	if w := c.WX.Session.Driver; w != "" && w != defaultDriver && w != d {
+		return false, fmt.Errorf("DRIVER=%s is a WeChat driver, and WX_DRIVER=%s names another", d, w)
+	}
+	c.WX.Session.Driver, c.Session.Driver = d, defaultDriver
+	return true, nil
+}
+
+// defaultDriver is DRIVER's and WX_DRIVER's default.
+const defaultDriver = "sim"
+
+// wxAccount completes the WeChat account's configuration from the rest: its platform, one
+// subject prefix for its session, reporter, poller and the gateway's /openwx (WX_SUBJECT_PREFIX,
+// "wx" by default), and the process's log level.
 func (c *Config) wxAccount() error {
 	w := &c.WX
 	w.Session.Platform = WXPlatform
@@ -159,14 +182,22 @@ type account struct {
 	ended                                 bool // Run has heard that its session returned
 }
 
-// Run starts the NATS server, the QQ session and (unless WX_ENABLED=false) the WeChat one,
-// the gateway, and for each account (with POST_API or POST_STDOUT) a reporter and (with
-// POLL_API) a poller. It runs until ctx ends or every client is stopped (stop_client). A
+// Run starts the NATS server, the QQ session host and (unless WX_ENABLED=false) the WeChat
+// one, the gateway, and for each platform a reporter and a poller (which deliver the accounts
+// that have a POST_API or POLL_API: the process's own for the default account, or one given to
+// start_client). It runs until ctx ends or every client is stopped (stop_client). A
 // client that stops takes its own poller and reporter with it (after their drain) while the
 // others run on. At the end, the gateway and the pollers stop first, so calls in flight still
 // reach the sessions; then the sessions, which store their last words; then the reporters,
 // once they have delivered them (within POST_DRAIN_TIMEOUT); the NATS server stops last.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	moved, err := cfg.wxDriverFromDRIVER()
+	if err != nil {
+		return err
+	}
+	if moved {
+		log.Info("DRIVER names a WeChat driver: the WeChat account runs it, the QQ account runs sim", "driver", cfg.WX.Session.Driver)
+	}
 	cfg.qqAccount()
 	if cfg.WX.Enabled {
 		if err := cfg.wxAccount(); err != nil {

@@ -354,3 +354,38 @@ func TestWXVariablesListed(t *testing.T) {
 		}
 	}
 }
+
+// DRIVER=wechaty make run: a WeChat driver named by DRIVER is the WeChat account's.
+func TestWXDriverFromDRIVER(t *testing.T) {
+	tests := []struct {
+		name               string
+		driver, wxDriver   string
+		wxEnabled          bool
+		wantQQ, wantWX     string
+		wantMoved, wantErr bool
+	}{
+		{"a QQ driver stays QQ's", "onebot", "sim", true, "onebot", "sim", false, false},
+		{"sim is both platforms': QQ's", "sim", "sim", true, "sim", "sim", false, false},
+		{"a WeChat driver goes to WeChat", "wechaty", "sim", true, "sim", "wechaty", true, false},
+		{"WX_DRIVER unset", "ilink", "", true, "sim", "ilink", true, false},
+		{"WX_DRIVER names another", "wechaty", "ilink", true, "", "", false, true},
+		{"no WeChat account", "wechaty", "sim", false, "", "", false, true},
+		{"unknown everywhere: the session says so", "icq", "sim", true, "icq", "sim", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg Config
+			cfg.Session.Driver, cfg.WX.Session.Driver, cfg.WX.Enabled = tt.driver, tt.wxDriver, tt.wxEnabled
+			moved, err := cfg.wxDriverFromDRIVER()
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			if moved != tt.wantMoved || cfg.Session.Driver != tt.wantQQ || cfg.WX.Session.Driver != tt.wantWX {
+				t.Errorf("moved %v, QQ %q, WeChat %q; want %v, %q, %q", moved, cfg.Session.Driver, cfg.WX.Session.Driver, tt.wantMoved, tt.wantQQ, tt.wantWX)
+			}
+		})
+	}
+}

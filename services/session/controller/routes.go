@@ -40,6 +40,23 @@ func clientParam(p events.Params) (string, error) {
 	return client, nil
 }
 
+// existing reads the spec of the client p names: ErrClientNotFound without client=, the bad
+// name's error, ErrClientNotExists for a client that has none.
+func (c *Controller) existing(ctx context.Context, route string, p events.Params) (string, jetstream.KeyValueEntry, error) {
+	client, err := clientParam(p)
+	if err != nil {
+		return "", nil, err
+	}
+	e, err := c.clients.Get(ctx, client)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil, events.ErrClientNotExists
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("%s %s: %w", route, client, err)
+	}
+	return client, e, nil
+}
+
 // account is the account name of client, as get_client_info reports it: the client's name
 // (Mojo forced account=client), the host's ACCOUNT for the default account.
 func (c *Controller) account(client string) string {
@@ -171,16 +188,9 @@ func (c *Controller) countBefore(ctx context.Context, rev uint64) (int, error) {
 // stopClient is stop_client?client=NAME: it purges the account's ClientSpec (its settings,
 // tokens included, leave the bucket's history too); the host running the account stops it.
 func (c *Controller) stopClient(ctx context.Context, p events.Params) (any, error) {
-	client, err := clientParam(p)
+	client, e, err := c.existing(ctx, events.RouteStopClient, p)
 	if err != nil {
 		return nil, err
-	}
-	e, err := c.clients.Get(ctx, client)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, events.ErrClientNotExists
-	}
-	if err != nil {
-		return nil, fmt.Errorf("stop_client %s: %w", client, err)
 	}
 	if err := c.clients.Purge(ctx, client, jetstream.LastRevision(e.Revision())); err != nil {
 		// Stopped by another call meanwhile, or started again: say what is there now.
@@ -212,16 +222,9 @@ func (c *Controller) checkClient(ctx context.Context, p events.Params) (any, err
 		return nil, err
 	}
 	if _, one := p[events.ParamClient]; one && p[events.ParamClient] != "" {
-		client, err := clientParam(p)
+		client, e, err := c.existing(ctx, events.RouteCheckClient, p)
 		if err != nil {
 			return nil, err
-		}
-		e, err := c.clients.Get(ctx, client)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, events.ErrClientNotExists
-		}
-		if err != nil {
-			return nil, fmt.Errorf("check_client %s: %w", client, err)
 		}
 		var lease []byte
 		if leases != nil {
@@ -315,14 +318,9 @@ func noQRCode() engine.Bytes {
 // Cache-Control: no-cache; HTTP 404 with an empty body when there is none (the account logged
 // in, or no host runs it).
 func (c *Controller) getQRCode(ctx context.Context, p events.Params) (any, error) {
-	client, err := clientParam(p)
+	client, _, err := c.existing(ctx, events.RouteGetQRCode, p)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := c.clients.Get(ctx, client); errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, events.ErrClientNotExists
-	} else if err != nil {
-		return nil, fmt.Errorf("get_qrcode %s: %w", client, err)
 	}
 	msg := nats.NewMsg(c.subj.ForClient(client).API(events.RouteGetQRCode))
 	msg.Data = []byte("{}")

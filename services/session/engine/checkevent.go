@@ -246,12 +246,8 @@ func (e *Engine) feedCheckEvents(ctx context.Context) {
 		return
 	case <-e.pub.streamReady():
 	}
-	names := events.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList)
-	if p, ok := e.plat.(CheckEventNamer); ok {
-		names = p.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList)
-	}
 	var filter []string
-	for _, n := range names {
+	for _, n := range e.checkEventNames() {
 		filter = append(filter, e.subj.Event(n))
 	}
 	for ctx.Err() == nil {
@@ -275,4 +271,25 @@ func (e *Engine) feedCheckEvents(ctx context.Context) {
 		e.log.Warn("check_event feed not ready, retrying", "err", err)
 		_ = wait.Sleep(ctx, time.Second)
 	}
+}
+
+// checkEventNames are the names of the items check_event hands out.
+func (e *Engine) checkEventNames() []string {
+	if p, ok := e.plat.(CheckEventNamer); ok {
+		return p.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList)
+	}
+	return events.CheckEventNames(e.cfg.PostEvent, e.cfg.PostEventList)
+}
+
+// FeedCheckEvent hands check_event one item of the stream, for an engine whose feed is its
+// host's (Config.SharedFeed): one consumer of the stream per host rather than one per account
+// (a stream takes a bounded number of consumers, and each costs the server). It keeps the
+// items of this account that check_event hands out and that were stored since the engine
+// started, as the engine's own feed does; seq is the item's stream sequence.
+func (e *Engine) FeedCheckEvent(subject string, data []byte, seq uint64, stored time.Time) {
+	if stored.Before(e.start) || subject != e.subj.Event(events.EventName(subject)) || !e.checkNames[events.EventName(subject)] {
+		return
+	}
+	e.checks.add(data)
+	e.checks.fed.Store(seq)
 }

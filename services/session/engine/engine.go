@@ -38,6 +38,12 @@ type Config struct {
 	SubjectPrefix string `envconfig:"SUBJECT_PREFIX" default:"qq"`
 	// Account names the client in get_client_info and the QR code file, as Mojo's account.
 	Account string `envconfig:"ACCOUNT" default:"default"`
+	// Carry are reports an earlier run of this account could not store (Engine.Unstored):
+	// stored first, in their order, before anything this run reports.
+	Carry []*nats.Msg `ignored:"true"`
+	// SharedFeed says that whoever runs the engine feeds check_event (FeedCheckEvent) from a
+	// consumer of its own shared by its accounts: the engine makes none.
+	SharedFeed bool `ignored:"true"`
 	// Client is the account's Controller name, a token of its subjects (events.Subjects):
 	// "" (or "default") for the default account, whose subjects carry none. A session host
 	// sets it; the environment does not.
@@ -150,9 +156,11 @@ type Engine struct {
 	plat   Platform
 	pub    *publisher
 	checks *checkEvents
-	ids    idGen
-	start  time.Time
-	labels metricLabels
+	// checkNames are the item names check_event hands out (FeedCheckEvent).
+	checkNames map[string]bool
+	ids        idGen
+	start      time.Time
+	labels     metricLabels
 
 	stateMu sync.RWMutex
 	state   events.State
@@ -221,6 +229,11 @@ func New(nc *nats.Conn, cfg Config, log *slog.Logger, build func(*Engine) (Platf
 	e.plat = p
 	e.labels = metricLabels{service: p.ServiceName(), prefix: subj.Prefix}
 	pub.labels = e.labels
+	e.checkNames = map[string]bool{}
+	for _, n := range e.checkEventNames() {
+		e.checkNames[n] = true
+	}
+	pub.carry(cfg.Carry)
 	return e, nil
 }
 
@@ -251,7 +264,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	pubDone := make(chan struct{})
 	go func() { e.pub.run(pubCtx); close(pubDone) }()
 	defer func() { stopPub(); <-pubDone }()
-	go e.feedCheckEvents(ctx)
+	if !e.cfg.SharedFeed {
+		go e.feedCheckEvents(ctx)
+	}
 
 	svc, err := e.serve(ctx)
 	if err != nil {

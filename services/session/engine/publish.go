@@ -137,6 +137,37 @@ func (p *publisher) publish(it events.Item, id string) error {
 	return nil
 }
 
+// carry queues reports an earlier run of the account could not store, ahead of any new one,
+// so that they are stored first and in their order.
+func (p *publisher) carry(msgs []*nats.Msg) {
+	if len(msgs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	q := make([]entry, 0, len(msgs)+len(p.queue))
+	for _, m := range msgs {
+		q = append(q, entry{msg: m, stored: make(chan struct{})})
+	}
+	p.queue = append(q, p.queue...)
+	p.mu.Unlock()
+	outboxReports.WithLabelValues(p.labels.service, p.labels.prefix).Add(float64(len(msgs)))
+}
+
+// unstored takes what the outbox still holds once the publisher has stopped: the reports drain
+// could not store.
+func (p *publisher) unstored() []*nats.Msg {
+	p.mu.Lock()
+	out := make([]*nats.Msg, 0, len(p.queue))
+	for _, e := range p.queue {
+		out = append(out, e.msg)
+	}
+	p.queue = nil
+	p.idle.Broadcast()
+	p.mu.Unlock()
+	outboxReports.WithLabelValues(p.labels.service, p.labels.prefix).Sub(float64(len(out)))
+	return out
+}
+
 // streamReady is closed once the stream exists.
 func (p *publisher) streamReady() <-chan struct{} { return p.ready }
 
@@ -337,6 +368,12 @@ func (e *Engine) PublishItem(it events.Item, id string) error { return e.pub.pub
 
 // Outbox is how many reports wait to be stored.
 func (e *Engine) Outbox() int { return e.pub.pending() }
+
+// Unstored takes, once Run has returned, the reports the account could not store before it
+// stopped (NATS away, the stream without a leader): a session host hands them to the account's
+// next run (Config.Carry) or keeps storing them itself, so that nothing accepted is lost when
+// an account stops in an outage.
+func (e *Engine) Unstored() []*nats.Msg { return e.pub.unstored() }
 
 // NextID hands out a message id: Unix microseconds, strictly increasing.
 func (e *Engine) NextID() int64 { return e.ids.next() }

@@ -53,7 +53,11 @@ type Host struct {
 	running  map[string]*account  // the accounts this host runs
 	stopping map[string]*account  // stopped, not ended yet: not taken again before they end
 	failed   map[string]time.Time // failed for good here: not taken again before then
-	regd     bool                 // the host's key is in the hosts bucket
+	// unstored are the reports of accounts that stopped here before they could store them
+	// (NATS away, the stream without a leader): the account's next run here stores them first
+	// (session.Config.Carry), and until then the host keeps storing them itself (keepStoring).
+	unstored map[string][]*nats.Msg
+	regd     bool // the host's key is in the hosts bucket
 }
 
 type spec struct {
@@ -132,7 +136,7 @@ func New(nc *nats.Conn, base session.Config, cfg Config, log *slog.Logger) (*Hos
 		done:  make(chan struct{}),
 		specs: map[string]spec{}, leased: map[string]lease{}, live: map[string]Info{},
 		unleased: map[string]time.Time{}, running: map[string]*account{}, stopping: map[string]*account{},
-		failed: map[string]time.Time{},
+		failed: map[string]time.Time{}, unstored: map[string][]*nats.Msg{},
 	}, nil
 }
 
@@ -189,6 +193,8 @@ func (h *Host) Run(ctx context.Context) error {
 	fctx, stopFence := context.WithCancel(ctx)
 	defer stopFence()
 	go h.fence(fctx)
+	go h.keepStoring(fctx)
+	go h.feedCheckEvents(fctx)
 
 	tick := time.NewTicker(h.interval / 2)
 	defer tick.Stop()
@@ -613,7 +619,14 @@ func (h *Host) take(ctx context.Context, s spec) {
 		return
 	}
 	a := &account{client: s.Client, spec: s, done: make(chan struct{}), rev: rev, renewed: now, took: now, cur: events.StateInit}
-	cfg.StreamManaged = true
+	cfg.StreamManaged, cfg.SharedFeed = true, true
+	h.mu.Lock()
+	cfg.Carry = h.unstored[s.Client]
+	delete(h.unstored, s.Client)
+	h.mu.Unlock()
+	if len(cfg.Carry) > 0 {
+		h.log.Info("the account's unstored reports go first", "client", s.Client, "reports", len(cfg.Carry))
+	}
 	cfg.OnState = func(prev, cur events.State) {
 		h.mu.Lock()
 		a.prev, a.cur, a.dirty = prev, cur, true
@@ -629,6 +642,7 @@ func (h *Host) take(ctx context.Context, s spec) {
 	}
 	sess, err := session.New(h.nc, cfg, h.log.With("client", s.Client))
 	if err != nil {
+		h.keepUnstored(s.Client, cfg.Carry)
 		h.log.Error("account cannot run", "client", s.Client, "err", err)
 		h.markFailed(s.Client)
 		h.deleteLease(s.Client, rev)
@@ -645,12 +659,123 @@ func (h *Host) take(ctx context.Context, s spec) {
 	h.log.Info("account taken", "client", s.Client, "rev", rev)
 	go func() {
 		a.err = sess.Run(actx)
+		h.keepUnstored(a.client, sess.Engine().Unstored())
 		close(a.done)
 		select {
 		case h.ended <- a:
 		case <-h.done:
 		}
 	}()
+}
+
+// unstoredGrace bounds how long a stopping host keeps trying to store its accounts'
+// unstored reports.
+const unstoredGrace = 10 * time.Second
+
+// keepUnstored keeps the reports an account could not store before it stopped, after any it
+// left before: nothing it accepted is lost because it stopped (self-fenced in an outage, moved,
+// restarted with new settings).
+func (h *Host) keepUnstored(client string, msgs []*nats.Msg) {
+	if len(msgs) == 0 {
+		return
+	}
+	h.mu.Lock()
+	h.unstored[client] = append(h.unstored[client], msgs...)
+	n := len(h.unstored[client])
+	h.mu.Unlock()
+	h.log.Warn("account stopped with reports not stored yet: the host keeps storing them", "client", client, "reports", n)
+}
+
+// feedCheckEvents feeds the check_event of every account the host runs from one ordered
+// consumer of the stream, from the host's start: a stream takes a bounded number of consumers
+// (nats-server 2.15: 1,000 by default), and one per account would leave none for the reporters
+// of a host with many accounts.
+func (h *Host) feedCheckEvents(ctx context.Context) {
+	start := time.Now()
+	for ctx.Err() == nil {
+		cons, err := h.js.OrderedConsumer(ctx, h.subj.Stream(), jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{h.subj.Events()}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
+		})
+		if err == nil {
+			var cc jetstream.ConsumeContext
+			cc, err = cons.Consume(func(m jetstream.Msg) {
+				client, ok := h.subj.ClientOf(m.Subject())
+				if !ok {
+					return
+				}
+				h.mu.Lock()
+				a := h.running[client]
+				h.mu.Unlock()
+				md, merr := m.Metadata()
+				if a == nil || merr != nil {
+					return
+				}
+				a.sess.Engine().FeedCheckEvent(m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp)
+			})
+			if err == nil {
+				<-ctx.Done()
+				cc.Stop()
+				return
+			}
+		}
+		h.log.Warn("check_event feed not ready, retrying", "err", err)
+		_ = wait.Sleep(ctx, time.Second)
+	}
+}
+
+// keepStoring stores the unstored reports of the accounts that do not run here (again), in
+// their order, until ctx ends: a report keeps its Nats-Msg-Id, so one the stream had after all
+// is stored once. An account that starts here again takes its own (take) and stores them first.
+func (h *Host) keepStoring(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h.storeUnstored(ctx)
+	}
+}
+
+// storeUnstored stores what it can of the unstored reports; it reports how many are left.
+func (h *Host) storeUnstored(ctx context.Context) int {
+	h.mu.Lock()
+	var clients []string
+	for c := range h.unstored {
+		if _, here := h.running[c]; !here {
+			clients = append(clients, c)
+		}
+	}
+	h.mu.Unlock()
+	left := 0
+	for _, c := range clients {
+		h.mu.Lock()
+		msgs := h.unstored[c]
+		delete(h.unstored, c)
+		h.mu.Unlock()
+		done := 0
+		for _, m := range msgs {
+			pctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			_, err := h.js.PublishMsg(pctx, m)
+			cancel()
+			if err != nil {
+				break
+			}
+			done++
+		}
+		if done == len(msgs) {
+			h.log.Info("unstored reports of a stopped account stored", "client", c, "reports", done)
+			continue
+		}
+		h.mu.Lock()
+		// Put back what is left, ahead of what the account left since.
+		h.unstored[c] = append(msgs[done:len(msgs):len(msgs)], h.unstored[c]...)
+		left += len(h.unstored[c])
+		h.mu.Unlock()
+	}
+	return left
 }
 
 func (h *Host) markFailed(client string) {
@@ -782,13 +907,17 @@ func isWrongSequence(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
-// fence stops, at once, every account whose lease has not been renewed for LeaseTTL minus
-// one renewal interval: before the lease can expire and another host take it, so that an
-// account never runs on two hosts.
+// fence stops, at once, every account whose lease has not been renewed for LeaseTTL minus half
+// a renewal interval (checked every quarter interval, so at the latest a quarter interval
+// before the lease can expire: the server counts LeaseTTL from when it stored the renewal,
+// after this host sent it), so that an account never runs on two hosts. The margin is small
+// on purpose: a NATS cluster electing a new leader for the leases bucket takes seconds, during
+// which no renewal lands and no other host can take the lease either, and fencing then would
+// stop every account of the host for nothing.
 func (h *Host) fence(ctx context.Context) {
 	t := time.NewTicker(h.interval / 4)
 	defer t.Stop()
-	limit := h.cfg.LeaseTTL - h.interval
+	limit := h.cfg.LeaseTTL - h.interval/2
 	for {
 		select {
 		case <-ctx.Done():
@@ -796,19 +925,23 @@ func (h *Host) fence(ctx context.Context) {
 		case <-t.C:
 		}
 		now := time.Now()
-		var late []*account
+		type lateAccount struct {
+			a       *account
+			renewed time.Time // read under the lock: renewals write it
+		}
+		var late []lateAccount
 		h.mu.Lock()
 		for _, a := range h.running {
 			if now.Sub(a.renewed) >= limit {
-				late = append(late, a)
+				late = append(late, lateAccount{a, a.renewed})
 			}
 		}
 		h.mu.Unlock()
-		for _, a := range late {
+		for _, l := range late {
 			leasesLost.WithLabelValues(h.subj.Prefix).Inc()
-			h.log.Error("lease lost: renewals failing, account stopped before its lease expires", "client", a.client,
-				"last_renewal", a.renewed.Format(time.RFC3339Nano), "nats", h.nc.Status().String())
-			h.stop(a, "self-fenced", false)
+			h.log.Error("lease lost: renewals failing, account stopped before its lease expires", "client", l.a.client,
+				"last_renewal", l.renewed.Format(time.RFC3339Nano), "nats", h.nc.Status().String())
+			h.stop(l.a, "self-fenced", false)
 		}
 	}
 }
@@ -822,8 +955,23 @@ func (h *Host) shutdown() {
 	for _, a := range all {
 		h.stop(a, "host stopping", false)
 	}
+	parallel(all, func(a *account) { <-a.done })
+	// What the accounts could not store goes before their leases: another host takes them
+	// when the leases go, and its reports should come after these.
+	sctx, stopStoring := context.WithTimeout(context.Background(), unstoredGrace)
+	for h.storeUnstored(sctx) > 0 && wait.Sleep(sctx, 500*time.Millisecond) == nil {
+	}
+	stopStoring()
+	h.mu.Lock()
+	lost := 0
+	for _, msgs := range h.unstored {
+		lost += len(msgs)
+	}
+	h.mu.Unlock()
+	if lost > 0 {
+		h.log.Error("stopping with reports not stored: NATS stayed away", "reports", lost, "waited", unstoredGrace)
+	}
 	parallel(all, func(a *account) {
-		<-a.done
 		h.mu.Lock()
 		rev := a.rev
 		h.mu.Unlock()
