@@ -28,6 +28,9 @@ type Harness struct {
 	Tmp  string // stores, rosters, logs: removed by Close
 	// Log receives progress lines.
 	Log io.Writer
+	// ProfileDir, when set (BENCH_PROFILE=1), is where the hosts scenario writes CPU profiles
+	// of its many-accounts processes under its API and events loads.
+	ProfileDir string
 
 	group *proctest.Group
 	mu    sync.Mutex
@@ -280,12 +283,18 @@ func (h *Harness) allInOne(ctx context.Context, bin string, env map[string]strin
 // NATSServer starts nats-server as deploy/nats.conf configures it (max_payload 64MB,
 // max_pending 256MB, JetStream on a file store) on a free port.
 func (h *Harness) NATSServer(ctx context.Context) (*Proc, string, error) {
+	return h.natsServer(ctx, "", "")
+}
+
+// natsServer is NATSServer with more lines at the top of its configuration and in its
+// jetstream block.
+func (h *Harness) natsServer(ctx context.Context, top, jetstream string) (*Proc, string, error) {
 	port, err := proctest.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
 	dir := h.Dir("nats-server")
-	conf := fmt.Sprintf("host: 127.0.0.1\nport: %d\nmax_payload: 64MB\nmax_pending: 256MB\njetstream {\n  store_dir: %q\n}\n", port, filepath.Join(dir, "store"))
+	conf := fmt.Sprintf("host: 127.0.0.1\nport: %d\nmax_payload: 64MB\nmax_pending: 256MB\n%sjetstream {\n  store_dir: %q\n%s}\n", port, top, filepath.Join(dir, "store"), jetstream)
 	confPath := filepath.Join(dir, "nats.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, "", err
@@ -395,7 +404,7 @@ func (h *Harness) Reporter(ctx context.Context, s *System, env map[string]string
 		return nil, err
 	}
 	s.add(p)
-	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/readyz"
+	url := "http://" + set["HEALTH_ADDR"] + "/readyz"
 	if err := pollHTTP(ctx, url, 30*time.Second, p, func(status int, _ []byte) bool { return status == 200 }); err != nil {
 		return nil, err
 	}

@@ -43,8 +43,13 @@ func connectNATS(url, name string) (*nats.Conn, error) {
 }
 
 func injectOne(nc *nats.Conn, seq int, in *Injected, firstErr *atomic.Value, errs *atomic.Int64) {
+	injectOneTo(nc, proctest.InjectSubject, seq, in, firstErr, errs)
+}
+
+// injectOneTo is injectOne to the injection subject of any account.
+func injectOneTo(nc *nats.Conn, subject string, seq int, in *Injected, firstErr *atomic.Value, errs *atomic.Int64) {
 	in.T0[seq] = time.Now().UnixNano()
-	reply, err := proctest.Inject(nc, injection(seq), 30*time.Second)
+	reply, err := proctest.InjectTo(nc, subject, injection(seq), 30*time.Second)
 	if err == nil && reply.Code != 0 {
 		err = fmt.Errorf("injection refused: %+v", reply)
 	}
@@ -58,6 +63,11 @@ func injectOne(nc *nats.Conn, seq int, in *Injected, firstErr *atomic.Value, err
 
 // InjectAll injects n group messages as fast as workers concurrent requests allow.
 func InjectAll(ctx context.Context, natsURL string, n, workers int) (*Injected, error) {
+	return InjectSpread(ctx, natsURL, n, workers, func(int) string { return proctest.InjectSubject })
+}
+
+// InjectSpread is InjectAll with message seq injected on subject(seq): spread over accounts.
+func InjectSpread(ctx context.Context, natsURL string, n, workers int, subject func(seq int) string) (*Injected, error) {
 	nc, err := connectNATS(natsURL, "openqq-bench-injector")
 	if err != nil {
 		return nil, err
@@ -78,7 +88,7 @@ func InjectAll(ctx context.Context, natsURL string, n, workers int) (*Injected, 
 				if seq >= n {
 					return
 				}
-				injectOne(nc, seq, in, &firstErr, &errs)
+				injectOneTo(nc, subject(seq), seq, in, &firstErr, &errs)
 			}
 		})
 	}

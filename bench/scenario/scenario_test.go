@@ -66,6 +66,9 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 			checkNoLoss(t, rows)
+			if s.Name == "hosts" {
+				checkHosts(t, rows)
+			}
 		})
 	}
 	checkReport(t, all)
@@ -119,6 +122,52 @@ func checkNoLoss(t *testing.T, rows []Row) {
 		case pathLongPoll, pathEvents:
 			if (r.Metric == "missing" || r.Metric == "events not delivered once") && r.Value != 0 {
 				t.Errorf("%s: %s", r.What, r.Measured)
+			}
+		}
+	}
+}
+
+// checkHosts checks that the many-accounts scenario gives each of its rows, with figures that
+// make sense (never how fast): RSS per account, start latency, the API spread over the accounts
+// and the events from many accounts against their single-account baselines, failover.
+func checkHosts(t *testing.T, rows []Row) {
+	t.Helper()
+	found := map[string]Row{}
+	for _, r := range rows {
+		if r.Path != pathHosts || r.Error != "" {
+			continue
+		}
+		switch {
+		case r.Unit == "MB":
+			found["rss"] = r
+		case strings.Contains(r.What, "start_client"):
+			found["start"] = r
+		case strings.Contains(r.What, "get_user_info"):
+			found["api"] = r
+		case r.Unit == "events/s":
+			found["events"] = r
+		case strings.HasPrefix(r.What, "failover"):
+			found["failover"] = r
+		}
+	}
+	for _, k := range []string{"rss", "start", "api", "events", "failover"} {
+		r, ok := found[k]
+		if !ok {
+			t.Errorf("many accounts: no %s row", k)
+			continue
+		}
+		if r.Value <= 0 {
+			t.Errorf("many accounts: %s row %q: value %v", k, r.What, r.Value)
+		}
+		if k == "api" || k == "events" {
+			if r.Baseline == nil || *r.Baseline <= 0 || r.Ratio == nil || *r.Ratio <= 0 {
+				t.Errorf("many accounts: %s row %q: no baseline or ratio (%v, %v)", k, r.What, r.Baseline, r.Ratio)
+			}
+		}
+		if k == "start" {
+			p50, p99 := r.Raw["p50_ms"].(float64), r.Raw["p99_ms"].(float64)
+			if p50 <= 0 || p99 < p50 {
+				t.Errorf("many accounts: start p50 %v ms, p99 %v ms", p50, p99)
 			}
 		}
 	}

@@ -4,7 +4,8 @@
 //
 //	make bench                 # the full pass, a few minutes
 //	BENCH_QUICK=1 make bench   # about a minute
-//	BENCH_PROFILE=1 make bench # also CPU profiles of the all-in-one (small replies, large replies, events)
+//	BENCH_PROFILE=1 make bench # also CPU profiles of the all-in-one (small replies, large replies, events),
+//	                           # and of the many-accounts processes (hosts-*.cpu.pprof)
 //
 // Flags: -only api-small,send-durable,api-large,events,scale-out,ordered,long-poll,start,wx-api,wx-media,wx-memory,hosts
 // runs some rows only.
@@ -71,6 +72,9 @@ func run(out string, quick bool, only string, profile bool) error {
 			sel[s] = true
 		}
 	}
+	if profile {
+		h.ProfileDir = out
+	}
 	res := h.Run(ctx, sel)
 	res.Command = command(quick, only, profile)
 	if len(res.Rows) > 0 {
@@ -78,7 +82,9 @@ func run(out string, quick bool, only string, profile bool) error {
 			return err
 		}
 	}
-	if profile && ctx.Err() == nil {
+	// The all-in-one's profiles are of the small-reply, large-reply and events loads: with
+	// -only, when it names one of them (the hosts scenario takes its own).
+	if profile && ctx.Err() == nil && (len(sel) == 0 || sel["api-small"] || sel["api-large"] || sel["events"]) {
 		top, err := h.Profile(ctx, out)
 		if err != nil {
 			return fmt.Errorf("profile: %w", err)

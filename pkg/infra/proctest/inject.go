@@ -23,6 +23,12 @@ func GroupMessage(group, sender int64, content string) events.Injection {
 // returns the reply. A refusal is a reply with a non-zero Code, not an error; an error is the
 // request's.
 func Inject(nc *nats.Conn, injection any, timeout time.Duration) (events.InjectReply, error) {
+	return InjectTo(nc, InjectSubject, injection, timeout)
+}
+
+// InjectTo is Inject to subject: the injection endpoint of any account
+// (events.Subjects.SimInject of its client).
+func InjectTo(nc *nats.Conn, subject string, injection any, timeout time.Duration) (events.InjectReply, error) {
 	body, ok := injection.([]byte)
 	if !ok {
 		var err error
@@ -30,7 +36,7 @@ func Inject(nc *nats.Conn, injection any, timeout time.Duration) (events.InjectR
 			return events.InjectReply{}, err
 		}
 	}
-	m, err := nc.Request(InjectSubject, body, timeout)
+	m, err := nc.Request(subject, body, timeout)
 	if err != nil {
 		return events.InjectReply{}, err
 	}
