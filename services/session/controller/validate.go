@@ -17,7 +17,8 @@ import (
 
 // validate tells whether the account spec describes can run on a host configured as base,
 // before anything is stored: its configuration builds (session.ClientConfig: a known driver,
-// values that parse, no setting of the host's) and its driver opens with it (the settings it
+// values that parse, no setting of the host's) and its driver's configuration says it runs
+// (a Validate method) or, without one, the driver opens with it (the settings it
 // needs are there: onebot's ONEBOT_URL, wechaty's WECHATY_ENDPOINT and WECHATY_TOKEN, a
 // sim roster file that reads). Opening a driver connects to nothing, every driver's New says
 // so (Run connects); the driver is closed at once. It returns the settings of spec that no
@@ -26,6 +27,14 @@ func validate(base session.Config, spec events.ClientSpec) (unknown []string, er
 	cfg, unknown, err := session.ClientConfig(base, spec)
 	if err != nil {
 		return nil, events.ErrBadRequest("client %s: %v", spec.Client, err)
+	}
+	// A driver configuration that can tell itself whether it runs (Validate) saves opening
+	// the driver: the sim's default roster costs a decoding per open.
+	if v, ok := cfg.DriverConfig.(interface{ Validate() error }); ok {
+		if err := v.Validate(); err != nil {
+			return nil, events.ErrBadRequest("client %s: %v: %v", spec.Client, session.ErrSetting, err)
+		}
+		return unknown, nil
 	}
 	p := driverreg.Params{Account: cfg.Account, Log: slog.New(slog.DiscardHandler),
 		SendInterval: cfg.SendInterval, SendBurst: cfg.SendBurst}

@@ -71,13 +71,24 @@ func init() {
 
 var _ driver.Injector = (*Sim)(nil)
 
-// New loads the roster and returns a Sim. Of p it uses the account and the logger.
-func New(cfg Config, p driver.Params) (*Sim, error) {
+// Validate tells whether an account can run with c, without opening it: a roster file given
+// must decode (the default roster, embedded, is known to). The Controller checks a start_client
+// with it, and decoding the default roster there would cost each start as much as its login.
+func (c *Config) Validate() error {
+	if c.Roster == "" {
+		return nil
+	}
+	_, err := loadRoster(c.Roster)
+	return err
+}
+
+// loadRoster decodes the roster file path, the default roster if path is "".
+func loadRoster(path string) (*roster.Roster, error) {
 	var src io.Reader = bytes.NewReader(defaultRoster)
-	if cfg.Roster != "" {
+	if path != "" {
 		// Decoded from the file, not from a copy of it in memory: a roster of 100,000
 		// members is a 27 MB file.
-		f, err := os.Open(cfg.Roster)
+		f, err := os.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("sim roster: %w", err)
 		}
@@ -86,7 +97,16 @@ func New(cfg Config, p driver.Params) (*Sim, error) {
 	}
 	ro, err := roster.Decode(src)
 	if err != nil {
-		return nil, fmt.Errorf("sim roster %q: %w", cfg.Roster, err)
+		return nil, fmt.Errorf("sim roster %q: %w", path, err)
+	}
+	return ro, nil
+}
+
+// New loads the roster and returns a Sim. Of p it uses the account and the logger.
+func New(cfg Config, p driver.Params) (*Sim, error) {
+	ro, err := loadRoster(cfg.Roster)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Roster != "" {
 		// Decoding a large roster leaves about twice the file's size as garbage, which the

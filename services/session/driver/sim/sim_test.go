@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -155,4 +157,24 @@ func (a account) InGroup(_ testing.TB, group, m int64) bool { return a.s.InGroup
 func (a account) Muted(_ testing.TB, group, m int64) bool {
 	_, muted := a.s.MutedUntil(group, m)
 	return muted
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  sim.Config
+		ok   bool
+	}{
+		{"the default roster", sim.Config{}, true},
+		{"a file that is not there", sim.Config{Roster: filepath.Join(t.TempDir(), "none.json")}, false},
+		{"a file that does not decode", sim.Config{Roster: bad}, false},
+	} {
+		if err := tt.cfg.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate() = %v", tt.name, err)
+		}
+	}
 }
