@@ -216,3 +216,6 @@ func (s *Session) ClientState() events.State { return s.e.State() }
 // the buffer or to a waiting caller), 0 before the first: what a test waits on before a call
 // that must find an item it published.
 func (s *Session) CheckEventFed() uint64 { return s.e.CheckEventFed() }
+
+// CheckEventWaiting is how many check_event calls wait for an item now.
+func (s *Session) CheckEventWaiting() int { return s.e.CheckEventWaiting() }

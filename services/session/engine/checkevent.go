@@ -238,6 +238,14 @@ func (e *Engine) checkEventRelease(req micro.Request) {
 // before a call that must find it.
 func (e *Engine) CheckEventFed() uint64 { return e.checks.fed.Load() }
 
+// CheckEventWaiting is how many check_event calls wait for an item now: what a test waits on
+// before it makes an item arrive for a waiting caller.
+func (e *Engine) CheckEventWaiting() int {
+	e.checks.mu.Lock()
+	defer e.checks.mu.Unlock()
+	return len(e.checks.waiters)
+}
+
 // feedCheckEvents fills the buffer from the stream, from the session's start, with the items check_event
 // hands out. An ordered consumer follows the stream across reconnects by itself.
 func (e *Engine) feedCheckEvents(ctx context.Context) {
@@ -287,9 +295,12 @@ func (e *Engine) checkEventNames() []string {
 // items of this account that check_event hands out and that were stored since the engine
 // started, as the engine's own feed does; seq is the item's stream sequence.
 func (e *Engine) FeedCheckEvent(subject string, data []byte, seq uint64, stored time.Time) {
-	if stored.Before(e.start) || subject != e.subj.Event(events.EventName(subject)) || !e.checkNames[events.EventName(subject)] {
-		return
+	if subject != e.subj.Event(events.EventName(subject)) {
+		return // another account's
 	}
-	e.checks.add(data)
+	if !stored.Before(e.start) && e.checkNames[events.EventName(subject)] {
+		e.checks.add(data)
+	}
+	// Fed up to seq: the items of this account check_event does not hand out are taken too.
 	e.checks.fed.Store(seq)
 }

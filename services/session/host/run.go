@@ -840,6 +840,13 @@ func (h *Host) onEnded(ctx context.Context, a *account) {
 		h.markFailed(a.client)
 	} else {
 		h.log.Info("account stopped by its stop_client", "client", a.client)
+		// Forget the spec now, not when the watch brings its deletion: placement runs before
+		// that and would start the account again (the lease is still this host's).
+		h.mu.Lock()
+		if sp, ok := h.specs[a.client]; ok && sp.rev == a.spec.rev {
+			delete(h.specs, a.client)
+		}
+		h.mu.Unlock()
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.interval)
 		if err := h.clients.Delete(dctx, a.client, jetstream.LastRevision(a.spec.rev)); err != nil {
 			h.log.Warn("spec of a stopped account not deleted", "client", a.client, "err", err)
