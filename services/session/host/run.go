@@ -57,7 +57,8 @@ type Host struct {
 	// (NATS away, the stream without a leader): the account's next run here stores them first
 	// (session.Config.Carry), and until then the host keeps storing them itself (keepStoring).
 	unstored map[string][]*nats.Msg
-	regd     bool // the host's key is in the hosts bucket
+	handed   map[string]time.Time // when this host handed an account over to its first-ranked host
+	regd     bool                 // the host's key is in the hosts bucket
 }
 
 type spec struct {
@@ -136,7 +137,7 @@ func New(nc *nats.Conn, base session.Config, cfg Config, log *slog.Logger) (*Hos
 		done:  make(chan struct{}),
 		specs: map[string]spec{}, leased: map[string]lease{}, live: map[string]Info{},
 		unleased: map[string]time.Time{}, running: map[string]*account{}, stopping: map[string]*account{},
-		failed: map[string]time.Time{}, unstored: map[string][]*nats.Msg{},
+		failed: map[string]time.Time{}, unstored: map[string][]*nats.Msg{}, handed: map[string]time.Time{},
 	}, nil
 }
 
@@ -550,7 +551,13 @@ func (h *Host) place(ctx context.Context) {
 			since = now
 			h.unleased[c] = now
 		}
-		if h.top(s) == h.cfg.ID || now.Sub(since) > h.interval {
+		// The fallback (an orphan any host takes) spares an account this host just handed
+		// over: taking it back before its first-ranked host does would bounce it between them.
+		recentlyHanded := now.Sub(h.handed[c]) < h.cfg.LeaseTTL
+		if !recentlyHanded {
+			delete(h.handed, c)
+		}
+		if h.top(s) == h.cfg.ID || now.Sub(since) > h.interval && !recentlyHanded {
 			take = append(take, s)
 		}
 	}
@@ -574,6 +581,9 @@ func (h *Host) place(ctx context.Context) {
 		h.stop(a, "spec deleted", true)
 	}
 	for _, a := range handover {
+		h.mu.Lock()
+		h.handed[a.client] = now
+		h.mu.Unlock()
 		h.stop(a, "handed over", true)
 	}
 	for _, a := range restart {
