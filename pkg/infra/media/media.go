@@ -239,7 +239,10 @@ const attemptTimeout = 5 * time.Second
 // lost while the cluster elects a leader), not a refusal.
 func lostReply(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		// A bucket another service is creating at the same moment, not placed on its
+		// replicas yet: it answers "stream not found" for a while.
+		errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 func bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config) (jetstream.ObjectStore, error) {
@@ -253,7 +256,10 @@ func bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config
 	// On a cluster, services starting together race to create the bucket, and a JetStream
 	// API reply can be lost while its meta leader is busy: each attempt gets its own time-out,
 	// and the whole has ctx's.
-	var obs jetstream.ObjectStore
+	var (
+		obs jetstream.ObjectStore
+		st  jetstream.ObjectStoreStatus
+	)
 	err := wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
 		var err error
 		obs, err = js.ObjectStore(ctx, bucket)
@@ -263,12 +269,12 @@ func bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config
 				obs, err = js.ObjectStore(ctx, bucket)
 			}
 		}
+		if err != nil {
+			return err
+		}
+		st, err = obs.Status(ctx)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("media: bucket %s: %w", bucket, err)
-	}
-	st, err := obs.Status(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("media: bucket %s: %w", bucket, err)
 	}

@@ -133,7 +133,10 @@ const attemptTimeout = 5 * time.Second
 // lostReply tells an error worth another attempt: no reply in time, not a refusal.
 func lostReply(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		// A bucket another host is creating at the same moment, not placed on its replicas
+		// yet: it answers "stream not found" for a while.
+		errors.Is(err, jetstream.ErrStreamNotFound)
 }
 
 // buckets opens (creating if absent) the prefix's clients and leases buckets and the hosts

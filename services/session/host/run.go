@@ -233,7 +233,12 @@ func (h *Host) setup(ctx context.Context) error {
 	}
 	// The bucket's TTL is every host's lease time: the first host set it. A host told another
 	// one follows the bucket, or it would renew too late (or too often).
-	st, err := h.leases.Status(ctx)
+	var st jetstream.KeyValueStatus
+	err = wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+		var err error
+		st, err = h.leases.Status(ctx)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("session host: bucket %s: %w", h.subj.LeasesBucket(), err)
 	}
