@@ -24,13 +24,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
-	"github.com/openqq/openqq/pkg/infra/wait"
+	"github.com/openqq/openqq/pkg/infra/natsconn"
 )
 
 // Config is the store's settings, read from the environment through pkg/infra/config like every
@@ -232,19 +231,6 @@ func open(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config
 	return s, nil
 }
 
-// attemptTimeout bounds one attempt at binding the bucket.
-const attemptTimeout = 5 * time.Second
-
-// lostReply tells an error worth another attempt: no reply in time (the request or its reply
-// lost while the cluster elects a leader), not a refusal.
-func lostReply(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
-		// A bucket another service is creating at the same moment, not placed on its
-		// replicas yet: it answers "stream not found" for a while.
-		errors.Is(err, jetstream.ErrStreamNotFound)
-}
-
 func bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config) (jetstream.ObjectStore, error) {
 	want := jetstream.ObjectStoreConfig{
 		Bucket:      bucket,
@@ -253,14 +239,12 @@ func bind(ctx context.Context, js jetstream.JetStream, bucket string, cfg Config
 		Replicas:    max(cfg.Replicas, 1),
 		Storage:     jetstream.FileStorage,
 	}
-	// On a cluster, services starting together race to create the bucket, and a JetStream
-	// API reply can be lost while its meta leader is busy: each attempt gets its own time-out,
-	// and the whole has ctx's.
+	// On a cluster, services starting together race to create the bucket.
 	var (
 		obs jetstream.ObjectStore
 		st  jetstream.ObjectStoreStatus
 	)
-	err := wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+	err := natsconn.RetryAPI(ctx, func(ctx context.Context) error {
 		var err error
 		obs, err = js.ObjectStore(ctx, bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {

@@ -258,25 +258,32 @@ func (e *Engine) feedCheckEvents(ctx context.Context) {
 	for _, n := range e.checkEventNames() {
 		filter = append(filter, e.subj.Event(n))
 	}
+	Follow(ctx, e.pub.js, e.subj.Stream(), filter, e.start, e.log, func(m jetstream.Msg) {
+		e.checks.add(m.Data())
+		if md, err := m.Metadata(); err == nil {
+			e.checks.fed.Store(md.Sequence.Stream)
+		}
+	})
+}
+
+// Follow hands each item of stream on filter stored since start to handle, in the stream's
+// order, until ctx ends: an ordered consumer, which follows the stream across reconnects by
+// itself, made again (every second) while it cannot be made. The check_event feed of an engine
+// and of a session host (one for all its accounts) both follow the stream this way.
+func Follow(ctx context.Context, js jetstream.JetStream, stream string, filter []string, start time.Time, log *slog.Logger, handle func(jetstream.Msg)) {
 	for ctx.Err() == nil {
-		cons, err := e.pub.js.OrderedConsumer(ctx, e.subj.Stream(), jetstream.OrderedConsumerConfig{
-			FilterSubjects: filter, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &e.start,
+		cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: filter, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
 		})
 		if err == nil {
 			var cc jetstream.ConsumeContext
-			cc, err = cons.Consume(func(m jetstream.Msg) {
-				e.checks.add(m.Data())
-				if md, err := m.Metadata(); err == nil {
-					e.checks.fed.Store(md.Sequence.Stream)
-				}
-			})
-			if err == nil {
+			if cc, err = cons.Consume(handle); err == nil {
 				<-ctx.Done()
 				cc.Stop()
 				return
 			}
 		}
-		e.log.Warn("check_event feed not ready, retrying", "err", err)
+		log.Warn("check_event feed not ready, retrying", "stream", stream, "err", err)
 		_ = wait.Sleep(ctx, time.Second)
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/openqq/openqq/pkg/events"
-	"github.com/openqq/openqq/pkg/infra/wait"
+	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/services/session"
 )
 
@@ -127,18 +127,6 @@ func (c *Config) fill() error {
 	return nil
 }
 
-// attemptTimeout bounds one attempt at a JetStream API call of the set-up.
-const attemptTimeout = 5 * time.Second
-
-// lostReply tells an error worth another attempt: no reply in time, not a refusal.
-func lostReply(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
-		// A bucket another host is creating at the same moment, not placed on its replicas
-		// yet: it answers "stream not found" for a while.
-		errors.Is(err, jetstream.ErrStreamNotFound)
-}
-
 // buckets opens (creating if absent) the prefix's clients and leases buckets and the hosts
 // bucket. A bucket that exists is used as it is, so hosts with different settings do not
 // fight over its configuration.
@@ -147,7 +135,7 @@ func buckets(ctx context.Context, js jetstream.JetStream, subj events.Subjects, 
 	// reply can be lost while its meta leader is busy: each attempt has its own time-out.
 	open := func(cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 		var kv jetstream.KeyValue
-		err := wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+		err := natsconn.RetryAPI(ctx, func(ctx context.Context) error {
 			var err error
 			kv, err = js.KeyValue(ctx, cfg.Bucket)
 			if errors.Is(err, jetstream.ErrBucketNotFound) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openqq/openqq/pkg/events"
 	"github.com/openqq/openqq/pkg/infra/config"
+	"github.com/openqq/openqq/pkg/infra/natsconn"
 	"github.com/openqq/openqq/pkg/infra/wait"
 	"github.com/openqq/openqq/services/session"
 	"github.com/openqq/openqq/services/session/controller"
@@ -234,7 +235,7 @@ func (h *Host) setup(ctx context.Context) error {
 	// The bucket's TTL is every host's lease time: the first host set it. A host told another
 	// one follows the bucket, or it would renew too late (or too often).
 	var st jetstream.KeyValueStatus
-	err = wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+	err = natsconn.RetryAPI(ctx, func(ctx context.Context) error {
 		var err error
 		st, err = h.leases.Status(ctx)
 		return err
@@ -247,7 +248,7 @@ func (h *Host) setup(ctx context.Context) error {
 		h.cfg.LeaseTTL, h.interval = ttl, ttl/3
 	}
 	// The stream once for every account (they are told so: StreamManaged).
-	if err := wait.Retry(ctx, attemptTimeout, lostReply, func(ctx context.Context) error {
+	if err := natsconn.RetryAPI(ctx, func(ctx context.Context) error {
 		_, err := h.js.CreateOrUpdateStream(ctx, engine.StreamSettings(h.subj, h.base.Stream))
 		return err
 	}); err != nil {
@@ -543,6 +544,10 @@ func (h *Host) place(ctx context.Context) {
 		if !h.eligible(s, h.self()) {
 			continue
 		}
+		recentlyHanded := now.Sub(h.handed[c]) < h.cfg.LeaseTTL
+		if !recentlyHanded {
+			delete(h.handed, c)
+		}
 		if l, ok := h.leased[c]; ok {
 			// Ours from before (a restart with the same HOST_ID), or a dead process's of
 			// this machine: taken over at once.
@@ -558,10 +563,6 @@ func (h *Host) place(ctx context.Context) {
 		}
 		// The fallback (an orphan any host takes) spares an account this host just handed
 		// over: taking it back before its first-ranked host does would bounce it between them.
-		recentlyHanded := now.Sub(h.handed[c]) < h.cfg.LeaseTTL
-		if !recentlyHanded {
-			delete(h.handed, c)
-		}
 		if h.top(s) == h.cfg.ID || now.Sub(since) > h.interval && !recentlyHanded {
 			take = append(take, s)
 		}
@@ -706,36 +707,20 @@ func (h *Host) keepUnstored(client string, msgs []*nats.Msg) {
 // (nats-server 2.15: 1,000 by default), and one per account would leave none for the reporters
 // of a host with many accounts.
 func (h *Host) feedCheckEvents(ctx context.Context) {
-	start := time.Now()
-	for ctx.Err() == nil {
-		cons, err := h.js.OrderedConsumer(ctx, h.subj.Stream(), jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{h.subj.Events()}, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
-		})
-		if err == nil {
-			var cc jetstream.ConsumeContext
-			cc, err = cons.Consume(func(m jetstream.Msg) {
-				client, ok := h.subj.ClientOf(m.Subject())
-				if !ok {
-					return
-				}
-				h.mu.Lock()
-				a := h.running[client]
-				h.mu.Unlock()
-				md, merr := m.Metadata()
-				if a == nil || merr != nil {
-					return
-				}
-				a.sess.Engine().FeedCheckEvent(m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp)
-			})
-			if err == nil {
-				<-ctx.Done()
-				cc.Stop()
-				return
-			}
+	engine.Follow(ctx, h.js, h.subj.Stream(), []string{h.subj.Events()}, time.Now(), h.log, func(m jetstream.Msg) {
+		client, ok := h.subj.ClientOf(m.Subject())
+		if !ok {
+			return
 		}
-		h.log.Warn("check_event feed not ready, retrying", "err", err)
-		_ = wait.Sleep(ctx, time.Second)
-	}
+		h.mu.Lock()
+		a := h.running[client]
+		h.mu.Unlock()
+		md, err := m.Metadata()
+		if a == nil || err != nil {
+			return
+		}
+		a.sess.Engine().FeedCheckEvent(m.Subject(), m.Data(), md.Sequence.Stream, md.Timestamp)
+	})
 }
 
 // keepStoring stores the unstored reports of the accounts that do not run here (again), in
@@ -772,7 +757,7 @@ func (h *Host) storeUnstored(ctx context.Context) int {
 		h.mu.Unlock()
 		done := 0
 		for _, m := range msgs {
-			pctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			pctx, cancel := context.WithTimeout(ctx, natsconn.APIAttempt)
 			_, err := h.js.PublishMsg(pctx, m)
 			cancel()
 			if err != nil {
