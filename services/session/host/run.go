@@ -550,8 +550,9 @@ func (h *Host) place(ctx context.Context) {
 		}
 		if l, ok := h.leased[c]; ok {
 			// Ours from before (a restart with the same HOST_ID), or a dead process's of
-			// this machine: taken over at once.
-			if l.host == h.cfg.ID || h.deadLocal(l.host) {
+			// this machine: taken over at once; not one this host just handed over, whose
+			// lease is on its way out.
+			if l.host == h.cfg.ID && !recentlyHanded || h.deadLocal(l.host) {
 				take = append(take, s)
 			}
 			continue
@@ -811,10 +812,21 @@ func (h *Host) stop(a *account, why string, release bool) {
 }
 
 // deleteLease deletes client's lease if it is still the revision this host wrote.
+// A renewal still under way when the account stopped may have moved the lease past rev: then
+// the lease is deleted at its current revision if it is still this host's.
 func (h *Host) deleteLease(client string, rev uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.interval)
 	defer cancel()
-	if err := h.leases.Delete(ctx, client, jetstream.LastRevision(rev)); err != nil {
+	err := h.leases.Delete(ctx, client, jetstream.LastRevision(rev))
+	if isWrongSequence(err) {
+		if e, gerr := h.leases.Get(ctx, client); gerr == nil {
+			var l events.ClientLease
+			if json.Unmarshal(e.Value(), &l) == nil && l.Host == h.cfg.ID {
+				err = h.leases.Delete(ctx, client, jetstream.LastRevision(e.Revision()))
+			}
+		}
+	}
+	if err != nil {
 		h.log.Debug("lease not deleted", "client", client, "err", err)
 	}
 }
